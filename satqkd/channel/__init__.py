@@ -1,0 +1,1 @@
+"""satqkd.channel stage."""

@@ -1,0 +1,1 @@
+"""satqkd.keys stage."""

@@ -1,0 +1,1 @@
+"""satqkd.mission stage."""
