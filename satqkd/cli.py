@@ -1,0 +1,113 @@
+"""``satqkd`` command line: thin wrappers that parse, call the library and print.
+
+Exit status 0 on success, 2 on bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import satqkd
+from satqkd.errors import InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Satellite QKD mission simulator: orbits, channel, photon-level engine, keys.",
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"satqkd {satqkd.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Satellite QKD mission simulator."""
+
+
+def _print_warnings(messages: list[str]) -> None:
+    for m in messages:
+        err.print(f"[yellow]warning:[/yellow] {m}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def passes(
+    mission: Path = typer.Argument(..., help="Mission file (TOML)."),
+    csv: bool = typer.Option(False, "--csv", help="Print CSV instead of a table."),
+) -> None:
+    """List every pass of every satellite over every station."""
+    from satqkd.mission.run import pass_table, plan_mission
+
+    plan = plan_mission(mission)
+    _print_warnings(plan.warnings)
+    table = pass_table(plan.passes).drop(columns=["pass_id"])
+    if csv:
+        sys.stdout.write(table.to_csv(index=False))
+        return
+    t = Table(title=f"{plan.cfg.mission.name}: {len(table)} passes above "
+                    f"{plan.cfg.mission.min_elevation_deg:g} deg (times UTC)",
+              box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col, justify in (("satellite", "left"), ("station", "left"), ("date", "left"),
+                         ("AOS", "left"), ("TCA", "left"), ("LOS", "left"),
+                         ("max el", "right"), ("dur s", "right")):
+        t.add_column(col, justify=justify, no_wrap=True)
+    for row in table.itertuples(index=False):
+        t.add_row(row.satellite, row.station, row.aos[:10], row.aos[11:19], row.tca[11:19],
+                  row.los[11:19], f"{row.max_elevation_deg:.1f}", f"{row.duration_s:.0f}")
+    out.print(t)
+
+
+@app.command()
+def run(
+    mission: Path = typer.Argument(..., help="Mission file (TOML)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder "
+                                           "(default outputs/<mission name>)."),
+) -> None:
+    """Run a mission and write passes.csv, passes.nc and run.json."""
+    from satqkd.mission.run import plan_mission, run_mission
+
+    plan = plan_mission(mission)  # bad input is reported before anything is drawn
+    _print_warnings(plan.warnings)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+            "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
+            transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        folder = run_mission(plan, out_dir, progress=progress)
+    out.print(f"wrote {folder}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning bad input into one line and exit status 2."""
+    try:
+        app(standalone_mode=True)
+    except InputError as exc:
+        err.print(f"satqkd: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

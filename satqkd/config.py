@@ -1,0 +1,370 @@
+"""The mission file: TOML -> validated pydantic models.
+
+This is the only module that parses user input. Every model forbids unknown keys;
+every bad value is reported as one line naming the file, the field and what is
+allowed (:class:`satqkd.errors.InputError`), which the CLI prints before exiting
+with status 2. The public contract is DESIGN.md section 4; every key beyond it has a
+documented default, listed in the README's mission-file reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+import typing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import annotated_types
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from satqkd.errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CATALOGUE = REPO_ROOT / "missions" / "stations.toml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _utc(value: datetime) -> datetime:
+    # A TOML local date-time (no offset) is read as UTC.
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(
+        timezone.utc
+    )
+
+
+class MissionSection(Section):
+    """``[mission]``: name, period, time step, seed, elevation mask and protocol."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=120)
+    start: datetime
+    end: datetime
+    step_s: float = Field(1.0, gt=0.0, le=60.0)
+    seed: int = Field(0, ge=0)
+    min_elevation_deg: float = Field(10.0, ge=0.0, lt=90.0)
+    protocol: Literal["decoy-bb84", "bbm92", "e91"] = "decoy-bb84"
+    night_sun_elevation_deg: float = Field(-12.0, ge=-90.0, le=0.0)
+
+    _utc_start = field_validator("start", "end")(lambda v: _utc(v))
+
+    @model_validator(mode="after")
+    def _period(self) -> "MissionSection":
+        if self.end <= self.start:
+            raise ValueError(
+                f"end ({self.end:%Y-%m-%dT%H:%M:%SZ}) must be after start "
+                f"({self.start:%Y-%m-%dT%H:%M:%SZ})"
+            )
+        return self
+
+
+class Transmitter(Section):
+    """``[satellites.transmitter]``: defaults are the Micius downlink (Liao et al. 2017)."""
+
+    wavelength_nm: float = Field(848.62, ge=300.0, le=2500.0)
+    aperture_m: float = Field(0.30, gt=0.0, le=5.0)
+    divergence_urad: float = Field(10.0, gt=0.0, le=10000.0)
+    pointing_jitter_urad: float = Field(1.2, ge=0.0, le=1000.0)
+
+
+class Source(Section):
+    """``[satellites.source]``: decoy-state source, defaults from Liao et al. 2017."""
+
+    rate_hz: float = Field(1.0e8, gt=0.0, le=1.0e11)
+    intensities: list[Annotated[float, Field(ge=0.0, le=100.0)]] = Field(
+        default_factory=lambda: [0.8, 0.1, 0.0], min_length=1, max_length=8
+    )
+    probabilities: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=lambda: [0.5, 0.25, 0.25], min_length=1, max_length=8
+    )
+
+    @model_validator(mode="after")
+    def _probabilities(self) -> "Source":
+        if len(self.probabilities) != len(self.intensities):
+            raise ValueError(
+                f"probabilities has {len(self.probabilities)} entries, intensities "
+                f"{len(self.intensities)}; one probability per intensity is required"
+            )
+        total = math.fsum(self.probabilities)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"probabilities sum to {total:.6g}; they must sum to 1")
+        return self
+
+
+class Orbit(Section):
+    """``[satellites.orbit]``: a hypothetical satellite by its elements.
+
+    Circular orbit at ``altitude_km``; ``inclination_deg`` in degrees or
+    ``"sun-synchronous"`` (then ``ltan_h``, the local time of the ascending node, sets
+    the node unless ``raan_deg`` is given). ``walker = "i:t/p/f"`` or ``"t/p/f"``
+    expands the entry into a Walker-delta constellation of t satellites.
+    """
+
+    altitude_km: float = Field(ge=150.0, le=40000.0)
+    inclination_deg: float | Literal["sun-synchronous"] = "sun-synchronous"
+    ltan_h: float | None = Field(None, ge=0.0, lt=24.0)
+    raan_deg: float | None = Field(None, ge=0.0, lt=360.0)
+    phase_deg: float = Field(0.0, ge=0.0, lt=360.0)
+    epoch: datetime
+    bstar: float = Field(0.0, ge=0.0, le=1.0)
+    walker: str | None = Field(None, pattern=r"^\s*([0-9.]+\s*:)?\s*\d+\s*/\s*\d+\s*/\s*\d+\s*$")
+
+    _utc_epoch = field_validator("epoch")(lambda v: _utc(v))
+
+    @field_validator("inclination_deg")
+    @classmethod
+    def _inclination(cls, v: float | str) -> float | str:
+        if isinstance(v, float) and not 0.0 <= v <= 180.0:
+            raise ValueError(f"inclination {v} deg is outside 0..180 deg")
+        return v
+
+    @model_validator(mode="after")
+    def _node(self) -> "Orbit":
+        if self.raan_deg is None and self.ltan_h is None:
+            raise ValueError("give raan_deg (0..360) or ltan_h (0..24) to place the orbital plane")
+        if self.walker is not None:
+            from satqkd.orbit.elements import parse_walker
+
+            try:
+                incl, total, _, _ = parse_walker(self.walker)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+            if total > 999:
+                raise ValueError(f"Walker total {total} exceeds 999 satellites per entry")
+            if incl is not None and not 0.0 <= incl <= 180.0:
+                raise ValueError(f"Walker inclination {incl} deg is outside 0..180 deg")
+        return self
+
+
+class Satellite(Section):
+    """``[[satellites]]``: a satellite from a TLE/OMM file or from orbital elements."""
+
+    name: str = Field(min_length=1, max_length=80)
+    tle: str | None = None
+    norad_id: int | None = Field(None, ge=1, le=999999999)
+    orbit: Orbit | None = None
+    transmitter: Transmitter = Field(default_factory=Transmitter)
+    source: Source = Field(default_factory=Source)
+
+    @model_validator(mode="after")
+    def _one_orbit(self) -> "Satellite":
+        if (self.tle is None) == (self.orbit is None):
+            raise ValueError("give exactly one of tle (a TLE/OMM file) or an [orbit] table")
+        return self
+
+
+class Detector(Section):
+    """``[stations.detector]``: single-photon detectors at the station."""
+
+    efficiency: float = Field(0.5, gt=0.0, le=1.0)
+    dark_count_rate: float = Field(25.0, ge=0.0, le=1.0e7)
+
+
+class Station(Section):
+    """``[[stations]]``: position and telescope, or only ``name`` from the catalogue."""
+
+    name: str = Field(min_length=1, max_length=80)
+    lat_deg: float = Field(ge=-90.0, le=90.0)
+    lon_deg: float = Field(ge=-180.0, le=360.0)
+    alt_m: float = Field(ge=-500.0, le=9000.0)
+    aperture_m: float = Field(gt=0.0, le=50.0)
+    detector: Detector = Field(default_factory=Detector)
+
+
+class MissionConfig(Section):
+    """A whole mission file."""
+
+    mission: MissionSection
+    satellites: list[Satellite] = Field(min_length=1)
+    stations: list[Station] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "MissionConfig":
+        for kind, items in (("stations", self.stations), ("satellites", self.satellites)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"{kind} name {item.name!r} appears twice; names must be unique")
+                seen.add(item.name)
+        return self
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {what} cannot be read ({exc.strerror})") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _loc_str(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_at(loc: tuple) -> tuple[type[BaseModel] | None, Any]:
+    """Walk a pydantic error location: (model owning the last key, its FieldInfo)."""
+    model: type[BaseModel] | None = MissionConfig
+    info = None
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        info = model.model_fields.get(part)
+        if info is None:
+            return model, None
+        nxt = _unwrap_model(info.annotation)
+        if nxt is None:
+            return model, info
+        model = nxt
+    return model, info
+
+
+def _allowed_range(info: Any) -> str:
+    bounds = []
+    for m in getattr(info, "metadata", []):
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if isinstance(m, getattr(annotated_types, attr.capitalize())):
+                bounds.append(f"{sym} {getattr(m, attr):g}")
+    return " and ".join(bounds)
+
+
+def _format_error(path: Path, err: dict) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    where = _loc_str(loc) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        owner, _ = _field_at(loc[:-1]) if len(loc) > 1 else (MissionConfig, None)
+        allowed = ", ".join(owner.model_fields) if owner else ""
+        return f"{path}: {where}: unknown key (allowed here: {allowed})"
+    if kind == "missing":
+        return f"{path}: {where}: required key is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    _, info = _field_at(loc)
+    got = err.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    rng = _allowed_range(info) if info is not None and kind in {
+        "greater_than", "greater_than_equal", "less_than", "less_than_equal"} else ""
+    if rng:
+        return f"{path}: {where}: must be {rng}{shown}"
+    return f"{path}: {where}: {msg}{shown}"
+
+
+def _raise_validation(path: Path, exc: ValidationError) -> typing.NoReturn:
+    errors = exc.errors()
+    line = _format_error(path, errors[0])
+    if len(errors) > 1:
+        line += f" (and {len(errors) - 1} more)"
+    raise InputError(line) from None
+
+
+def load_catalogue(path: Path | str = DEFAULT_CATALOGUE) -> dict[str, dict]:
+    """Read a station catalogue (``missions/stations.toml``) keyed by lower-case name."""
+    path = Path(path)
+    data = _read_toml(path, "station catalogue")
+    out = {}
+    for i, entry in enumerate(data.get("stations", [])):
+        if "name" not in entry:
+            raise InputError(f"{path}: stations[{i}].name: required key is missing")
+        out[entry["name"].lower()] = entry
+    return out
+
+
+def _resolve_file(value: str, mission_path: Path) -> Path | None:
+    candidate = Path(value)
+    if candidate.is_absolute():
+        return candidate if candidate.exists() else None
+    for base in (mission_path.parent, Path.cwd(), REPO_ROOT):
+        if (base / candidate).exists():
+            return (base / candidate).resolve()
+    return None
+
+
+def _complete_stations(raw: dict, path: Path) -> None:
+    """Fill stations given by name only from the catalogue (explicit keys win)."""
+    stations = raw.get("stations")
+    if not isinstance(stations, list):
+        return
+    catalogue: dict[str, dict] | None = None
+    cat_keys = ("lat_deg", "lon_deg", "alt_m", "aperture_m")
+    for i, st in enumerate(stations):
+        if not isinstance(st, dict) or "name" not in st:
+            continue
+        if all(k in st for k in cat_keys):
+            continue
+        if catalogue is None:
+            local = path.parent / "stations.toml"
+            catalogue = load_catalogue(local if local.exists() else DEFAULT_CATALOGUE)
+        entry = catalogue.get(str(st["name"]).lower())
+        if entry is None:
+            missing = [k for k in cat_keys if k not in st]
+            raise InputError(
+                f"{path}: stations[{i}].name: unknown station {st['name']!r} and "
+                f"{', '.join(missing)} not given (catalogue stations: "
+                f"{', '.join(sorted(e['name'] for e in catalogue.values()))})"
+            )
+        for k in cat_keys:
+            st.setdefault(k, entry[k])
+        st["name"] = entry["name"] if st["name"].lower() == entry["name"].lower() else st["name"]
+
+
+def load_mission(path: Path | str) -> MissionConfig:
+    """Read and validate a mission file; raises :class:`InputError` with one line."""
+    path = Path(path)
+    raw = _read_toml(path, "mission file")
+    _complete_stations(raw, path)
+    try:
+        cfg = MissionConfig.model_validate(raw)
+    except ValidationError as exc:
+        _raise_validation(path, exc)
+    # Resolve element files now so that a bad path is reported against its field.
+    sats = []
+    for i, sat in enumerate(cfg.satellites):
+        if sat.tle is not None:
+            resolved = _resolve_file(sat.tle, path)
+            if resolved is None:
+                raise InputError(
+                    f"{path}: satellites[{i}].tle: file {sat.tle!r} not found (looked "
+                    f"relative to the mission file, the working directory and the repository)"
+                )
+            sat = sat.model_copy(update={"tle": str(resolved)})
+        sats.append(sat)
+    cfg = cfg.model_copy(update={"satellites": sats})
+    return cfg
+
+
+def config_hash(cfg: MissionConfig) -> str:
+    """SHA-256 of the validated configuration (canonical JSON), for run provenance."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()

@@ -1,0 +1,157 @@
+"""Mission files and the command line: every bad value is one line and exit status 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+import xarray as xr
+
+from satqkd import cli
+from satqkd.config import load_catalogue, load_mission
+from satqkd.errors import InputError
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    old = sys.argv
+    sys.argv = ["satqkd", *argv]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_default_mission_is_valid(repo):
+    cfg = load_mission(repo / "missions" / "micius-2016-12-19.toml")
+    assert cfg.mission.seed == 20161219 and cfg.satellites[0].norad_id == 41731
+    assert cfg.satellites[0].source.intensities == [0.8, 0.1, 0.0]
+
+
+BAD = [
+    # (replacement, words the single error line must contain)
+    (("end = 2016-12-19T18:00:00Z", "end = 2016-12-19T15:00:00Z"), ["mission", "end", "after start"]),
+    (("aperture_m = 0.30", "aperture_m = -0.3"), ["satellites[0].transmitter.aperture_m", "> 0"]),
+    (("lat_deg = 40.3958", "lat_deg = 95.0"), ["stations[0].lat_deg", ">= -90", "<= 90", "95"]),
+    (("probabilities = [0.5, 0.25, 0.25]", "probabilities = [0.5, 0.25, 0.2]"),
+     ["satellites[0].source", "probabilities", "sum to 1"]),
+    (("probabilities = [0.5, 0.25, 0.25]", "probabilities = [0.5, 0.5]"),
+     ["satellites[0].source", "one probability per intensity"]),
+    (('name = "Xinglong"                 # Xinglong Observatory, NAOC (Liao et al. 2017)\n'
+      'lat_deg = 40.3958\nlon_deg = 117.5775\nalt_m = 960.0\naperture_m = 1.0',
+      'name = "Atlantis"'), ["stations[0].name", "unknown station 'Atlantis'", "Xinglong"]),
+    (('tle = "', 'tle = "/nonexistent/'), ["satellites[0].tle", "not found"]),
+    (("seed = 20161219", "seed = 1\ncolour = 3"), ["mission.colour", "unknown key", "step_s"]),
+    (("step_s = 1.0", "step_s = 0"), ["mission.step_s", "> 0"]),
+    (("min_elevation_deg = 10.0", "min_elevation_deg = 95"), ["min_elevation_deg", "< 90"]),
+    (("efficiency = 0.5", "efficiency = 1.5"), ["stations[0].detector.efficiency", "<= 1"]),
+    (("norad_id = 41731", "norad_id = 25544"), ["satellites[0].norad_id", "25544", "41731"]),
+    (('protocol = "decoy-bb84"', 'protocol = "b92"'), ["mission.protocol", "decoy-bb84"]),
+    (("[mission]", "[mission\n"), ["not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize("replacement,words", BAD, ids=[w[0] for _, w in BAD])
+def test_bad_mission_one_line_exit_2(replacement, words, write_mission, capsys):
+    path = write_mission(replacement)
+    code, out, err = _cli(["passes", str(path)], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0] and "Traceback" not in err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+def test_unreadable_tle_file(tmp_path, write_mission, capsys):
+    tle = tmp_path / "broken.tle"
+    tle.write_bytes(b"\xff\xfe\x00garbage")
+    path = write_mission(('tle = "', f'tle = "{tle}" #'))
+    code, _, err = _cli(["passes", str(path)], capsys)
+    assert code == 2 and "broken.tle" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_input_in_a_real_process_has_no_traceback(write_mission):
+    path = write_mission(("lat_deg = 40.3958", "lat_deg = -91"))
+    proc = subprocess.run([sys.executable, "-m", "satqkd.cli", "run", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "stations[0].lat_deg" in proc.stderr
+
+
+def test_station_from_catalogue(tmp_path, repo):
+    text = (repo / "missions" / "micius-2016-12-19.toml").read_text()
+    start = text.index("[[stations]]")
+    text = text[:start] + '[[stations]]\nname = "graz"\n[[stations]]\nname = "Xinglong"\n'
+    text = text.replace('tle = "tle/micius.tle"', f'tle = "{repo / "tle/micius.tle"}"')
+    (tmp_path / "m.toml").write_text(text)
+    cfg = load_mission(tmp_path / "m.toml")
+    cat = load_catalogue()
+    assert cfg.stations[0].name == "Graz"
+    assert cfg.stations[0].lat_deg == cat["graz"]["lat_deg"]
+    assert cfg.stations[1].aperture_m == cat["xinglong"]["aperture_m"]
+
+
+def test_catalogue_has_the_required_stations_with_sources():
+    cat = load_catalogue()
+    for name in ["Xinglong", "Nanshan", "Delingha", "Lijiang", "Ngari", "Graz", "Jinan",
+                 "Hefei", "Stellenbosch", "Matera", "Tenerife"]:
+        entry = cat[name.lower()]
+        assert entry["source"].strip()
+        assert -90 <= entry["lat_deg"] <= 90 and -180 <= entry["lon_deg"] <= 360
+        assert entry["aperture_m"] > 0
+
+
+def test_elements_and_walker_satellites(tmp_path, repo, capsys):
+    text = (repo / "missions" / "micius-2016-12-19.toml").read_text()
+    text = text.replace('tle = "tle/micius.tle"            # epoch 2016-353 (2016-12-18 21:38 UTC) is nearest the pass\nnorad_id = 41731',
+                        "[satellites.orbit]\naltitude_km = 500.0\nltan_h = 22.5\n"
+                        "epoch = 2016-12-19T00:00:00Z\nwalker = \"6/3/1\"")
+    text = text.replace("end = 2016-12-19T18:00:00Z", "end = 2016-12-20T16:00:00Z")
+    (tmp_path / "w.toml").write_text(text)
+    code, out, err = _cli(["passes", str(tmp_path / "w.toml"), "--csv"], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len({r["satellite"] for r in rows}) >= 4  # six satellites; most pass in a day
+    assert all(r["satellite"].startswith("MICIUS-P") for r in rows)
+
+
+def test_passes_and_run_commands(repo, tmp_path, capsys):
+    mission = repo / "missions" / "micius-2016-12-19.toml"
+    code, out, _ = _cli(["passes", str(mission), "--csv"], capsys)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1
+    assert {"satellite", "station", "aos", "tca", "los", "max_elevation_deg",
+            "duration_s"} <= set(rows[0])
+    assert rows[0]["aos"].startswith("2016-12-19T16:48:4") and rows[0]["aos"].endswith("Z")
+    code, out, _ = _cli(["passes", str(mission)], capsys)
+    assert code == 0 and "16:52:13" in out and "Xinglong" in out
+    code, _, err = _cli(["run", str(mission), "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["seed"] == 20161219 and len(run["config_sha256"]) == 64
+    assert run["tle_epochs_used"]["MICIUS"][0]["epoch"].startswith("2016-12-18T21:38")
+    with xr.open_dataset(tmp_path / "o" / "passes.nc") as ds:
+        assert ds.sizes["pass"] == 1 and ds["row_size"].values[0] == ds.sizes["sample"]
+        assert ds["range"].attrs["units"] == "km"
+    assert not list((tmp_path / "o").glob(".*tmp"))
+
+
+def test_version(capsys):
+    code, out, _ = _cli(["--version"], capsys)
+    assert code == 0 and out.startswith("satqkd ")
+
+
+def test_loader_raises_input_error(write_mission):
+    with pytest.raises(InputError):
+        load_mission(write_mission(("seed = 20161219", "seed = -1")))
