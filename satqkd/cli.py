@@ -54,11 +54,11 @@ def passes(
     csv: bool = typer.Option(False, "--csv", help="Print CSV instead of a table."),
 ) -> None:
     """List every pass of every satellite over every station."""
-    from satqkd.mission.run import pass_table, plan_mission
+    from satqkd.mission.run import passes_csv_table, plan_mission
 
     plan = plan_mission(mission)
     _print_warnings(plan.warnings)
-    table = pass_table(plan.passes).drop(columns=["pass_id"])
+    table = passes_csv_table(plan).drop(columns=["pass_id"])
     if csv:
         sys.stdout.write(table.to_csv(index=False))
         return
@@ -102,6 +102,9 @@ def run(
 
 def main() -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
+    from satqkd.orbit.ephemeris import configure_astropy_offline
+
+    configure_astropy_offline()
     try:
         app(standalone_mode=True)
     except InputError as exc:

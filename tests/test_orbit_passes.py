@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from satqkd.orbit.passes import common_windows, find_passes, pass_geometry
+from satqkd.ragged import pass_from_ragged
 from satqkd.orbit.satellite import Satellite
 from satqkd.orbit.stations import GroundStation
 from satqkd.orbit.tle import read_element_sets
@@ -44,7 +45,7 @@ def test_micius_xinglong_pass_2016_12_19(micius_pass):
 
 
 def test_micius_pass_geometry(micius_pass):
-    (ds,) = pass_geometry([micius_pass], [XINGLONG])
+    ds = pass_from_ragged(pass_geometry([micius_pass], [XINGLONG]), 0)
     assert ds.sizes["time"] == 417
     assert abs(float(ds["range"].min()) - 645.0) <= 2.0
     assert float(ds["elevation"].min()) >= 10.0
@@ -66,7 +67,7 @@ def test_geometry_matches_astropy(micius_pass):
     from satqkd.orbit.ephemeris import configure_astropy_offline
 
     configure_astropy_offline()
-    (ds,) = pass_geometry([micius_pass], [XINGLONG])
+    ds = pass_from_ragged(pass_geometry([micius_pass], [XINGLONG]), 0)
     sub = ds.isel(time=slice(0, None, 20))
     t = Time(sub["time"].values, scale="utc")
     sat = micius_pass.element_set.satrec
@@ -136,3 +137,12 @@ def test_common_visibility_windows(micius):
     assert windows, "Delingha and Lijiang (1203 km apart) share Micius passes"
     for pa, pb, t0, t1 in windows:
         assert pa.aos_s <= t0 < t1 <= pa.los_s and pb.aos_s <= t0 < t1 <= pb.los_s
+
+
+def test_pass_cut_by_the_mission_window(micius, micius_pass):
+    mid = micius_pass.tca_s
+    first = find_passes(micius, [XINGLONG], mid - 3600.0, mid)
+    second = find_passes(micius, [XINGLONG], mid, mid + 3600.0)
+    assert len(first) == len(second) == 1
+    assert abs(first[0].aos_s - micius_pass.aos_s) < 0.01 and first[0].los_s == mid
+    assert second[0].aos_s == mid and abs(second[0].los_s - micius_pass.los_s) < 0.01

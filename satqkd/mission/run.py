@@ -13,10 +13,9 @@ import pandas as pd
 
 import satqkd
 from satqkd import config
-from satqkd.mission.datasets import to_ragged
-from satqkd.mission.io import atomic_path, write_json_atomic, write_text_atomic
+from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
-from satqkd.orbit.passes import Pass, find_passes, iso_utc, pass_geometry
+from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
 from satqkd.orbit.satellite import Satellite
 from satqkd.orbit.stations import GroundStation
 
@@ -56,20 +55,11 @@ def plan_mission(path: Path | str) -> MissionPlan:
     return plan
 
 
-def pass_table(passes: list[Pass]) -> pd.DataFrame:
-    """One row per pass: the ``passes.csv`` columns known after the orbit stage."""
-    return pd.DataFrame({
-        "pass_id": [p.pass_id for p in passes],
-        "satellite": [p.satellite for p in passes],
-        "norad_id": [p.norad_id for p in passes],
-        "station": [p.station for p in passes],
-        "aos": [iso_utc(p.aos_s) for p in passes],
-        "tca": [iso_utc(p.tca_s) for p in passes],
-        "los": [iso_utc(p.los_s) for p in passes],
-        "max_elevation_deg": [round(p.max_elevation_deg, 3) for p in passes],
-        "duration_s": [round(p.duration_s, 3) for p in passes],
-        "tle_epoch": [p.element_set.epoch.strftime("%Y-%m-%dT%H:%M:%SZ") for p in passes],
-    })
+def passes_csv_table(plan: "MissionPlan") -> pd.DataFrame:
+    """The ``passes.csv`` columns known after the orbit stage."""
+    table = pass_table(plan.passes, plan.stations)
+    return table[["pass_id", "satellite", "norad_id", "station", "aos", "tca", "los",
+                  "max_elevation_deg", "duration_s", "tle_epoch"]]
 
 
 def default_out_dir(cfg: config.MissionConfig) -> Path:
@@ -95,16 +85,15 @@ def run_mission(
     plan.timings_s["geometry"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    table = pass_table(plan.passes)
     with atomic_path(out / "passes.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    ragged = to_ragged(geometry, table, {
+        passes_csv_table(plan).to_csv(tmp, index=False)
+    geometry.attrs.update({
         "title": f"satqkd mission {cfg.mission.name}",
         "source": f"satqkd {satqkd.__version__}",
         "mission": cfg.mission.name,
     })
     with atomic_path(out / "passes.nc") as tmp:
-        ragged.to_netcdf(tmp, engine="h5netcdf")
+        geometry.to_netcdf(tmp, engine="h5netcdf")
     plan.timings_s["write"] = time.perf_counter() - t0
 
     epochs = {}
@@ -129,4 +118,4 @@ def run_mission(
     return out
 
 
-__all__ = ["MissionPlan", "plan_mission", "pass_table", "run_mission", "write_text_atomic"]
+__all__ = ["MissionPlan", "plan_mission", "passes_csv_table", "run_mission"]

@@ -1,10 +1,9 @@
 """Pass finding and per-second pass geometry.
 
-Passes are found in two steps: elevation on a coarse grid (one SGP4 array call per
-satellite for all stations) flags candidate windows, with a threshold lowered by the
-largest elevation change possible within half a grid step; each candidate is then
-sampled every second, and AOS/LOS are interpolated to the exact crossing of the
-minimum elevation, TCA by a parabola through the highest three samples.
+Passes are found from elevation on a coarse grid (one SGP4 array call per satellite
+for all stations), refined for all candidates at once (golden-section search for the
+culmination, bisection for the mask crossings), so a year of passes costs a few
+dozen array calls rather than a loop over seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from satqkd.orbit import geometry as geo
@@ -23,6 +23,7 @@ from satqkd.orbit.elements import MU_KM3_S2
 from satqkd.orbit.satellite import STALE_EPOCH_DAYS, Satellite
 from satqkd.orbit.stations import GroundStation
 from satqkd.orbit.tle import ElementSet
+from satqkd.ragged import ragged_dataset
 
 
 class StaleElementsWarning(UserWarning):
@@ -79,18 +80,16 @@ def _max_elevation_rate_deg_s(satellite: Satellite) -> float:
     return max(rates)
 
 
-def _positions(satellite: Satellite, unix_s: np.ndarray, dut1: float) -> np.ndarray:
-    """Earth-fixed positions, each time propagated with its nearest element set."""
+def _positions(satellite: Satellite, unix_s: np.ndarray, dut1: float,
+               which: np.ndarray | None = None) -> np.ndarray:
+    """Earth-fixed positions; each time uses element set ``which`` (default: nearest)."""
     out = np.empty((unix_s.size, 3))
-    which = satellite.nearest_index(unix_s)
+    if which is None:
+        which = satellite.nearest_index(unix_s)
     for k in np.unique(which):
         sel = which == k
         out[sel], _ = geo.satellite_itrf_km(satellite.element_sets[k].satrec, unix_s[sel], dut1)
     return out
-
-
-def _crossing(t0: float, e0: float, t1: float, e1: float, level: float) -> float:
-    return t0 + (level - e0) * (t1 - t0) / (e1 - e0)
 
 
 def find_passes(
@@ -103,25 +102,24 @@ def find_passes(
 ) -> list[Pass]:
     """Every pass of ``satellite`` over each station between two UTC times (s since 1970).
 
-    A pass cut by the mission window starts or ends at the window's edge.
+    Elevation is sampled every ``coarse_step_s`` (one SGP4 array call for all
+    stations); each local maximum that could reach the mask (the threshold is lowered
+    by the largest elevation change in half a step) is refined, for all candidates
+    at once, by a golden-section search for the culmination and a bisection for the
+    mask crossings on either side (elevation is unimodal within a pass). A pass cut
+    by the mission window starts or ends at the window's edge.
     """
     if end_s <= start_s:
         return []
     grid = np.arange(start_s, end_s + coarse_step_s, coarse_step_s)
+    grid[-1] = min(grid[-1], end_s)
     dut1 = float(geo.dut1_s(0.5 * (start_s + end_s))[0])
     r_coarse = _positions(satellite, grid, dut1)
     margin = _max_elevation_rate_deg_s(satellite) * coarse_step_s / 2.0 + 1.0
     passes: list[Pass] = []
     for station in stations:
         el, _, _ = geo.look_angles(r_coarse, station)
-        idx = np.flatnonzero(el > min_elevation_deg - margin)
-        if idx.size == 0:
-            continue
-        breaks = np.flatnonzero(np.diff(idx) > 1)
-        for first, last in zip(np.r_[idx[0], idx[breaks + 1]], np.r_[idx[breaks], idx[-1]]):
-            w0 = max(start_s, grid[first] - coarse_step_s)
-            w1 = min(end_s, grid[last] + coarse_step_s)
-            passes.extend(_refine(satellite, station, w0, w1, min_elevation_deg, dut1))
+        passes.extend(_refine_all(satellite, station, grid, el, min_elevation_deg, margin, dut1))
     passes.sort(key=lambda p: (p.aos_s, p.station))
     for p in passes:
         if p.epoch_offset_days > STALE_EPOCH_DAYS:
@@ -135,37 +133,75 @@ def find_passes(
     return passes
 
 
-def _refine(
-    satellite: Satellite, station: GroundStation, w0: float, w1: float,
-    min_el: float, dut1: float,
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def _refine_all(
+    satellite: Satellite, station: GroundStation, grid: np.ndarray, el: np.ndarray,
+    min_el: float, margin: float, dut1: float,
 ) -> list[Pass]:
-    es = satellite.nearest(0.5 * (w0 + w1))
-    t = np.arange(math.floor(w0), math.ceil(w1) + 1.0)
-    t = np.clip(t, w0, w1)
-    r, _ = geo.satellite_itrf_km(es.satrec, t, dut1)
-    el, _, _ = geo.look_angles(r, station)
-    above = el >= min_el
-    if not above.any():
+    n = grid.size
+    # Coarse local maxima (edges count: a pass may be cut by the window).
+    left = np.r_[-np.inf, el[:-1]]
+    right = np.r_[el[1:], -np.inf]
+    cand = np.flatnonzero((el >= left) & (el > right) & (el > min_el - margin))
+    if cand.size == 0:
         return []
-    idx = np.flatnonzero(above)
-    breaks = np.flatnonzero(np.diff(idx) > 1)
-    out = []
-    for a, b in zip(np.r_[idx[0], idx[breaks + 1]], np.r_[idx[breaks], idx[-1]]):
-        aos = t[a] if a == 0 else _crossing(t[a - 1], el[a - 1], t[a], el[a], min_el)
-        los = t[b] if b == t.size - 1 else _crossing(t[b], el[b], t[b + 1], el[b + 1], min_el)
-        k = a + int(np.argmax(el[a:b + 1]))
-        tca, max_el = t[k], el[k]
-        if 0 < k < t.size - 1:
-            y0, y1, y2 = el[k - 1], el[k], el[k + 1]
-            denom = y0 - 2.0 * y1 + y2
-            if denom < 0.0:
-                x = 0.5 * (y0 - y2) / denom  # vertex of the parabola, in steps from k
-                tca = t[k] + x * (t[k + 1] - t[k])
-                max_el = y1 - 0.25 * (y0 - y2) * x
-        if los > aos:
-            out.append(Pass(satellite.name, satellite.norad_id, station.name, float(aos),
-                            float(tca), float(los), float(max_el), es))
-    return out
+    which = satellite.nearest_index(grid[cand])
+
+    def elevation(t: np.ndarray) -> np.ndarray:
+        r = _positions(satellite, t, dut1, which)
+        return geo.look_angles(r, station)[0]
+
+    # Culmination: golden-section search in the two coarse steps around each maximum.
+    a = grid[np.maximum(cand - 1, 0)]
+    b = grid[np.minimum(cand + 1, n - 1)]
+    for _ in range(40):
+        c = b - _GOLDEN * (b - a)
+        d = a + _GOLDEN * (b - a)
+        higher_c = elevation(c) > elevation(d)
+        b = np.where(higher_c, d, b)
+        a = np.where(higher_c, a, c)
+        if np.max(b - a) < 1e-3:
+            break
+    tca = 0.5 * (a + b)
+    peak = elevation(tca)
+    keep = peak >= min_el
+    cand, which, tca, peak = cand[keep], which[keep], tca[keep], peak[keep]
+    if cand.size == 0:
+        return []
+
+    # Mask crossings: bracket with the nearest coarse sample below the mask, bisect.
+    below = el < min_el
+    idx_below = np.flatnonzero(below)
+    j_before = np.searchsorted(idx_below, cand, side="left") - 1
+    j_after = np.searchsorted(idx_below, cand, side="right")
+    aos_lo = np.where(j_before >= 0, grid[idx_below[np.maximum(j_before, 0)]], grid[0])
+    los_hi = np.where(j_after < idx_below.size,
+                      grid[idx_below[np.minimum(j_after, idx_below.size - 1)]], grid[-1])
+    # A pass in progress at the window's edge starts (ends) there.
+    starts_cut = (j_before < 0) | (aos_lo > tca)
+    ends_cut = (j_after >= idx_below.size) | (los_hi < tca)
+
+    def crossing(lo: np.ndarray, hi: np.ndarray, rising: bool) -> np.ndarray:
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            up = elevation(mid) >= min_el
+            if rising:
+                hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+            else:
+                lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+            if np.max(hi - lo) < 1e-3:
+                break
+        return 0.5 * (lo + hi)
+
+    aos = np.where(starts_cut, grid[0], crossing(np.minimum(aos_lo, tca), tca, True))
+    los = np.where(ends_cut, grid[-1], crossing(tca, np.maximum(los_hi, tca), False))
+    return [
+        Pass(satellite.name, satellite.norad_id, station.name, float(aos[k]), float(tca[k]),
+             float(los[k]), float(peak[k]), satellite.element_sets[which[k]])
+        for k in range(cand.size) if los[k] > aos[k]
+    ]
 
 
 def common_windows(
@@ -207,100 +243,99 @@ _ATTRS = {
 }
 
 
+def pass_table(passes: Sequence[Pass], stations: Sequence[GroundStation]) -> pd.DataFrame:
+    """One row per pass: identity, times (ISO 8601 UTC), station and element set."""
+    by_name = {s.name: s for s in stations}
+    return pd.DataFrame({
+        "pass_id": [p.pass_id for p in passes],
+        "satellite": [p.satellite for p in passes],
+        "norad_id": [p.norad_id for p in passes],
+        "station": [p.station for p in passes],
+        "aos": [iso_utc(p.aos_s) for p in passes],
+        "tca": [iso_utc(p.tca_s) for p in passes],
+        "los": [iso_utc(p.los_s) for p in passes],
+        "max_elevation_deg": [round(p.max_elevation_deg, 3) for p in passes],
+        "duration_s": [round(p.duration_s, 3) for p in passes],
+        "tle_epoch": [p.element_set.epoch.strftime("%Y-%m-%dT%H:%M:%SZ") for p in passes],
+        "tle_source": [p.element_set.source for p in passes],
+        "station_lat_deg": [by_name[p.station].lat_deg for p in passes],
+        "station_lon_deg": [by_name[p.station].lon_deg for p in passes],
+        "station_alt_m": [by_name[p.station].alt_m for p in passes],
+    })
+
+
+_PASS_ATTRS = {
+    "max_elevation_deg": {"units": "deg", "long_name": "maximum elevation of the pass"},
+    "duration_s": {"units": "s", "long_name": "time from AOS to LOS"},
+    "station_lat_deg": {"units": "degrees_north", "long_name": "station latitude (WGS84)"},
+    "station_lon_deg": {"units": "degrees_east", "long_name": "station longitude (WGS84)"},
+    "station_alt_m": {"units": "m", "long_name": "station altitude"},
+}
+
+
 def pass_geometry(
     passes: Sequence[Pass],
     stations: Sequence[GroundStation],
     step_s: float = 1.0,
     night_sun_elevation_deg: float = -12.0,
-) -> list[xr.Dataset]:
-    """Per-second geometry of each pass as an ``xr.Dataset`` (dim ``time``).
+) -> xr.Dataset:
+    """Per-second geometry of every pass, as one ragged dataset (see :mod:`satqkd.ragged`).
 
-    All passes are computed together: one SGP4 array call per element set, one
-    skyfield ephemeris evaluation per station on a one-minute grid.
+    All passes are computed together: one SGP4 array call per element set, and one
+    skyfield ephemeris evaluation per station on a coarse grid. Cut single passes out
+    with :func:`satqkd.ragged.pass_from_ragged` (dimension ``time``).
     """
-    if not passes:
-        return []
     by_name = {s.name: s for s in stations}
     times = [sample_times(p, step_s) for p in passes]
     bounds = np.cumsum([0] + [t.size for t in times])
-    t_all = np.concatenate(times)
+    t_all = np.concatenate(times) if times else np.zeros(0)
     r_all = np.empty((t_all.size, 3))
-    dut1 = geo.dut1_s(np.array([p.aos_s for p in passes]))
-    dut1_all = np.repeat(dut1, np.diff(bounds))
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i, p in enumerate(passes):
-        groups[id(p.element_set)].append(i)
-    for members in groups.values():
-        sel = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in members])
-        satrec = passes[members[0]].element_set.satrec
-        r_all[sel], _ = geo.satellite_itrf_km(satrec, t_all[sel], dut1_all[sel])
+    pass_of_sample = np.repeat(np.arange(len(passes)), np.diff(bounds))
+    if passes:
+        dut1 = geo.dut1_s(np.array([p.aos_s for p in passes]))
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i, p in enumerate(passes):
+            groups[id(p.element_set)].append(i)
+        for members in groups.values():
+            sel = np.isin(pass_of_sample, members)
+            satrec = passes[members[0]].element_set.satrec
+            r_all[sel], _ = geo.satellite_itrf_km(satrec, t_all[sel], dut1[pass_of_sample[sel]])
 
-    out: list[xr.Dataset | None] = [None] * len(passes)
+    data = {name: np.empty(t_all.size) for name in _ATTRS}
+    data["sunlit"] = np.zeros(t_all.size, dtype=bool)
     by_station: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(passes):
         by_station[p.station].append(i)
     for name, members in by_station.items():
         station = by_name[name]
-        # One-minute Sun/Moon nodes covering every pass of this station.
-        node_lists = [
-            np.arange(math.floor(passes[i].aos_s / 60.0) * 60.0,
-                      passes[i].los_s + 2 * geo.SUN_MOON_NODE_S, geo.SUN_MOON_NODE_S)
-            for i in members
-        ]
+        sel = np.isin(pass_of_sample, members)
+        t, r = t_all[sel], r_all[sel]
+        # Coarse Sun/Moon nodes covering every pass of this station.
+        node_lists = [np.arange(passes[i].aos_s - geo.SUN_MOON_NODE_S,
+                                passes[i].los_s + 2 * geo.SUN_MOON_NODE_S, geo.SUN_MOON_NODE_S)
+                      for i in members]
         nodes = np.unique(np.concatenate(node_lists))
         sm = geo.sun_moon_directions(station, nodes)
-        enu_to_itrf = station.enu_matrix.T
-        for i in members:
-            sl = slice(bounds[i], bounds[i + 1])
-            t, r = t_all[sl], r_all[sl]
-            el, az, rng = geo.look_angles(r, station)
-            los = (r - station.itrf_km) @ station.enu_matrix.T
-            los /= rng[:, None]
-            sun = geo.interpolate_unit_vectors(nodes, sm["sun_enu"], t)
-            moon = geo.interpolate_unit_vectors(nodes, sm["moon_enu"], t)
-            sun_el = np.degrees(np.arcsin(sun[:, 2]))
-            data = {
-                "elevation": el,
-                "azimuth": az,
-                "range": rng,
-                "sun_elevation": sun_el,
-                "sun_separation": geo.angle_between_deg(los, sun),
-                "moon_elevation": np.degrees(np.arcsin(moon[:, 2])),
-                "moon_separation": geo.angle_between_deg(los, moon),
-                "moon_illumination": np.interp(t, nodes, sm["moon_illumination"]),
-                "sunlit": geo.satellite_sunlit(r, sun @ enu_to_itrf.T),
-                "night": sun_el < night_sun_elevation_deg,
-            }
-            out[i] = _dataset(passes[i], station, t, data, night_sun_elevation_deg)
-    return out  # type: ignore[return-value]
+        el, az, rng = geo.look_angles(r, station)
+        los = (r - station.itrf_km) @ station.enu_matrix.T / rng[:, None]
+        sun = geo.interpolate_unit_vectors(nodes, sm["sun_enu"], t)
+        moon = geo.interpolate_unit_vectors(nodes, sm["moon_enu"], t)
+        data["elevation"][sel] = el
+        data["azimuth"][sel] = az
+        data["range"][sel] = rng
+        data["sun_elevation"][sel] = np.degrees(np.arcsin(sun[:, 2]))
+        data["sun_separation"][sel] = geo.angle_between_deg(los, sun)
+        data["moon_elevation"][sel] = np.degrees(np.arcsin(moon[:, 2]))
+        data["moon_separation"][sel] = geo.angle_between_deg(los, moon)
+        data["moon_illumination"][sel] = np.interp(t, nodes, sm["moon_illumination"])
+        data["sunlit"][sel] = geo.satellite_sunlit(r, sun @ station.enu_matrix)
+    data["night"] = data["sun_elevation"] < night_sun_elevation_deg
 
-
-def _dataset(p: Pass, station: GroundStation, t: np.ndarray, data: dict,
-             night_sun_elevation_deg: float) -> xr.Dataset:
-    variables = {
-        name: ("time", values, {"units": _ATTRS[name][0], "long_name": _ATTRS[name][1]})
-        for name, values in data.items()
-    }
-    ds = xr.Dataset(
-        variables,
-        coords={"time": ("time", to_datetime64(t), {"long_name": "time (UTC)"})},
-        attrs={
-            "Conventions": "CF-1.8",
-            "satellite": p.satellite,
-            "norad_id": p.norad_id,
-            "station": station.name,
-            "station_lat_deg": station.lat_deg,
-            "station_lon_deg": station.lon_deg,
-            "station_alt_m": station.alt_m,
-            "pass_id": p.pass_id,
-            "aos": iso_utc(p.aos_s),
-            "tca": iso_utc(p.tca_s),
-            "los": iso_utc(p.los_s),
-            "max_elevation_deg": p.max_elevation_deg,
-            "element_set_epoch": p.element_set.epoch.isoformat(),
-            "element_set_source": p.element_set.source,
-            "night_sun_elevation_deg": night_sun_elevation_deg,
-        },
+    sample_vars = {name: (values, {"units": _ATTRS[name][0], "long_name": _ATTRS[name][1]})
+                   for name, values in data.items()}
+    sample_vars["night"][1]["threshold_deg"] = night_sun_elevation_deg
+    return ragged_dataset(
+        pass_table(passes, stations), np.diff(bounds), to_datetime64(t_all), sample_vars,
+        attrs={"night_sun_elevation_deg": night_sun_elevation_deg, "step_s": step_s},
+        pass_attrs=_PASS_ATTRS,
     )
-    ds["night"].attrs["threshold_deg"] = night_sun_elevation_deg
-    return ds

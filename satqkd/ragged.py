@@ -1,0 +1,92 @@
+"""Many per-pass datasets <-> one CF contiguous ragged array (the ``passes.nc`` layout).
+
+The layout is the CF-1.8 discrete-sampling-geometry representation of trajectories as
+a contiguous ragged array (CF conventions, section 9.3.3): dimension ``pass`` holds
+one row per pass (its scalars, and ``row_size``, the number of samples of the pass),
+dimension ``sample`` holds the per-second data of all passes one after the other.
+Pass ``i`` owns samples ``row_size[:i].sum()`` to ``row_size[:i + 1].sum() - 1``;
+:func:`pass_from_ragged` cuts it out as a dataset with dimension ``time``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+
+def ragged_dataset(
+    table: pd.DataFrame | Mapping[str, np.ndarray],
+    row_size: np.ndarray,
+    time: np.ndarray,
+    sample_vars: Mapping[str, tuple],
+    attrs: Mapping | None = None,
+    pass_attrs: Mapping[str, dict] | None = None,
+) -> xr.Dataset:
+    """Assemble a ragged dataset from per-pass columns and concatenated sample arrays."""
+    data_vars: dict = {}
+    columns = table.columns if isinstance(table, pd.DataFrame) else list(table)
+    for col in columns:
+        values = np.asarray(table[col])
+        if values.dtype == object:
+            values = values.astype(str)
+        data_vars[col] = ("pass", values, dict((pass_attrs or {}).get(col, {})))
+    data_vars["row_size"] = ("pass", np.asarray(row_size, dtype=np.int64), {
+        "long_name": "number of per-second samples of each pass",
+        "sample_dimension": "sample",
+    })
+    data_vars["time"] = ("sample", np.asarray(time, dtype="datetime64[ns]"),
+                         {"long_name": "time (UTC)"})
+    for name, spec in sample_vars.items():
+        # spec: (values, attrs) or (values, attrs, names of the dims after "sample")
+        values, var_attrs = spec[0], spec[1]
+        extra = tuple(spec[2]) if len(spec) > 2 else tuple(
+            f"{name}_{k}" for k in range(values.ndim - 1))
+        data_vars[name] = (("sample",) + extra, values, dict(var_attrs))
+    ds = xr.Dataset(data_vars)
+    if "pass_id" in ds:
+        ds["pass_id"].attrs["cf_role"] = "trajectory_id"
+    ds.attrs.update({"Conventions": "CF-1.8", "featureType": "trajectory", **(attrs or {})})
+    return ds
+
+
+def to_ragged(
+    per_pass: Sequence[xr.Dataset], table: pd.DataFrame, attrs: Mapping | None = None
+) -> xr.Dataset:
+    """Concatenate per-pass datasets (dim ``time``) and a one-row-per-pass table."""
+    sizes = np.array([ds.sizes["time"] for ds in per_pass], dtype=np.int64)
+    sample_vars: dict[str, tuple] = {}
+    if per_pass:
+        for name, var in per_pass[0].data_vars.items():
+            if var.dims[:1] != ("time",):
+                continue
+            values = np.concatenate([ds[name].values for ds in per_pass])
+            sample_vars[name] = (values, dict(var.attrs), var.dims[1:])
+        time = np.concatenate([ds["time"].values for ds in per_pass])
+    else:
+        time = np.array([], dtype="datetime64[ns]")
+    return ragged_dataset(table, sizes, time, sample_vars, attrs)
+
+
+def pass_from_ragged(ds: xr.Dataset, i: int) -> xr.Dataset:
+    """The per-second dataset of pass ``i`` (dim ``time``); pass scalars become attrs."""
+    offsets = np.concatenate(([0], np.cumsum(ds["row_size"].values)))
+    part = ds.isel(sample=slice(int(offsets[i]), int(offsets[i + 1])))
+    sample_vars = [v for v in ds.data_vars if ds[v].dims[:1] == ("sample",) and v != "time"]
+    out = xr.Dataset(
+        {v: (("time",) + part[v].dims[1:], part[v].values, part[v].attrs) for v in sample_vars},
+        coords={"time": ("time", part["time"].values, ds["time"].attrs)},
+    )
+    for v in ds.data_vars:
+        if ds[v].dims == ("pass",) and v != "row_size":
+            value = ds[v].values[i]
+            out.attrs[v] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+def iter_passes(ds: xr.Dataset) -> Iterator[xr.Dataset]:
+    """Every pass of a ragged dataset, in order, as per-pass datasets."""
+    for i in range(ds.sizes["pass"]):
+        yield pass_from_ragged(ds, i)
