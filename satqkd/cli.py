@@ -80,8 +80,15 @@ def run(
     mission: Path = typer.Argument(..., help="Mission file (TOML)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder "
                                            "(default outputs/<mission name>)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=512,
+                                help="Local worker processes (Dask) for the passes."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Address of a running Dask scheduler, "
+                                                 "e.g. tcp://10.0.0.5:8786."),
+    resume: bool = typer.Option(False, "--resume", help="Keep the passes a killed run "
+                                "finished; compute only the rest."),
 ) -> None:
-    """Run a mission and write passes.csv, passes.nc and run.json."""
+    """Run a mission and write passes.csv, passes.nc, run.json (and per-pass checkpoints)."""
     from satqkd.mission.run import plan_mission, run_mission
 
     plan = plan_mission(mission)  # bad input is reported before anything is drawn
@@ -96,7 +103,8 @@ def run(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        folder = run_mission(plan, out_dir, progress=progress)
+        folder = run_mission(plan, out_dir, progress=progress, workers=workers,
+                             scheduler=scheduler, resume=resume)
     out.print(f"wrote {folder}")
 
 
