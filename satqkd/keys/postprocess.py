@@ -1,0 +1,313 @@
+"""One pass of decoy-state BB84 post-processing on the simulated bits, and the key writer.
+
+Order of the protocol (Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014), with the
+key basis Z and the test basis X):
+
+1. sifting (``alice_basis == bob_basis``), per-intensity counts; all X bits disclosed;
+2. parameter estimation: abort ``no_test_events`` without X events, ``qber_above_threshold``
+   when the X-basis QBER exceeds ``qber_threshold``, ``no_single_photon_bound`` /
+   ``non_positive_length`` when even a leak-free reconciliation could not give key;
+3. error correction by Cascade (block sizes from the X-basis QBER), leakage lambda_EC
+   counted exactly from the parities disclosed; ``ec_failed`` if it disclosed as many bits
+   as the key holds, ``qber_above_threshold`` if the corrected error rate is above threshold;
+4. error verification with a 50-bit Toeplitz tag (eps_cor = 1e-15); ``verification_failed``
+   if the tags differ;
+5. key length of Lim et al. eq. 1 with lambda_EC = the measured leakage; privacy
+   amplification of both reconciled keys by the same Toeplitz hash.
+
+Randomness: every public random choice (Cascade permutations, hash seeds) is drawn in a fixed
+order from the ``rng`` passed in, so a pass is reproducible from its generator alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from satqkd.keys.cascade import DEFAULT_FRAME_BITS, DEFAULT_PASSES, cascade_reconcile
+from satqkd.keys.finite_key import (
+    ABORT_EC_FAILED,
+    ABORT_NO_TEST,
+    ABORT_QBER,
+    ABORT_VERIFICATION,
+    TAIL_BOUNDS,
+    FiniteKeyResult,
+    asymptotic_key_rate,
+    finite_key_length,
+    security_overhead_bits,
+)
+from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
+from satqkd.keys.sifting import DecoyCounts, sift
+from satqkd.keys.verification import verify_keys
+
+
+@dataclass(frozen=True)
+class KeyParameters:
+    """Post-processing and security parameters of the keys stage.
+
+    Attributes
+    ----------
+    eps_sec : secrecy parameter (Lim et al. 2014 default of satqkd: 1e-9).
+    eps_cor : correctness parameter; sets the 50-bit verification tag (1e-15).
+    tail_bound : "hoeffding" (Lim et al. 2014) or "chernoff" (multiplicative, per count).
+    qber_threshold : abort above this X-basis (and corrected Z-basis) QBER (0.11, the
+        single-photon BB84 limit of Shor & Preskill, PRL 85, 441 (2000)).
+    cascade_frame_bits : Cascade frame length (65536; Martinez-Mateo et al. tuned their
+        schedule at 16384, larger frames amortise the n/2 passes, see docs/keys.md).
+    cascade_passes : number of Cascade passes (14 as in Martinez-Mateo et al. 2015).
+    min_qber_estimate : floor of the QBER estimate that sets Cascade's first block (1e-3),
+        so a pass with no observed X error still gets finite blocks.
+    f_ec_asymptotic : reconciliation inefficiency assumed by the asymptotic comparison only.
+    keep_keys : keep both final keys (packed) in the result.
+    """
+
+    eps_sec: float = 1e-9
+    eps_cor: float = 1e-15
+    tail_bound: str = "hoeffding"
+    qber_threshold: float = 0.11
+    cascade_frame_bits: int = DEFAULT_FRAME_BITS
+    cascade_passes: int = DEFAULT_PASSES
+    min_qber_estimate: float = 1e-3
+    f_ec_asymptotic: float = 1.16
+    keep_keys: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0 < self.eps_sec < 1 and 0 < self.eps_cor < 1):
+            raise ValueError("eps_sec and eps_cor must be in (0, 1)")
+        if self.tail_bound not in TAIL_BOUNDS:
+            raise ValueError(f"tail_bound must be one of {TAIL_BOUNDS}")
+        if not 0 < self.qber_threshold <= 0.5:
+            raise ValueError("qber_threshold must be in (0, 0.5]")
+        if self.cascade_frame_bits < 2 or self.cascade_passes < 1:
+            raise ValueError("Cascade needs frame_bits >= 2 and passes >= 1")
+
+    @property
+    def overhead_bits(self) -> float:
+        return security_overhead_bits(self.eps_sec, self.eps_cor)
+
+
+@dataclass(frozen=True)
+class PassKeys:
+    """Everything the keys stage reports for one pass."""
+
+    sifted_bits: int  # Z-basis sifted length (raw key)
+    qber_z: float  # errors corrected by Cascade / sifted_bits (NaN when EC did not run)
+    qber_x: float  # observed test-basis QBER
+    qber_z_true: float  # simulator diagnostic from both sides' raw keys
+    counts: DecoyCounts
+    bounds: FiniteKeyResult | None  # Lim et al. bounds with the final lambda_EC
+    ec_leaked_bits: int  # Cascade parities disclosed (lambda_EC)
+    verification_tag_bits: int
+    leaked_bits: int  # ec_leaked_bits + verification_tag_bits (all public disclosure)
+    ec_efficiency: float  # measured f = lambda_EC / (n h(qber_z))
+    secret_bits: int
+    abort_reason: str
+    alice_key: np.ndarray = field(repr=False)  # np.packbits of the final key (uint8)
+    bob_key: np.ndarray = field(repr=False)
+    asymptotic_secret_bits: float = float("nan")  # GLLP/Ma et al. comparison
+
+    def scalars(self) -> dict:
+        """Flat per-pass scalars for the mission stage (no arrays)."""
+        out = {
+            "sifted_bits": self.sifted_bits,
+            "qber_z": self.qber_z,
+            "qber_x": self.qber_x,
+            "qber_z_true": self.qber_z_true,
+            "secret_bits": self.secret_bits,
+            "leaked_bits": self.leaked_bits,
+            "ec_leaked_bits": self.ec_leaked_bits,
+            "verification_tag_bits": self.verification_tag_bits,
+            "ec_efficiency": self.ec_efficiency,
+            "abort_reason": self.abort_reason,
+            "asymptotic_secret_bits": self.asymptotic_secret_bits,
+        }
+        for name in ("n_z", "n_x", "m_x"):
+            for k, v in enumerate(getattr(self.counts, name)):
+                out[f"{name}_{k}"] = int(v)
+        b = self.bounds
+        for name in ("s_z0", "s_z1", "s_x1", "v_x1", "phi_z"):
+            out[name] = float(getattr(b, name)) if b is not None else float("nan")
+        return out
+
+    asdict = scalars
+
+
+def _pulse_gains(events: np.ndarray, counts: DecoyCounts, probabilities, pulses_sent: int):
+    k = events["intensity"].astype(np.int64)
+    detections = np.bincount(k, minlength=len(probabilities))
+    gains = detections / (pulses_sent * np.asarray(probabilities, dtype=float))
+    sifted = counts.n_z + counts.n_x
+    errors = counts.m_z_true + counts.m_x
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.where(sifted > 0, errors / np.maximum(sifted, 1), 0.5)
+    q = counts.n_z.sum() / max(int(detections.sum()), 1)
+    return gains, e, q
+
+
+def process_pass(events: np.ndarray, intensities, probabilities, p_z: float,
+                 params: KeyParameters = KeyParameters(),
+                 rng: np.random.Generator | None = None, *,
+                 pulses_sent: int | None = None) -> PassKeys:
+    """Post-process one pass of detection events into a final secret key on both sides.
+
+    ``events``: ``EVENT_DTYPE`` array; ``intensities``/``probabilities``: the source's
+    three mean photon numbers and their probabilities (event ``intensity`` indexes them);
+    ``p_z``: Alice's key-basis probability (the Lim et al. bound needs only the observed
+    counts, so it is only checked here); ``rng``: the pass's generator for all public
+    randomness (required); ``pulses_sent``: if given, the asymptotic GLLP/Ma et al. key for
+    the same data is reported alongside (``asymptotic_secret_bits``).
+    """
+    if rng is None:
+        raise ValueError("process_pass needs an explicit numpy Generator (rng)")
+    if not 0.0 < p_z < 1.0:
+        raise ValueError(f"p_z must be in (0, 1), got {p_z}")
+    sk = sift(events, len(intensities))
+    c = sk.counts
+    n = sk.sifted_bits
+    qber_x = c.qber_x
+    qber_z_true = float(c.m_z_true.sum() / n) if n else float("nan")
+    empty = np.zeros(0, dtype=np.uint8)
+
+    asym = float("nan")
+    if pulses_sent:
+        gains, e_k, q = _pulse_gains(events, c, probabilities, pulses_sent)
+        try:
+            r = asymptotic_key_rate(intensities, gains, e_k, params.f_ec_asymptotic, q)
+            signal = int(np.argmax(intensities))
+            asym = float(r.rate_per_signal_pulse * pulses_sent * float(probabilities[signal]))
+        except (ValueError, ZeroDivisionError):
+            asym = float("nan")
+
+    def done(reason, bounds=None, ec=None, tag_bits=0, qz=float("nan"), eff=float("nan"),
+             secret=0, ka=empty, kb=empty):
+        ec_leak = int(ec.leaked_bits) if ec is not None else 0
+        return PassKeys(n, qz, qber_x, qber_z_true, c, bounds, ec_leak, tag_bits,
+                        ec_leak + tag_bits, eff, secret, reason, ka, kb, asym)
+
+    fk_args = (c, intensities, probabilities)
+    fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound)
+    if c.n_x.sum() == 0:
+        return done(ABORT_NO_TEST)
+    if qber_x > params.qber_threshold:
+        return done(ABORT_QBER, finite_key_length(*fk_args, 0.0, **fk_kw))
+    # parameter estimation before EC: hopeless even with a leak-free reconciliation?
+    pre = finite_key_length(*fk_args, 0.0, **fk_kw)
+    if pre.abort_reason:
+        return done(pre.abort_reason, pre)
+
+    estimate = max(qber_x, params.min_qber_estimate)
+    ec = cascade_reconcile(sk.alice_z, sk.bob_z, estimate, rng,
+                           frame_bits=params.cascade_frame_bits, passes=params.cascade_passes)
+    qber_z = ec.errors_corrected / n
+    eff = ec.efficiency()
+    if ec.leaked_bits >= n:
+        return done(ABORT_EC_FAILED, pre, ec, qz=qber_z, eff=eff)
+    if qber_z > params.qber_threshold:
+        return done(ABORT_QBER, pre, ec, qz=qber_z, eff=eff)
+
+    ver = verify_keys(sk.alice_z, ec.bob_corrected, rng, params.eps_cor)
+    if not ver.ok:
+        return done(ABORT_VERIFICATION, pre, ec, ver.tag_bits, qber_z, eff)
+
+    fk = finite_key_length(*fk_args, float(ec.leaked_bits), **fk_kw)
+    if fk.abort_reason:
+        return done(fk.abort_reason, fk, ec, ver.tag_bits, qber_z, eff)
+    seed = toeplitz_seed(n, fk.length, rng)
+    final = privacy_amplification(np.stack([sk.alice_z, ec.bob_corrected]), fk.length, seed)
+    ka = np.packbits(final[0]) if params.keep_keys else empty
+    kb = np.packbits(final[1]) if params.keep_keys else empty
+    return done("", fk, ec, ver.tag_bits, qber_z, eff, fk.length, ka, kb)
+
+
+# --------------------------------------------------------------------------- key files
+_PASS_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+INDEX_FIELDS = ("pass_id", "bits", "alice_file", "bob_file", "alice_sha256", "bob_sha256")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_keys(directory: str | os.PathLike, pass_id: str, alice_key: np.ndarray,
+               bob_key: np.ndarray, bits: int) -> dict:
+    """Write both final keys of a pass to ``directory`` (e.g. ``outputs/<name>/keys/``).
+
+    Files ``<pass_id>.alice.bin`` / ``<pass_id>.bob.bin`` hold the packed keys
+    (``np.packbits``, MSB first, last byte zero-padded); each is written to a temporary
+    file and renamed, so a reader never sees half a key.  ``index.csv`` (one row per pass:
+    ``pass_id, bits, alice_file, bob_file, alice_sha256, bob_sha256``) is updated under an
+    exclusive file lock, so parallel workers may write into the same directory.
+    Returns the index row.
+    """
+    if not _PASS_ID.match(pass_id):
+        raise ValueError(f"pass_id must match {_PASS_ID.pattern}, got {pass_id!r}")
+    a = np.ascontiguousarray(alice_key, dtype=np.uint8).tobytes()
+    b = np.ascontiguousarray(bob_key, dtype=np.uint8).tobytes()
+    if len(a) != math.ceil(bits / 8) or len(b) != len(a):
+        raise ValueError(f"{bits} bits need {math.ceil(bits / 8)} packed bytes per key")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    row = {"pass_id": pass_id, "bits": int(bits),
+           "alice_file": f"{pass_id}.alice.bin", "bob_file": f"{pass_id}.bob.bin",
+           "alice_sha256": hashlib.sha256(a).hexdigest(),
+           "bob_sha256": hashlib.sha256(b).hexdigest()}
+    _atomic_write(d / row["alice_file"], a)
+    _atomic_write(d / row["bob_file"], b)
+    with open(d / ".index.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = read_key_index(d)
+        rows = [r for r in rows if r["pass_id"] != pass_id] + [row]
+        rows.sort(key=lambda r: r["pass_id"])
+        lines = [",".join(INDEX_FIELDS)]
+        lines += [",".join(str(r[f]) for f in INDEX_FIELDS) for r in rows]
+        _atomic_write(d / "index.csv", ("\n".join(lines) + "\n").encode())
+    return row
+
+
+def read_key_index(directory: str | os.PathLike) -> list[dict]:
+    """Rows of ``index.csv`` (empty list if absent); ``bits`` as int."""
+    path = Path(directory) / "index.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["bits"] = int(r["bits"])
+    return rows
+
+
+def read_keys(directory: str | os.PathLike, pass_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """Load both keys of a pass as unpacked bit arrays, checking their SHA-256 in the index."""
+    d = Path(directory)
+    rows = {r["pass_id"]: r for r in read_key_index(d)}
+    if pass_id not in rows:
+        raise KeyError(pass_id)
+    r = rows[pass_id]
+    out = []
+    for side in ("alice", "bob"):
+        raw = (d / r[f"{side}_file"]).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != r[f"{side}_sha256"]:
+            raise OSError(f"{r[side + '_file']}: SHA-256 does not match index.csv")
+        out.append(np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[:r["bits"]])
+    return out[0], out[1]
+
+
+def pass_keys_json(result: PassKeys) -> str:
+    """The scalars of a pass as JSON (NaN written as null)."""
+    s = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+         for k, v in result.scalars().items()}
+    return json.dumps(s)
