@@ -1,0 +1,277 @@
+"""Per-second link budget of a pass: geometry in, losses, transmittance and noise out.
+
+transmittance = eta_geometric * eta_pointing * eta_atmosphere * eta_turbulence
+                * eta_cloud * eta_receiver       (detectors included)
+
+with each factor also reported as a loss in dB (positive = loss):
+
+* geometric: transmit optics x truncation by the transmit aperture x fraction of the
+  diffraction-limited Gaussian beam collected by the (annular) receive aperture
+  (``beam``; Bourgoin et al. 2013);
+* pointing: mean collected fraction under Rayleigh/Rician jitter + bias over the
+  perfectly pointed one (``pointing``; Farid & Hranilovic 2007, exact Gaussian form);
+* atmosphere: T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
+* turbulence: the mean (not the fading) effect. Downlink: the plane wave reaching the
+  ground is not spread, fading is mean-one, so only the seeing loss at the field stop
+  remains (~0 dB for a 100 urad field); uplink: the beam-spread + wander loss of the
+  long-term beam W_LT against the diffraction beam W (A&P ch. 12);
+* cloud: exp(-tau_c AM(z)) in cloudy seconds of the Markov chain (``clouds``);
+* receiver: receive optics x detector efficiency.
+
+Background (counts/s per detector, sky + dark) and the noise probability per detection
+window come from ``background``. When the link does not operate in daylight, seconds
+with the Sun above ``Background.night_sun_elevation_deg`` have transmittance 0 and
+``operating`` False (loss terms are still the physical ones).
+
+With ``fading_slot_s`` the variable ``fading`` (time, subslot) holds mean-one
+scintillation factors on ``transmittance`` (``fading``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from satqkd.channel import atmosphere as atm
+from satqkd.channel import background as bkg
+from satqkd.channel import beam, clouds, fading, pointing, turbulence
+from satqkd.channel.params import LinkParameters
+from satqkd.errors import InputError
+
+_DIRECTIONS = ("downlink", "uplink")
+
+
+def _db(eta: np.ndarray) -> np.ndarray:
+    return -10.0 * np.log10(np.maximum(eta, 1e-300)) + 0.0  # + 0.0: no "-0 dB"
+
+
+def _on_subset(func, x: np.ndarray, n_max: int = 24) -> dict[str, np.ndarray]:
+    """Evaluate an expensive smooth function of the pass on <= n_max samples and interpolate in time."""
+    n = x.shape[-1]
+    idx = np.unique(np.round(np.linspace(0, n - 1, min(n, n_max))).astype(int))
+    values = func(idx)
+    grid = np.arange(n)
+    return {k: np.interp(grid, idx, np.asarray(v, float)) for k, v in values.items()}
+
+
+def line_of_sight_rate_rad_s(elevation_deg: np.ndarray, azimuth_deg: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """Angular speed of the line of sight (rad/s) from the elevation/azimuth series."""
+    if t_s.shape[0] < 2:
+        return np.zeros_like(t_s)
+    el, az = np.radians(elevation_deg), np.radians(azimuth_deg)
+    u = np.stack([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)], axis=-1)
+    return np.linalg.norm(np.gradient(u, t_s, axis=0), axis=-1)
+
+
+def _attrs(units: str, long_name: str, **extra) -> dict:
+    return {"units": units, "long_name": long_name, **extra}
+
+
+def link_budget(
+    geometry: xr.Dataset,
+    params: LinkParameters,
+    rng: np.random.Generator,
+    *,
+    direction: str = "downlink",
+    cloud_series=None,
+    fading_slot_s: float | None = None,
+) -> xr.Dataset:
+    """The geometry dataset plus the per-second link budget (see module docstring).
+
+    geometry: per-pass dataset of the orbit stage (dim ``time``; ``elevation``, ``azimuth``,
+        ``range`` in km, Sun/Moon angles; attrs ``station``, ``station_lat_deg``,
+        ``station_lon_deg``, ``station_alt_m``).
+    params: the link parameters; the transmitter is on the satellite for a downlink and on
+        the ground for an uplink.
+    rng: the pass's own random stream (clouds, fading).
+    cloud_series: a DataArray of cloud fraction over ``time`` or a path to a CSV / ERA5
+        NetCDF (``tcc``); overrides the climatology.
+    fading_slot_s: if given, sub-second fading samples of this length are added as
+        ``fading`` (time, subslot), mean 1.
+    """
+    if direction not in _DIRECTIONS:
+        raise InputError(f"link_budget: direction must be 'downlink' or 'uplink', got {direction!r}")
+    tx, rx = params.transmitter, params.receiver
+    turb, cl, bg, at = params.turbulence, params.clouds, params.background, params.atmosphere
+    lam = tx.wavelength_nm
+    alt_m = float(geometry.attrs.get("station_alt_m", 0.0))
+    times = geometry["time"].values
+    n = times.shape[0]
+    t_s = (times - times[0]).astype("timedelta64[ns]").astype(float) * 1e-9 if n else np.zeros(0)
+    step_s = float(np.median(np.diff(t_s))) if n > 1 else 1.0
+    el = geometry["elevation"].values.astype(float)
+    zen = 90.0 - el
+    range_m = geometry["range"].values.astype(float) * 1e3
+    k = turbulence.wavenumber(lam)
+
+    # --- beam: ideal Gaussian of the stated divergence, or the stated waist
+    w0 = tx.waist_m if tx.waist_m is not None else float(beam.waist_from_divergence_m(lam, tx.divergence_urad))
+    truncation = float(beam.aperture_transmission(tx.aperture_m, w0))
+    w_diff = beam.beam_radius_m(range_m, lam, w0)
+    eta_geo = tx.optics_efficiency * truncation * beam.annular_collection(w_diff, rx.aperture_m, rx.obscuration_m)
+
+    # --- turbulence
+    h_w = turbulence.scintillation_weighted_height_m(alt_m, turb)
+    zeros = np.zeros(n)
+    eta_turb = np.ones(n)
+    w_rx = w_diff
+    rytov, lnx, lny, r0 = zeros, zeros, zeros, np.full(n, np.inf)
+    if turb.enabled and n:
+        if direction == "downlink":
+            r0 = turbulence.fried_parameter_m(lam, zen, alt_m, turb)
+            sc = _on_subset(lambda i: turbulence.scintillation_downlink(lam, zen[i], rx.aperture_m, alt_m, turb), zen)
+            rytov, lnx, lny = sc["rytov_variance"], sc["sigma2_lnx"], sc["sigma2_lny"]
+            eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
+            corr_width = np.maximum(rx.aperture_m, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
+        else:
+            ub = _on_subset(lambda i: turbulence.uplink_beam(lam, zen[i], range_m[i], w0, alt_m, turb), zen)
+            r0, rytov = ub["fried_m"], ub["rytov_variance"]
+            w_rx = np.maximum(ub["long_term_radius_m"], w_diff)
+            eta_turb = (beam.annular_collection(w_rx, rx.aperture_m, rx.obscuration_m)
+                        / beam.annular_collection(w_diff, rx.aperture_m, rx.obscuration_m))
+            # wander consistent with the long-term beam: W_LT^2 = W_ST^2 + 2 <r_c^2>, W_ST >= W
+            w_st2 = np.maximum(w_rx**2 - 2.0 * ub["wander_variance_m2"], w_diff**2)
+            wander = 0.5 * (w_rx**2 - w_st2)
+            s_bw = turbulence.wander_scintillation(np.sqrt(w_st2), wander)
+            s_on = ub["scintillation_on_axis"]
+            lnx = np.log1p(s_bw) + 0.5 * np.log1p(s_on)
+            lny = 0.5 * np.log1p(s_on)
+            corr_width = np.maximum(2.0 * w0, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
+    else:
+        corr_width = np.full(n, rx.aperture_m if direction == "downlink" else 2.0 * w0)
+
+    # --- pointing (angular errors at the transmitter, displacements at the receiver)
+    jitter_m = tx.pointing_jitter_urad * 1e-6 * range_m
+    bias_m = tx.pointing_bias_urad * 1e-6 * range_m
+    eta_point = pointing.pointing_efficiency(w_rx, rx.aperture_m, rx.obscuration_m, jitter_m, bias_m)
+
+    # --- clear-sky atmosphere
+    t_zenith = atm.zenith_transmittance(lam, alt_m, at)
+    tau_r, tau_a = atm.optical_depths(lam, alt_m, at)
+    eta_atm = atm.slant_transmittance(t_zenith, zen)
+
+    # --- clouds
+    if cloud_series is not None:
+        series = clouds.load_cloud_series(cloud_series, float(geometry.attrs.get("station_lat_deg", 0.0)),
+                                          float(geometry.attrs.get("station_lon_deg", 0.0)))
+        p_clear = 1.0 - clouds.cloud_fraction_at(series, times)
+        cloud_source = series.attrs.get("source", "user series")
+    elif cl.model == "series":
+        raise InputError("clouds.model = 'series' needs a cloud series (CSV or ERA5 NetCDF)")
+    elif cl.model == "clear":
+        p_clear = np.ones(n)
+        cloud_source = "always clear"
+    else:
+        p_clear = clouds.clear_probability_at(times, str(geometry.attrs.get("station", "")), cl)
+        cloud_source = "monthly climatology"
+    clear = (clouds.markov_clear(p_clear, cl.persistence_s, step_s, rng) if n else np.zeros(0, bool))
+    eta_cloud = np.where(clear, 1.0, clouds.cloud_transmittance(cl.optical_depth, zen))
+
+    # --- receiver
+    eta_rx = rx.optics_efficiency * rx.detector_efficiency
+
+    # --- background
+    if direction == "downlink":
+        radiance = bkg.sky_radiance(
+            lam, el, geometry["sun_elevation"].values, geometry["sun_separation"].values,
+            geometry["moon_elevation"].values, geometry["moon_separation"].values,
+            geometry["moon_illumination"].values, tau_r, tau_a,
+            asymmetry=at.aerosol_asymmetry, aerosol_albedo=at.aerosol_single_scattering_albedo,
+            night_sky_radiance=bg.night_sky_radiance, light_pollution_factor=bg.light_pollution_factor,
+            twilight_mag_per_deg=bg.twilight_mag_per_deg, include_moon=bg.include_moon,
+        )["total"]
+    else:
+        radiance = bkg.earth_radiance(
+            lam, el, geometry["sun_elevation"].values, geometry["moon_elevation"].values,
+            geometry["moon_illumination"].values, t_zenith, albedo=bg.earth_albedo,
+            ground_light_radiance=bg.ground_light_radiance, include_moon=bg.include_moon,
+        )
+    sky_rate = bkg.background_rate_per_detector(
+        radiance, lam, rx.fov_urad, rx.aperture_m, rx.obscuration_m, rx.filter_bandwidth_nm,
+        rx.optics_efficiency, rx.detector_efficiency, rx.n_detectors,
+    )
+    rate = sky_rate + rx.dark_count_rate_hz
+    p_noise = bkg.noise_probability(rate, rx.detection_window_ns)
+
+    # --- operating hours and total
+    sun_el = geometry["sun_elevation"].values.astype(float)
+    operating = np.ones(n, bool) if bg.operate_in_daylight else sun_el < bg.night_sun_elevation_deg
+    eta = eta_geo * eta_point * eta_atm * eta_turb * eta_cloud * eta_rx
+    transmittance = np.where(operating, eta, 0.0)
+
+    out: dict[str, tuple] = {}
+    T = ("time",)
+    out["loss_geometric"] = (T, _db(eta_geo), _attrs(
+        "dB", "geometric loss (transmit optics, truncation, beam collection)"))
+    out["loss_pointing"] = (T, _db(eta_point), _attrs("dB", "mean pointing jitter and bias loss"))
+    out["loss_atmosphere"] = (T, _db(eta_atm), _attrs("dB", "clear-sky atmospheric extinction"))
+    out["loss_turbulence"] = (T, _db(eta_turb), _attrs(
+        "dB", "mean turbulence loss (downlink: seeing at the field stop; uplink: beam spread and wander)"))
+    out["loss_cloud"] = (T, _db(eta_cloud), _attrs("dB", "cloud extinction"))
+    out["loss_receiver"] = (T, np.full(n, float(_db(np.array(eta_rx)))), _attrs(
+        "dB", "receiver optics and detector efficiency"))
+    out["transmittance"] = (T, transmittance, _attrs(
+        "1", "total link transmittance, detectors included (0 when not operating)"))
+    out["background_rate"] = (T, rate, _attrs("s-1", "background counts per detector (sky and dark)"))
+    out["sky_radiance"] = (T, np.asarray(radiance, float), _attrs(
+        "W m-2 sr-1 nm-1", "background spectral radiance in the field of view"))
+    out["noise_probability"] = (T, p_noise, _attrs("1", "noise count probability per detector per detection window"))
+    out["cloud_clear"] = (T, clear, _attrs("1", "line of sight free of cloud"))
+    out["operating"] = (T, operating, _attrs("1", "link operating (night, or daylight operation allowed)"))
+    out["beam_radius"] = (T, w_rx, _attrs("m", "1/e2 beam radius at the receiver (long-term for uplinks)"))
+    out["fried_parameter"] = (T, r0, _attrs("m", "Fried parameter of the slant path"))
+    out["rytov_variance"] = (T, rytov, _attrs("1", "Rytov variance of the slant path"))
+    out["scintillation_index"] = (T, np.expm1(lnx + lny), _attrs(
+        "1", "scintillation index of the received power (aperture averaged)"))
+
+    if fading_slot_s is not None:
+        if not 0 < fading_slot_s <= step_s:
+            raise InputError(f"fading_slot_s must be in (0, {step_s}] s, got {fading_slot_s}")
+        n_sub = int(round(step_s / fading_slot_s))
+        omega = line_of_sight_rate_rad_s(el, geometry["azimuth"].values.astype(float), t_s)
+        v_perp = np.hypot(turb.transverse_wind_m_s, omega * h_w / np.cos(np.radians(np.minimum(zen, 89.0))))
+        tau_c = fading.correlation_time_s(corr_width, v_perp)
+        samples = (fading.sample_fading(rng, step_s / n_sub, n_sub, tau_c, lnx, lny, rytov < turb.weak_rytov_limit)
+                   if n else np.ones((0, n_sub)))
+        out["fading"] = (("time", "subslot"), samples, _attrs("1", "scintillation fading factor on transmittance (mean 1)"))
+        out["fading_correlation_time"] = (T, tau_c, _attrs("s", "fading correlation time (Taylor frozen flow)"))
+        out["subslot"] = ("subslot", np.arange(n_sub) * step_s / n_sub,
+                          _attrs("s", "start of the fading slot within the time step"))
+
+    subslot = out.pop("subslot", None)
+    ds = geometry.assign(out)  # one merge: per-variable assignment costs ~1 ms each
+    if subslot is not None:
+        ds = ds.assign_coords(subslot=subslot)
+    ds.attrs = dict(geometry.attrs)  # never alias the caller's attrs
+
+    ds.attrs.update({
+        "link_direction": direction,
+        "wavelength_nm": lam,
+        "transmit_aperture_m": tx.aperture_m,
+        "beam_waist_m": w0,
+        "beam_divergence_urad": float(beam.divergence_from_waist_urad(lam, w0)),
+        "transmit_truncation": truncation,
+        "pointing_jitter_urad": tx.pointing_jitter_urad,
+        "pointing_bias_urad": tx.pointing_bias_urad,
+        "receive_aperture_m": rx.aperture_m,
+        "receive_obscuration_m": rx.obscuration_m,
+        "receiver_optics_efficiency": rx.optics_efficiency,
+        "detector_efficiency": rx.detector_efficiency,
+        "detection_window_ns": rx.detection_window_ns,
+        "dark_count_rate_hz": rx.dark_count_rate_hz,
+        "n_detectors": rx.n_detectors,
+        "fov_urad": rx.fov_urad,
+        "filter_bandwidth_nm": rx.filter_bandwidth_nm,
+        "zenith_transmittance": t_zenith,
+        "atmosphere_model": ("user zenith transmittance" if at.zenith_transmittance is not None else
+                             f"Kim visibility {at.visibility_km} km" if at.visibility_km is not None else
+                             "MODTRAN table (Bourgoin 2013), altitude scaled") + "; Kasten-Young air mass",
+        "turbulence_model": (f"Hufnagel-Valley A={turb.ground_cn2:g} m^-2/3 v={turb.rms_wind_m_s:g} m/s; "
+                             "Andrews-Phillips 2005 ch. 12" if turb.enabled else "none"),
+        "cloud_model": f"{cloud_source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}",
+        "background_model": ("single-scattering sky (Sun, Moon: Krisciunas-Schaefer 1991) + dark night sky"
+                             if direction == "downlink" else "Lambertian Earth albedo + ground lights"),
+        "operate_in_daylight": int(bg.operate_in_daylight),
+        "fading_slot_s": float(step_s / round(step_s / fading_slot_s)) if fading_slot_s else 0.0,
+    })
+    return ds

@@ -1,0 +1,262 @@
+"""Parameters of the optical link, grouped by role.
+
+Every parameter is a field of a frozen dataclass with a documented default, so a
+``LinkParameters()`` runs as it is. Roles, not places: the ``Transmitter`` is on the
+satellite for a downlink and on the ground for an uplink, and the ``Receiver`` the
+other way round; ``link_budget(direction=...)`` says which end is on the ground.
+
+Defaults follow the Micius decoy-BB84 downlink to Xinglong where a published value
+exists (Liao et al., Nature 549, 43 (2017)); the others are stated assumptions,
+listed in docs/link_budget.md. The lead maps the mission file onto these classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from satqkd.errors import InputError
+
+
+def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if not (value > 0 or (allow_zero and value == 0)):
+        raise InputError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
+def _fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"{name} must be in [0, 1], got {value}")
+
+
+@dataclass(frozen=True)
+class Transmitter:
+    """The sending telescope.
+
+    wavelength_nm: signal wavelength (Micius BB84 source: 848.62 nm).
+    aperture_m: clear aperture diameter of the transmit telescope (Micius: 0.30 m).
+    divergence_urad: far-field full divergence angle at the 1/e^2 intensity radius
+        (Micius: ~10 urad). Used when ``waist_m`` is None; the beam is then the ideal
+        Gaussian with that divergence, waist w0 = lambda / (pi * theta_half).
+    waist_m: 1/e^2 intensity radius of the Gaussian beam at the transmit aperture;
+        if given it overrides ``divergence_urad`` (diffraction-limited beam).
+    pointing_jitter_urad: rms pointing error per axis (sigma of each of two
+        independent Gaussian axes; the radial error is Rayleigh distributed).
+        1.2 urad is the value of the project's Micius mission file (not verified
+        against a primary source; see docs/link_budget.md).
+    pointing_bias_urad: constant boresight error (radial); 0 by default.
+    optics_efficiency: transmittance of the optics after the point where the source
+        mean photon number is defined (1.0: Micius intensities are quoted at the
+        telescope output).
+    """
+
+    wavelength_nm: float = 848.62
+    aperture_m: float = 0.30
+    divergence_urad: float = 10.0
+    waist_m: float | None = None
+    pointing_jitter_urad: float = 1.2
+    pointing_bias_urad: float = 0.0
+    optics_efficiency: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("transmitter.wavelength_nm", self.wavelength_nm)
+        _positive("transmitter.aperture_m", self.aperture_m)
+        _positive("transmitter.divergence_urad", self.divergence_urad)
+        _positive("transmitter.waist_m", self.waist_m)
+        _positive("transmitter.pointing_jitter_urad", self.pointing_jitter_urad, True)
+        _positive("transmitter.pointing_bias_urad", self.pointing_bias_urad, True)
+        _fraction("transmitter.optics_efficiency", self.optics_efficiency)
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """The receiving telescope and its detectors.
+
+    aperture_m: primary mirror diameter (Xinglong QKD telescope: 1.0 m).
+    obscuration_m: diameter of the central obscuration (secondary mirror); 0 = none.
+    optics_efficiency: telescope + relay + polarisation analysis transmittance,
+        excluding the detectors. 0.5 is an assumption (not published for Xinglong).
+    detector_efficiency: single-photon detector efficiency (Micius/Xinglong: 0.5).
+    fov_urad: full field of view on the sky (field stop / fibre core), used for the
+        background solid angle and the seeing coupling. 100 urad: assumption.
+    filter_bandwidth_nm: spectral filter FWHM in front of the detectors (assumption).
+    n_detectors: detectors sharing the light (4 for a passive-basis BB84 receiver);
+        unpolarised background splits equally over them.
+    dark_count_rate_hz: dark counts per detector (counts/s); 25 as in the mission file.
+    detection_window_ns: coincidence/detection gate per pulse, per detector.
+    """
+
+    aperture_m: float = 1.0
+    obscuration_m: float = 0.0
+    optics_efficiency: float = 0.5
+    detector_efficiency: float = 0.5
+    fov_urad: float = 100.0
+    filter_bandwidth_nm: float = 1.0
+    n_detectors: int = 4
+    dark_count_rate_hz: float = 25.0
+    detection_window_ns: float = 2.0
+
+    def __post_init__(self) -> None:
+        _positive("receiver.aperture_m", self.aperture_m)
+        _positive("receiver.obscuration_m", self.obscuration_m, True)
+        if self.obscuration_m >= self.aperture_m:
+            raise InputError(
+                f"receiver.obscuration_m ({self.obscuration_m}) must be < aperture_m ({self.aperture_m})"
+            )
+        _fraction("receiver.optics_efficiency", self.optics_efficiency)
+        _fraction("receiver.detector_efficiency", self.detector_efficiency)
+        _positive("receiver.fov_urad", self.fov_urad)
+        _positive("receiver.filter_bandwidth_nm", self.filter_bandwidth_nm)
+        if int(self.n_detectors) < 1:
+            raise InputError(f"receiver.n_detectors must be >= 1, got {self.n_detectors}")
+        _positive("receiver.dark_count_rate_hz", self.dark_count_rate_hz, True)
+        _positive("receiver.detection_window_ns", self.detection_window_ns)
+
+
+@dataclass(frozen=True)
+class Atmosphere:
+    """Clear-sky extinction.
+
+    zenith_transmittance: user value of the clear-sky zenith transmittance at the
+        station (overrides everything below); None = computed.
+    visibility_km: if given, aerosols follow the Kim et al. (2001) visibility law
+        (see ``VISIBILITY_PRESETS``: rural 23 km, urban 5 km, ...) instead of the
+        MODTRAN table of Bourgoin et al. (2013).
+    aerosol_scale_height_m: e-folding height of the aerosol extinction.
+    aerosol_asymmetry: Henyey-Greenstein asymmetry parameter g of the aerosol phase
+        function (0.7, typical continental aerosol) for the sky-radiance model.
+    aerosol_single_scattering_albedo: scattering / extinction of the aerosol (0.9).
+    """
+
+    zenith_transmittance: float | None = None
+    visibility_km: float | None = None
+    aerosol_scale_height_m: float = 1200.0
+    aerosol_asymmetry: float = 0.7
+    aerosol_single_scattering_albedo: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.zenith_transmittance is not None and not 0 < self.zenith_transmittance <= 1:
+            raise InputError(
+                f"atmosphere.zenith_transmittance must be in (0, 1], got {self.zenith_transmittance}"
+            )
+        _positive("atmosphere.visibility_km", self.visibility_km)
+        _positive("atmosphere.aerosol_scale_height_m", self.aerosol_scale_height_m)
+        if not -1 < self.aerosol_asymmetry < 1:
+            raise InputError(f"atmosphere.aerosol_asymmetry must be in (-1, 1), got {self.aerosol_asymmetry}")
+        _fraction("atmosphere.aerosol_single_scattering_albedo", self.aerosol_single_scattering_albedo)
+
+
+@dataclass(frozen=True)
+class Turbulence:
+    """Optical turbulence: Hufnagel-Valley profile and fading options.
+
+    ground_cn2: A of the HV profile, Cn2 at h = 0 (m^-2/3); HV5/7: 1.7e-14.
+    rms_wind_m_s: v of the HV profile, rms high-altitude wind (m/s); HV5/7: 21.
+    heights_above_ground: False (default): h in the HV formula is height above sea
+        level and the path integrals start at the station altitude (Andrews &
+        Phillips 2005, ch. 12), so a mountain site sheds most of the ground layer.
+        True: the profile is shifted to start at the station.
+    transverse_wind_m_s: wind across the line of sight near the turbulence; added in
+        quadrature to the pseudo-wind of the slewing line of sight for the fading
+        correlation time.
+    weak_rytov_limit: Rytov variance below which fading is log-normal (weak
+        fluctuations, sigma_R^2 < 1 in Andrews & Phillips); gamma-gamma above.
+    enabled: False switches turbulence off (no fading, no spread, no seeing loss).
+    """
+
+    ground_cn2: float = 1.7e-14
+    rms_wind_m_s: float = 21.0
+    heights_above_ground: bool = False
+    transverse_wind_m_s: float = 5.0
+    weak_rytov_limit: float = 1.0
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("turbulence.ground_cn2", self.ground_cn2, True)
+        _positive("turbulence.rms_wind_m_s", self.rms_wind_m_s, True)
+        _positive("turbulence.transverse_wind_m_s", self.transverse_wind_m_s, True)
+        _positive("turbulence.weak_rytov_limit", self.weak_rytov_limit)
+
+
+@dataclass(frozen=True)
+class Clouds:
+    """Cloud cover model.
+
+    model: "climatology" (monthly clear-sky probability of the station from
+        ``clouds.CLEAR_SKY_CLIMATOLOGY`` or ``clear_probability``, two-state Markov
+        chain), "clear" (never cloudy), or "series" (a user cloud-fraction series
+        passed to ``link_budget(cloud_series=...)``).
+    clear_probability: user clear-sky probability (overrides the climatology).
+    monthly_clear_probability: 12 user values Jan..Dec (overrides the climatology).
+    persistence_s: correlation time of the clear/cloudy state (s): the chain
+        forgets its state as exp(-t / persistence_s).
+    optical_depth: vertical optical depth of a cloud (10: mid-range of the ISCCP
+        "medium" class 3.6-23, Rossow & Schiffer 1999); T = exp(-tau * airmass).
+    """
+
+    model: str = "climatology"
+    clear_probability: float | None = None
+    monthly_clear_probability: tuple[float, ...] | None = None
+    persistence_s: float = 1800.0
+    optical_depth: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.model not in ("climatology", "clear", "series"):
+            raise InputError(f"clouds.model must be climatology, clear or series, got {self.model!r}")
+        if self.clear_probability is not None:
+            _fraction("clouds.clear_probability", self.clear_probability)
+        if self.monthly_clear_probability is not None:
+            if len(self.monthly_clear_probability) != 12:
+                raise InputError("clouds.monthly_clear_probability needs 12 values (Jan..Dec)")
+            for v in self.monthly_clear_probability:
+                _fraction("clouds.monthly_clear_probability", v)
+        _positive("clouds.persistence_s", self.persistence_s)
+        _positive("clouds.optical_depth", self.optical_depth, True)
+
+
+@dataclass(frozen=True)
+class Background:
+    """Background light and operating hours.
+
+    operate_in_daylight: False: seconds with the Sun above ``night_sun_elevation_deg``
+        get transmittance 0 (marked in ``operating``).
+    night_sun_elevation_deg: Sun elevation below which the link operates when
+        ``operate_in_daylight`` is False (-12 deg: nautical twilight, as ``night``).
+    night_sky_radiance: moonless night-sky spectral radiance (W m^-2 sr^-1 nm^-1);
+        None = from the dark-site sky brightness table times ``light_pollution_factor``.
+    light_pollution_factor: multiplies the dark-site night sky (1 = dark site).
+    twilight_mag_per_deg: decline of the twilight sky brightness per degree of solar
+        depression (about 1 mag/deg, Patat et al. 2006, A&A 455, 385).
+    earth_albedo: Lambertian albedo of the ground seen by an uplink receiver.
+    ground_light_radiance: artificial night light of the ground seen from space by an
+        uplink receiver (W m^-2 sr^-1 nm^-1); 0 by default.
+    include_moon: add moonlight scattered by the sky (or reflected by the ground).
+    """
+
+    operate_in_daylight: bool = False
+    night_sun_elevation_deg: float = -12.0
+    night_sky_radiance: float | None = None
+    light_pollution_factor: float = 1.0
+    twilight_mag_per_deg: float = 1.0
+    earth_albedo: float = 0.3
+    ground_light_radiance: float = 0.0
+    include_moon: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("background.night_sky_radiance", self.night_sky_radiance, True)
+        _positive("background.light_pollution_factor", self.light_pollution_factor, True)
+        _positive("background.twilight_mag_per_deg", self.twilight_mag_per_deg)
+        _fraction("background.earth_albedo", self.earth_albedo)
+        _positive("background.ground_light_radiance", self.ground_light_radiance, True)
+
+
+@dataclass(frozen=True)
+class LinkParameters:
+    """Everything the link budget needs besides the geometry."""
+
+    transmitter: Transmitter = field(default_factory=Transmitter)
+    receiver: Receiver = field(default_factory=Receiver)
+    atmosphere: Atmosphere = field(default_factory=Atmosphere)
+    turbulence: Turbulence = field(default_factory=Turbulence)
+    clouds: Clouds = field(default_factory=Clouds)
+    background: Background = field(default_factory=Background)

@@ -1,0 +1,98 @@
+"""Clouds: Markov chain statistics, climatology lookup, CSV and ERA5 readers."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from satqkd.channel import clouds
+from satqkd.channel.params import Clouds
+from satqkd.errors import InputError
+
+
+def test_markov_stationary_fraction_and_persistence():
+    p, tau, n = 0.6, 100.0, 2_000_000
+    s = clouds.markov_clear(np.full(n, p), tau, 1.0, np.random.default_rng(5))
+    rho = math.exp(-1.0 / tau)
+    # sd of the mean of a two-state chain with lag correlation rho^k: sqrt(p(1-p)(1+rho)/(1-rho)/n)
+    assert abs(s.mean() - p) < 5 * math.sqrt(p * (1 - p) * (1 + rho) / (1 - rho) / n)
+    # spells: clear spells are geometric with mean 1 / ((1-p) q), q = 1 - exp(-dt/tau)
+    edges = np.flatnonzero(np.diff(s.astype(np.int8))) + 1
+    runs = np.diff(np.concatenate([[0], edges, [n]]))
+    states = s[np.concatenate([[0], edges])]
+    clear_runs = runs[states][1:-1]  # drop the censored end spells
+    q = 1 - rho
+    mean_theory = 1 / ((1 - p) * q)
+    sd_mean = math.sqrt(1 - (1 - p) * q) / ((1 - p) * q) / math.sqrt(clear_runs.size)  # geometric sd / sqrt(N)
+    assert abs(clear_runs.mean() - mean_theory) < 5 * sd_mean
+    # lag-tau autocorrelation exp(-1)
+    x = s - s.mean()
+    lag = int(tau)
+    ac = np.dot(x[:-lag], x[lag:]) / np.dot(x, x)
+    assert abs(ac - math.exp(-1)) < 0.05  # ~5 sd for 2e4 correlation times
+
+
+def test_initial_state_follows_probability():
+    starts = [clouds.markov_clear(np.full(3, 0.3), 1800.0, 1.0, np.random.default_rng(i))[0] for i in range(2000)]
+    # binomial(2000, 0.3): sd 0.0102
+    assert abs(np.mean(starts) - 0.3) < 5 * math.sqrt(0.3 * 0.7 / 2000)
+
+
+def test_climatology_lookup_and_user_values():
+    for name in ["Xinglong", "Nanshan", "Delingha", "Lijiang", "Ngari", "Graz", "Jinan", "Hefei",
+                 "Stellenbosch", "Matera", "Tenerife"]:
+        m = clouds.monthly_clear_probability(name, Clouds())
+        assert m.shape == (12,) and np.all((m > 0) & (m < 1))
+        assert clouds.CLEAR_SKY_CLIMATOLOGY[name.lower()]["source"]
+    assert clouds.monthly_clear_probability("ESA OGS Izana", Clouds())[6] == 0.90
+    times = np.array(["2016-01-15", "2016-07-15"], "datetime64[ns]")
+    p = clouds.clear_probability_at(times, "Lijiang", Clouds())
+    assert p[0] > p[1]
+    assert np.all(clouds.clear_probability_at(times, "Nowhere", Clouds(clear_probability=0.42)) == 0.42)
+    with pytest.raises(InputError):
+        clouds.monthly_clear_probability("Nowhere", Clouds())
+
+
+def test_cloud_transmittance():
+    assert np.isclose(clouds.cloud_transmittance(10.0, 0.0), math.exp(-10 * 0.99971), rtol=1e-4)
+
+
+def test_csv_reader_and_interpolation(tmp_path):
+    path = tmp_path / "clouds.csv"
+    pd.DataFrame({"time": ["2016-12-19T16:00:00Z", "2016-12-19T18:00:00Z"],
+                  "cloud_fraction": [0.0, 1.0]}).to_csv(path, index=False)
+    series = clouds.read_cloud_csv(path)
+    f = clouds.cloud_fraction_at(series, np.array(["2016-12-19T17:00:00"], "datetime64[ns]"))
+    assert np.isclose(f[0], 0.5)
+    with pytest.raises(InputError):
+        clouds.cloud_fraction_at(series, np.array(["2016-12-20T17:00:00"], "datetime64[ns]"))
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"time": ["2016-12-19T16:00:00Z"], "cloud_fraction": [40.0]}).to_csv(bad, index=False)
+    with pytest.raises(InputError):
+        clouds.read_cloud_csv(bad)
+
+
+@pytest.mark.parametrize("time_name", ["valid_time", "time"])
+def test_era5_reader_nearest_cell(tmp_path, time_name):
+    times = pd.date_range("2017-06-01", periods=4, freq="h").to_numpy("datetime64[ns]")
+    lat = np.arange(30.0, 26.0, -0.25)  # ERA5 order: north to south
+    lon = np.arange(340.0, 345.0, 0.25)  # 0..360 convention
+    tcc = np.zeros((4, lat.size, lon.size))
+    i, j = int(np.argmin(abs(lat - 28.3))), int(np.argmin(abs(lon - (360 - 16.51))))
+    tcc[:, i, j] = [0.1, 0.2, 0.3, 0.4]
+    ds = xr.Dataset({"tcc": ((time_name, "latitude", "longitude"), tcc, {"units": "(0 - 1)"})},
+                    coords={time_name: times, "latitude": lat, "longitude": lon})
+    if time_name == "time":  # older CDS files: an expver dimension with a missing first member
+        ds = xr.concat([ds.where(False), ds], dim="expver").assign_coords(expver=[1, 5])
+    path = tmp_path / "era5.nc"
+    ds.to_netcdf(path, engine="h5netcdf")
+    series = clouds.read_era5_tcc(path, 28.3, -16.51)  # Tenerife OGS, lon given as -16.51
+    assert np.allclose(series.values, [0.1, 0.2, 0.3, 0.4])
+    f = clouds.cloud_fraction_at(series, np.array([times[1] + np.timedelta64(30, "m")]))
+    assert np.isclose(f[0], 0.25)
+    missing = tmp_path / "no_tcc.nc"
+    ds.rename({"tcc": "cc"}).to_netcdf(missing, engine="h5netcdf")
+    with pytest.raises(InputError):
+        clouds.read_era5_tcc(missing, 28.3, -16.51)
