@@ -75,6 +75,9 @@ class Transmitter(Section):
     aperture_m: float = Field(0.30, gt=0.0, le=5.0)
     divergence_urad: float = Field(10.0, gt=0.0, le=10000.0)
     pointing_jitter_urad: float = Field(1.2, ge=0.0, le=1000.0)
+    waist_m: float | None = Field(None, gt=0.0, le=5.0)
+    pointing_bias_urad: float = Field(0.0, ge=0.0, le=1000.0)
+    optics_efficiency: float = Field(1.0, gt=0.0, le=1.0)
 
 
 class Source(Section):
@@ -87,6 +90,7 @@ class Source(Section):
     probabilities: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=lambda: [0.5, 0.25, 0.25], min_length=1, max_length=8
     )
+    p_z: float = Field(0.5, gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _probabilities(self) -> "Source":
@@ -164,10 +168,82 @@ class Satellite(Section):
 
 
 class Detector(Section):
-    """``[stations.detector]``: single-photon detectors at the station."""
+    """``[stations.detector]``: the four single-photon detectors (Z0, Z1, X0, X1)."""
 
-    efficiency: float = Field(0.5, gt=0.0, le=1.0)
+    efficiency: float | list[Annotated[float, Field(gt=0.0, le=1.0)]] = 0.5
     dark_count_rate: float = Field(25.0, ge=0.0, le=1.0e7)
+    detection_window_ns: float = Field(2.0, gt=0.0, le=1.0e4)
+    dead_time_ns: float = Field(0.0, ge=0.0, le=1.0e6)
+    afterpulse_probability: float = Field(0.0, ge=0.0, le=1.0)
+    afterpulse_time_ns: float = Field(100.0, gt=0.0, le=1.0e6)
+
+    @field_validator("efficiency")
+    @classmethod
+    def _efficiency(cls, v: float | list[float]) -> float | list[float]:
+        if isinstance(v, list) and len(v) != 4:
+            raise ValueError(f"give one efficiency or four (Z0, Z1, X0, X1), got {len(v)}")
+        if isinstance(v, float) and not 0.0 < v <= 1.0:
+            raise ValueError(f"efficiency {v} is outside 0 < efficiency <= 1")
+        return v
+
+    @property
+    def efficiencies(self) -> tuple[float, float, float, float]:
+        e = self.efficiency
+        return (e, e, e, e) if isinstance(e, float) else tuple(e)  # type: ignore[return-value]
+
+
+class ReceiverOptics(Section):
+    """``[stations.receiver]``: telescope and analyser besides the aperture."""
+
+    obscuration_m: float = Field(0.0, ge=0.0, le=50.0)
+    optics_efficiency: float = Field(0.5, gt=0.0, le=1.0)
+    fov_urad: float = Field(100.0, gt=0.0, le=1.0e5)
+    filter_bandwidth_nm: float = Field(1.0, gt=0.0, le=1000.0)
+    q_z: float = Field(0.5, gt=0.0, lt=1.0)
+    misalignment: float = Field(0.01, ge=0.0, le=0.5)
+
+
+class AtmosphereSection(Section):
+    """``[stations.atmosphere]``: clear-sky extinction (default: MODTRAN table)."""
+
+    zenith_transmittance: float | None = Field(None, gt=0.0, le=1.0)
+    visibility_km: float | None = Field(None, gt=0.0, le=1000.0)
+    aerosol_scale_height_m: float = Field(1200.0, gt=0.0, le=20000.0)
+
+
+class TurbulenceSection(Section):
+    """``[stations.turbulence]``: Hufnagel-Valley profile (default HV5/7)."""
+
+    enabled: bool = True
+    ground_cn2: float = Field(1.7e-14, ge=0.0, le=1.0e-10)
+    rms_wind_m_s: float = Field(21.0, ge=0.0, le=200.0)
+    heights_above_ground: bool = False
+    transverse_wind_m_s: float = Field(5.0, ge=0.0, le=200.0)
+
+
+class CloudsSection(Section):
+    """``[stations.clouds]``: climatology (Markov), clear sky, or a weather file."""
+
+    model: Literal["climatology", "clear", "csv", "era5"] = "climatology"
+    clear_probability: float | None = Field(None, ge=0.0, le=1.0)
+    monthly_clear_probability: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = Field(
+        None, min_length=12, max_length=12)
+    persistence_s: float = Field(1800.0, gt=0.0, le=1.0e7)
+    optical_depth: float = Field(10.0, ge=0.0, le=1000.0)
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _file(self) -> "CloudsSection":
+        if self.model in ("csv", "era5") and self.file is None:
+            raise ValueError(f"model = {self.model!r} needs file = \"path\"")
+        return self
+
+
+class SkySection(Section):
+    """``[stations.sky]``: night-sky brightness at the site."""
+
+    light_pollution_factor: float = Field(1.0, ge=0.0, le=1.0e4)
+    night_sky_radiance: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class Station(Section):
@@ -179,6 +255,46 @@ class Station(Section):
     alt_m: float = Field(ge=-500.0, le=9000.0)
     aperture_m: float = Field(gt=0.0, le=50.0)
     detector: Detector = Field(default_factory=Detector)
+    receiver: ReceiverOptics = Field(default_factory=ReceiverOptics)
+    atmosphere: AtmosphereSection = Field(default_factory=AtmosphereSection)
+    turbulence: TurbulenceSection = Field(default_factory=TurbulenceSection)
+    clouds: CloudsSection = Field(default_factory=CloudsSection)
+    sky: SkySection = Field(default_factory=SkySection)
+
+    @model_validator(mode="after")
+    def _obscuration(self) -> "Station":
+        if self.receiver.obscuration_m >= self.aperture_m:
+            raise ValueError(f"receiver.obscuration_m ({self.receiver.obscuration_m}) must be "
+                             f"smaller than aperture_m ({self.aperture_m})")
+        return self
+
+
+class ChannelSection(Section):
+    """``[channel]``: operating hours and sub-second fading."""
+
+    operate_in_daylight: bool = False
+    fading_slot_ms: float | None = Field(None, gt=0.0, le=1000.0)
+
+
+class EavesdropperSection(Section):
+    """``[eavesdropper]``: an attack (or a device weakness) on every pass."""
+
+    kind: Literal["none", "intercept-resend", "pns", "efficiency-mismatch", "blinding"] = "none"
+    fraction: float = Field(1.0, ge=0.0, le=1.0)
+    basis_z_probability: float = Field(0.5, ge=0.0, le=1.0)
+    pns_bob_transmittance: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class KeysSection(Section):
+    """``[keys]``: finite-key security and post-processing."""
+
+    eps_sec: float = Field(1e-9, gt=0.0, lt=1.0)
+    eps_cor: float = Field(1e-15, gt=0.0, lt=1.0)
+    tail_bound: Literal["hoeffding", "chernoff"] = "hoeffding"
+    qber_threshold: float = Field(0.11, gt=0.0, le=0.5)
+    cascade_frame_bits: int = Field(65536, ge=64, le=1 << 24)
+    cascade_passes: int = Field(14, ge=1, le=64)
+    write_keys: bool = False
 
 
 class MissionConfig(Section):
@@ -187,6 +303,9 @@ class MissionConfig(Section):
     mission: MissionSection
     satellites: list[Satellite] = Field(min_length=1)
     stations: list[Station] = Field(min_length=1)
+    channel: ChannelSection = Field(default_factory=ChannelSection)
+    eavesdropper: EavesdropperSection = Field(default_factory=EavesdropperSection)
+    keys: KeysSection = Field(default_factory=KeysSection)
 
     @model_validator(mode="after")
     def _unique_names(self) -> "MissionConfig":
@@ -361,7 +480,17 @@ def load_mission(path: Path | str) -> MissionConfig:
                 )
             sat = sat.model_copy(update={"tle": str(resolved)})
         sats.append(sat)
-    cfg = cfg.model_copy(update={"satellites": sats})
+    stations = []
+    for i, st in enumerate(cfg.stations):
+        if st.clouds.file is not None:
+            resolved = _resolve_file(st.clouds.file, path)
+            if resolved is None:
+                raise InputError(f"{path}: stations[{i}].clouds.file: file {st.clouds.file!r} "
+                                 "not found")
+            st = st.model_copy(update={"clouds": st.clouds.model_copy(
+                update={"file": str(resolved)})})
+        stations.append(st)
+    cfg = cfg.model_copy(update={"satellites": sats, "stations": stations})
     return cfg
 
 

@@ -7,7 +7,8 @@ import sys
 import textwrap
 
 
-def test_run_opens_no_network_connection(repo, tmp_path):
+def test_run_opens_no_network_connection(repo, tmp_path, write_mission):
+    mission = write_mission(("rate_hz = 1.0e8", "rate_hz = 1.0e6"))
     script = textwrap.dedent(f"""
         import socket, sys
         attempts = []
@@ -18,7 +19,7 @@ def test_run_opens_no_network_connection(repo, tmp_path):
         socket.socket.connect_ex = refuse
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
-        sys.argv = ["satqkd", "run", {str(repo / "missions" / "micius-2016-12-19.toml")!r},
+        sys.argv = ["satqkd", "run", {str(mission)!r},
                     "--out", {str(tmp_path / "out")!r}]
         from satqkd import cli
         try:

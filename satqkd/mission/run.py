@@ -18,7 +18,11 @@ import xarray as xr
 
 import satqkd
 from satqkd import config
-from satqkd.mission import store
+from satqkd.channel.link_budget import link_budget
+from satqkd.engine.decoy import simulate_decoy_bb84
+from satqkd.engine.params import channel_transmittance
+from satqkd.keys.postprocess import process_pass, write_keys
+from satqkd.mission import parameters, store
 from satqkd.mission.execute import execute
 from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
@@ -66,7 +70,9 @@ def plan_mission(path: Path | str) -> MissionPlan:
 #: Columns of ``passes.csv``, in order (those a stage has not produced are left out).
 PASSES_CSV_COLUMNS = [
     "pass_id", "satellite", "norad_id", "station", "aos", "tca", "los", "max_elevation_deg",
-    "duration_s", "tle_epoch",
+    "duration_s", "tle_epoch", "min_loss_db", "max_loss_db", "clear_fraction", "detections",
+    "sifted_bits", "qber", "qber_z", "qber_x", "secret_bits", "leaked_bits", "ec_efficiency",
+    "abort_reason",
 ]
 
 
@@ -102,10 +108,89 @@ def pass_seed(mission_seed: int, norad_id: int, station: str, aos_s: float) -> n
     )
 
 
-def simulate_pass(task: PassTask) -> xr.Dataset:
-    """Run one pass through the stages after the orbit; return its result dataset."""
-    ds = task.geometry.copy()
-    return ds
+@dataclass
+class PassOutput:
+    """One simulated pass: the per-second dataset (scalars in attrs) and the final keys."""
+
+    dataset: xr.Dataset
+    alice_key: np.ndarray  # np.packbits of the final key
+    bob_key: np.ndarray
+    key_bits: int
+
+
+_COUNT_DIMS = ("intensity", "alice_basis", "bob_basis", "error")
+
+
+def simulate_pass(task: PassTask) -> PassOutput:
+    """Run one pass through the stages after the orbit.
+
+    Channel (per-second link budget, sub-second fading if asked), the photon-level
+    decoy-BB84 engine on every slot, then sifting, finite-key bounds, error correction,
+    verification and privacy amplification on the simulated bits.
+    """
+    cfg = task.cfg
+    sat = cfg.satellites[task.satellite_index]
+    station = cfg.stations[task.station_index]
+    geo = task.geometry
+    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], geo.attrs["station"],
+                     _aos_seconds(geo.attrs["aos"]))
+    channel_seed, engine_seed, keys_seed = seed.spawn(3)
+
+    link = parameters.link_parameters(cfg, sat, station)
+    fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
+    ds = link_budget(geo, link, np.random.default_rng(channel_seed),
+                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
+    ds.attrs.update(geo.attrs)
+    n = ds.sizes["time"]
+    total_loss = -10.0 * np.log10(np.maximum(ds["transmittance"].values, 1e-300))
+    ds.attrs["min_loss_db"] = float(total_loss.min()) if n else np.nan
+    ds.attrs["max_loss_db"] = float(total_loss.max()) if n else np.nan
+    ds.attrs["clear_fraction"] = float(np.mean(ds["cloud_clear"])) if n else np.nan
+
+    source = parameters.decoy_source(sat)
+    receiver = parameters.engine_receiver(station)
+    eta = channel_transmittance(ds["transmittance"].values, receiver)
+    noise = ds["noise_probability"].values
+    step = cfg.mission.step_s
+    if "fading" in ds:  # sub-second slots: the engine sees every fading sample
+        sub = ds.sizes["subslot"]
+        eta = (eta[:, None] * ds["fading"].values).ravel()
+        noise = np.repeat(noise, sub)
+        slot_s = step / sub
+    else:
+        sub, slot_s = 1, step
+    result = simulate_decoy_bb84(eta, noise, slot_s, source, receiver,
+                                 np.random.default_rng(engine_seed),
+                                 eavesdropper=parameters.eavesdropper(cfg))
+    counts = result.counts.reshape((n, sub) + result.counts.shape[1:]).sum(axis=1)
+    doubles = result.double_clicks.reshape((n, sub, -1)).sum(axis=1)
+    sifted = counts[:, :, [0, 1], [0, 1], :]  # (time, intensity, basis, error)
+    ds["counts"] = (("time",) + _COUNT_DIMS, counts, {
+        "units": "1", "long_name": "detections by intensity, Alice basis, Bob basis, error"})
+    ds["double_clicks"] = (("time", "intensity"), doubles, {
+        "units": "1", "long_name": "double clicks (squashed to a random bit)"})
+    ds["sifted_counts"] = ("time", sifted.sum(axis=(1, 2, 3)), {
+        "units": "1", "long_name": "sifted detections (bases agree), both bases"})
+    ds["sifted_errors"] = ("time", sifted[..., 1].sum(axis=(1, 2)), {
+        "units": "1", "long_name": "sifted detections with an error, both bases"})
+    ds["key_counts"] = ("time", sifted[:, :, 0, :].sum(axis=(1, 2)), {
+        "units": "1", "long_name": "sifted Z-basis (key) detections"})
+
+    keys = process_pass(result.events, source.intensities, source.probabilities, source.p_z,
+                        parameters.key_parameters(cfg), np.random.default_rng(keys_seed),
+                        pulses_sent=int(result.n_pulses.sum()))
+    scalars = keys.scalars()
+    ds.attrs.update(scalars)
+    ds.attrs["detections"] = int(counts.sum())
+    ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
+    return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
+
+
+def _aos_seconds(iso: str) -> float:
+    return float(np.datetime64(iso.rstrip("Z"), "ns").astype(np.int64)) / 1e9
+
+
+
 
 
 def run_mission(
@@ -154,9 +239,12 @@ def run_mission(
 
     t0 = time.perf_counter()
 
-    def finished(result: xr.Dataset) -> None:
+    def finished(result: PassOutput) -> None:
         nonlocal n_done
-        store.write_checkpoint(out, result, sha)
+        if cfg.keys.write_keys and result.key_bits > 0:
+            write_keys(out / "keys", result.dataset.attrs["pass_id"], result.alice_key,
+                       result.bob_key, result.key_bits)
+        store.write_checkpoint(out, result.dataset, sha)
         n_done += 1
         if progress:
             progress("passes", n_done, len(plan.passes))
@@ -203,4 +291,4 @@ def run_mission(
 
 
 __all__ = ["MissionPlan", "PassTask", "pass_seed", "plan_mission", "passes_csv_table",
-           "run_mission", "simulate_pass"]
+           "run_mission", "simulate_pass", "PassOutput"]

@@ -1,0 +1,100 @@
+"""Map the validated mission file onto each stage's parameter dataclasses.
+
+The stages never see the mission file: this module is the one place where its
+sections become :mod:`satqkd.channel`, :mod:`satqkd.engine` and :mod:`satqkd.keys`
+parameters.
+"""
+
+from __future__ import annotations
+
+from satqkd import config
+from satqkd.channel.params import (
+    Atmosphere,
+    Background,
+    Clouds,
+    LinkParameters,
+    Receiver,
+    Transmitter,
+    Turbulence,
+)
+from satqkd.engine.params import DecoySource, Eavesdropper
+from satqkd.engine.params import Receiver as EngineReceiver
+from satqkd.keys.postprocess import KeyParameters
+
+
+def link_parameters(
+    cfg: config.MissionConfig, sat: config.Satellite, station: config.Station
+) -> LinkParameters:
+    """Channel parameters of one satellite-station downlink."""
+    tx, det, rx = sat.transmitter, station.detector, station.receiver
+    cl = station.clouds
+    return LinkParameters(
+        transmitter=Transmitter(
+            wavelength_nm=tx.wavelength_nm, aperture_m=tx.aperture_m,
+            divergence_urad=tx.divergence_urad, waist_m=tx.waist_m,
+            pointing_jitter_urad=tx.pointing_jitter_urad,
+            pointing_bias_urad=tx.pointing_bias_urad, optics_efficiency=tx.optics_efficiency,
+        ),
+        receiver=Receiver(
+            aperture_m=station.aperture_m, obscuration_m=rx.obscuration_m,
+            optics_efficiency=rx.optics_efficiency,
+            detector_efficiency=sum(det.efficiencies) / 4.0, fov_urad=rx.fov_urad,
+            filter_bandwidth_nm=rx.filter_bandwidth_nm, n_detectors=4,
+            dark_count_rate_hz=det.dark_count_rate, detection_window_ns=det.detection_window_ns,
+        ),
+        atmosphere=Atmosphere(
+            zenith_transmittance=station.atmosphere.zenith_transmittance,
+            visibility_km=station.atmosphere.visibility_km,
+            aerosol_scale_height_m=station.atmosphere.aerosol_scale_height_m,
+        ),
+        turbulence=Turbulence(
+            enabled=station.turbulence.enabled, ground_cn2=station.turbulence.ground_cn2,
+            rms_wind_m_s=station.turbulence.rms_wind_m_s,
+            heights_above_ground=station.turbulence.heights_above_ground,
+            transverse_wind_m_s=station.turbulence.transverse_wind_m_s,
+        ),
+        clouds=Clouds(
+            model={"csv": "series", "era5": "series"}.get(cl.model, cl.model),
+            clear_probability=cl.clear_probability,
+            monthly_clear_probability=(tuple(cl.monthly_clear_probability)
+                                       if cl.monthly_clear_probability else None),
+            persistence_s=cl.persistence_s, optical_depth=cl.optical_depth,
+        ),
+        background=Background(
+            operate_in_daylight=cfg.channel.operate_in_daylight,
+            night_sun_elevation_deg=cfg.mission.night_sun_elevation_deg,
+            night_sky_radiance=station.sky.night_sky_radiance,
+            light_pollution_factor=station.sky.light_pollution_factor,
+        ),
+    )
+
+
+def decoy_source(sat: config.Satellite) -> DecoySource:
+    src = sat.source
+    return DecoySource(rate_hz=src.rate_hz, intensities=tuple(src.intensities),
+                       probabilities=tuple(src.probabilities), p_z=src.p_z)
+
+
+def engine_receiver(station: config.Station) -> EngineReceiver:
+    det = station.detector
+    return EngineReceiver(
+        detector_efficiency=det.efficiencies, q_z=station.receiver.q_z,
+        misalignment=station.receiver.misalignment, dead_time_s=det.dead_time_ns * 1e-9,
+        afterpulse_probability=det.afterpulse_probability,
+        afterpulse_time_s=det.afterpulse_time_ns * 1e-9,
+    )
+
+
+def eavesdropper(cfg: config.MissionConfig) -> Eavesdropper | None:
+    e = cfg.eavesdropper
+    if e.kind == "none":
+        return None
+    return Eavesdropper(kind=e.kind, fraction=e.fraction, basis_z_probability=e.basis_z_probability,
+                        pns_bob_transmittance=e.pns_bob_transmittance)
+
+
+def key_parameters(cfg: config.MissionConfig) -> KeyParameters:
+    k = cfg.keys
+    return KeyParameters(eps_sec=k.eps_sec, eps_cor=k.eps_cor, tail_bound=k.tail_bound,
+                         qber_threshold=k.qber_threshold, cascade_frame_bits=k.cascade_frame_bits,
+                         cascade_passes=k.cascade_passes, keep_keys=k.write_keys)
