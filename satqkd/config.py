@@ -297,6 +297,12 @@ class KeysSection(Section):
     write_keys: bool = False
 
 
+class ReportSection(Section):
+    """``[report]``: what ``satqkd run`` draws."""
+
+    pass_plots: int = Field(50, ge=0, le=100000)  # link-budget plots for the first N passes
+
+
 class MissionConfig(Section):
     """A whole mission file."""
 
@@ -306,6 +312,7 @@ class MissionConfig(Section):
     channel: ChannelSection = Field(default_factory=ChannelSection)
     eavesdropper: EavesdropperSection = Field(default_factory=EavesdropperSection)
     keys: KeysSection = Field(default_factory=KeysSection)
+    report: ReportSection = Field(default_factory=ReportSection)
 
     @model_validator(mode="after")
     def _unique_names(self) -> "MissionConfig":

@@ -266,6 +266,15 @@ def run_mission(
     })
     plan.timings_s["write"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    from satqkd.report.link_budget import plot_link_budget
+
+    for pid in ids[: cfg.report.pass_plots]:
+        with xr.open_dataset(store.checkpoint_path(out, pid), engine="h5netcdf") as ds:
+            if ds.sizes["time"]:
+                plot_link_budget(ds.load(), out / "plots" / f"{pid}_link_budget.png")
+    plan.timings_s["plots"] = time.perf_counter() - t0
+
     epochs = {}
     for sat, _ in plan.satellites:
         used = sorted({p.element_set.source for p in plan.passes if p.norad_id == sat.norad_id})
