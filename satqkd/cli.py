@@ -108,6 +108,25 @@ def run(
     out.print(f"wrote {folder}")
 
 
+@app.command()
+def validate() -> None:
+    """Run the validation missions and print our figures beside the published ones."""
+    from satqkd.mission.validate import run_validations
+
+    figures = run_validations()
+    for experiment in dict.fromkeys(f.experiment for f in figures):
+        rows = [f for f in figures if f.experiment == experiment]
+        t = Table(title=experiment, box=box.SIMPLE_HEAD, title_justify="left")
+        for col, justify in (("quantity", "left"), ("unit", "left"), ("published", "right"),
+                             ("satqkd", "right"), ("ratio", "right")):
+            t.add_column(col, justify=justify)
+        for f in rows:
+            t.add_row(f.quantity, f.unit, f"{f.published:.4g}", f"{f.ours:.4g}", f"{f.ratio:.2f}")
+        out.print(t)
+        for source in dict.fromkeys(f.source for f in rows):
+            out.print(f"  source: {source}", highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
     from satqkd.orbit.ephemeris import configure_astropy_offline

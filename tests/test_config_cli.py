@@ -159,3 +159,17 @@ def test_version(capsys):
 def test_loader_raises_input_error(write_mission):
     with pytest.raises(InputError):
         load_mission(write_mission(("seed = 20161219", "seed = -1")))
+
+
+def test_validation_reads_the_published_quantities(write_mission):
+    """The validation machinery on the Micius mission at a 1 MHz source (fast)."""
+    from satqkd.mission.validate import micius_decoy_bb84
+
+    figures = {f.quantity.split(" (")[0]: f for f in
+               micius_decoy_bb84(write_mission(("rate_hz = 1.0e8", "rate_hz = 1.0e6")))}
+    assert figures["key-exchange window"].ours == pytest.approx(273.0, abs=3.0)
+    near = next(f for q, f in figures.items() if q.startswith("sifted key rate at"))
+    assert "645 km" in near.quantity
+    far = figures["sifted key rate near 1200 km"]
+    assert near.ours > 2.0 * far.ours > 0.0  # the link is best at the shortest range
+    assert 0.5 < figures["QBER"].ours < 3.0
