@@ -150,7 +150,8 @@ def simulate_pass(task: PassTask) -> PassOutput:
     source = parameters.decoy_source(sat)
     receiver = parameters.engine_receiver(station)
     eta = channel_transmittance(ds["transmittance"].values, receiver)
-    noise = ds["noise_probability"].values
+    # Seconds the link does not operate (daylight at night-only operation): detectors off.
+    noise = np.where(ds["operating"].values, ds["noise_probability"].values, 0.0)
     step = cfg.mission.step_s
     if "fading" in ds:  # sub-second slots: the engine sees every fading sample
         sub = ds.sizes["subslot"]
