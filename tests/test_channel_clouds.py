@@ -41,15 +41,24 @@ def test_initial_state_follows_probability():
 
 
 def test_climatology_lookup_and_user_values():
-    for name in ["Xinglong", "Nanshan", "Delingha", "Lijiang", "Ngari", "Graz", "Jinan", "Hefei",
-                 "Stellenbosch", "Matera", "Tenerife"]:
+    sourced = ["Xinglong", "Lijiang", "Ngari", "Graz", "Jinan", "Hefei", "Stellenbosch", "Tenerife", "Stromlo"]
+    unsourced = ["Nanshan", "Delingha", "Matera", "Wettzell"]
+    for name in sourced + unsourced:
+        assert clouds.CLEAR_SKY_CLIMATOLOGY[name.lower()]["source"]
+        assert clouds.CLIMATOLOGY_SOURCES[name.lower()] == clouds.CLEAR_SKY_CLIMATOLOGY[name.lower()]["source"]
+    for name in sourced:
         m = clouds.monthly_clear_probability(name, Clouds())
         assert m.shape == (12,) and np.all((m > 0) & (m < 1))
-        assert clouds.CLEAR_SKY_CLIMATOLOGY[name.lower()]["source"]
-    assert clouds.monthly_clear_probability("ESA OGS Izana", Clouds())[6] == 0.90
+    for name in unsourced:  # no published value: user values or a series are required
+        with pytest.raises(InputError):
+            clouds.monthly_clear_probability(name, Clouds())
+        assert np.all(clouds.monthly_clear_probability(name, Clouds(clear_probability=0.5)) == 0.5)
+    table = clouds.CLEAR_SKY_CLIMATOLOGY
+    assert np.array_equal(clouds.monthly_clear_probability("ESA OGS Izana", Clouds()), table["tenerife"]["monthly"])
+    assert np.array_equal(clouds.monthly_clear_probability("Mount Stromlo", Clouds()), table["stromlo"]["monthly"])
     times = np.array(["2016-01-15", "2016-07-15"], "datetime64[ns]")
-    p = clouds.clear_probability_at(times, "Lijiang", Clouds())
-    assert p[0] > p[1]
+    p = clouds.clear_probability_at(times, "Ngari", Clouds())
+    assert p[0] > p[1]  # Qian et al. 2024: clear winters, cloudy summer monsoon
     assert np.all(clouds.clear_probability_at(times, "Nowhere", Clouds(clear_probability=0.42)) == 0.42)
     with pytest.raises(InputError):
         clouds.monthly_clear_probability("Nowhere", Clouds())

@@ -13,8 +13,9 @@ The initial state is drawn from p (the stationary distribution), so with a
 persistence of 30 min a 5-min pass is mostly all clear or all cloudy, sometimes
 broken. Random numbers come from the pass's own ``numpy.random.Generator``.
 
-p(t) is the station's monthly clear-sky probability (``CLEAR_SKY_CLIMATOLOGY``, or
-user values), or 1 - cloud fraction from a user series: a CSV of ``time, cloud_fraction``
+p(t) is the station's monthly clear-sky probability (``CLEAR_SKY_CLIMATOLOGY``, sourced
+per station in ``CLIMATOLOGY_SOURCES``; stations without a published value need user values),
+user values, or 1 - cloud fraction from a user series: a CSV of ``time, cloud_fraction``
 or an ERA5 NetCDF with total cloud cover ``tcc`` (Hersbach et al., Q. J. R. Meteorol.
 Soc. 146, 1999 (2020)), nearest grid cell, linear in time.
 
@@ -35,71 +36,153 @@ from satqkd.channel.atmosphere import kasten_young_airmass
 from satqkd.channel.params import Clouds
 from satqkd.errors import InputError
 
-_CLIMATOLOGY_NOTE = (
-    "Rough estimates (uncertainty about +-0.15 per month) written for this module from the "
-    "seasonal pattern of each site's climate (East-Asian summer monsoon, Mediterranean dry "
-    "summers, trade-wind inversion) and the qualitative statements of the site-testing "
-    "literature cited per station; NOT digitised from a cloud dataset. For quantitative "
-    "availability studies pass an ERA5 'tcc' series or the site's own statistics."
-)
+# Conversions to a clear-line-of-sight probability p (one value per month, Jan..Dec):
+#   (a) site-testing papers: p = fraction of nights that are clear/usable, as published;
+#   (b) night cloud cover c (fraction of sky): p = 1 - c;
+#   (c) meteorological sunshine duration S (h): p ~ S / N, the relative sunshine duration,
+#       N = astronomical day length (sunrise/sunset at a solar altitude of -0.833 deg, on the
+#       15th of each month; annual N = 4430-4450 h at the latitudes used here). Relative
+#       sunshine is a *daytime* proxy for 1 - cloud fraction; it is not a night statistic;
+#   (d) "clear days" per year / 365.
+# Where a source gives only an annual value, that value is used for all 12 months (no
+# seasonal cycle is invented). Stations for which no published statistic was found have
+# ``monthly = None``: ``monthly_clear_probability`` then raises ``InputError`` asking for
+# user values or a cloud series, rather than using an unsourced guess.
+# Each entry's "source" names the publication, the quantity and the conversion;
+# CLIMATOLOGY_SOURCES (below) is the same text keyed by station.
 
-#: Monthly (Jan..Dec) probability of a clear line of sight at night, with provenance.
+#: Monthly (Jan..Dec) probability of a clear line of sight, with provenance.
 CLEAR_SKY_CLIMATOLOGY: dict[str, dict] = {
     "xinglong": {
-        "monthly": (0.75, 0.70, 0.65, 0.60, 0.55, 0.40, 0.30, 0.35, 0.55, 0.65, 0.70, 0.75),
-        "source": "NAOC Xinglong site reports (e.g. Zhang et al., PASP 127, 1292 (2015)): dry clear "
-                  "winters, monsoon-cloudy July-August. " + _CLIMATOLOGY_NOTE,
+        "monthly": (0.63,) * 12,
+        "source": "Zhang J.-C. et al., 'Astronomical Observing Conditions at Xinglong Observatory from "
+                  "2007 to 2014', PASP 127, 1292 (2015), arXiv:1601.08114: spectroscopic (usable) nights "
+                  "63% per year (photometric nights 32%). Conversion (a). ANNUAL value used for all months: "
+                  "the paper reports a strong seasonal cycle (worst in summer; Yao S. et al., RAA 12(7) (2012), "
+                  "doi:10.1088/1674-4527/12/7/005: about 8 operable hours per night in December, 1-2 h in July-August) but monthly "
+                  "fractions were not available here, so summer is overestimated and winter underestimated.",
+        "quantity": "fraction of spectroscopic (usable) nights, annual",
+        "strength": "moderate (site-specific, annual only)",
     },
     "nanshan": {
-        "monthly": (0.60, 0.60, 0.55, 0.55, 0.55, 0.60, 0.60, 0.65, 0.70, 0.70, 0.60, 0.55),
-        "source": "XAO Nanshan (Urumqi) site statements: continental, weak seasonality, best in "
-                  "autumn. " + _CLIMATOLOGY_NOTE,
+        "monthly": None,
+        "source": "NO PUBLISHED VALUE FOUND for the XAO Nanshan station (searched: site-testing and "
+                  "NOWT papers). Supply clouds.clear_probability / monthly_clear_probability or an ERA5 "
+                  "'tcc' series.",
+        "quantity": "none",
+        "strength": "unsourced",
     },
     "delingha": {
-        "monthly": (0.80, 0.75, 0.65, 0.60, 0.55, 0.45, 0.45, 0.45, 0.55, 0.75, 0.80, 0.80),
-        "source": "PMO Delingha (Qinghai, 3200 m) arid plateau climate, summer-monsoon edge. "
-                  + _CLIMATOLOGY_NOTE,
+        "monthly": None,
+        "source": "NO PUBLISHED VALUE RETRIEVED for PMO Delingha. Tian J.-F. et al., 'Optical Observing "
+                  "Conditions at Delingha Station' (arXiv:1602.00838) and the SONG-China site page "
+                  "(song.bao.ac.cn, 'Delingha site quality') give clear-night statistics, but their numbers "
+                  "were not accessible here. Supply user values or an ERA5 'tcc' series.",
+        "quantity": "none",
+        "strength": "unsourced",
     },
     "lijiang": {
-        "monthly": (0.80, 0.80, 0.75, 0.65, 0.45, 0.20, 0.15, 0.15, 0.25, 0.50, 0.75, 0.85),
-        "source": "YNAO Gaomeigu/Lijiang site testing: clear dry season Nov-Apr, South-Asian "
-                  "monsoon June-September. " + _CLIMATOLOGY_NOTE,
+        "monthly": (0.70,) * 12,
+        "source": "Xinhua / Beijing Review (2001-06-14, 'Largest Astronomical Base to Be Built', china.org.cn): "
+                  "Gaomeigu has 254 clear days in an average year. Conversion (d): 254/365 = 0.70. ANNUAL value "
+                  "used for all months although the site has a strong monsoon cycle (dry Nov-Apr, wet Jun-Sep); "
+                  "a press figure of clear DAYS, not a night statistic. Monthly statistics exist in Xin Y.-X. "
+                  "et al., RAA 20(9) (2020) (site monitoring, 2019) but were not accessible here.",
+        "quantity": "clear days per year / 365 (press release)",
+        "strength": "weak",
     },
     "ngari": {
-        "monthly": (0.85, 0.80, 0.80, 0.80, 0.80, 0.70, 0.45, 0.45, 0.70, 0.90, 0.90, 0.85),
-        "source": "Ngari (Ali, 5100 m) site-testing reports: very dry, monsoon surges July-August. "
-                  + _CLIMATOLOGY_NOTE,
+        "monthly": (0.90, 0.90, 0.80, 0.80, 0.80, 0.50, 0.50, 0.50, 0.90, 0.90, 0.90, 0.90),
+        "source": "Qian X., Yao Y. et al., 'Statistics of cloud cover above the Ali Observatory, Tibet', "
+                  "MNRAS (2024), doi:10.1093/mnras/stae582 (meso-scale model + all-sky cameras, 2016-2018): "
+                  "night cloud cover at the Ali site below 10% in winter and autumn, below 20% in spring, "
+                  "above 50% in summer (regional mean; worst in July-August); annual about 20%. Conversion "
+                  "(b) p = 1 - c with the seasonal bounds as published: DJF 0.90, MAM 0.80, JJA 0.50, SON 0.90 "
+                  "(annual mean 0.78, consistent with the ~20% annual cover; Ye Q.-Z. et al., MNRAS Letters "
+                  "(2016), arXiv:1512.01099: 57% photometric nights from CFSR).",
+        "quantity": "1 - seasonal mean night cloud cover",
+        "strength": "moderate (seasonal bounds, not monthly values)",
     },
     "graz": {
-        "monthly": (0.25, 0.30, 0.35, 0.35, 0.35, 0.40, 0.45, 0.45, 0.45, 0.35, 0.20, 0.20),
-        "source": "Graz-Lustbuehel SLR station, Central-European climate with winter fog/stratus. "
-                  + _CLIMATOLOGY_NOTE,
+        "monthly": (0.42,) * 12,
+        "source": "ZAMG climate normals for Graz-Universitaet as given in the climate table of the Graz "
+                  "Wikipedia article: 1,890 h bright sunshine per year. Conversion (c): 1890 h / 4448 h "
+                  "(possible at 47.07 N) = 0.42. ANNUAL value used for all months; Graz has a strong "
+                  "seasonal cycle (autumn/winter fog and stratus) which is not represented. Daytime proxy.",
+        "quantity": "annual relative sunshine duration",
+        "strength": "weak (annual, daytime proxy)",
     },
     "jinan": {
-        "monthly": (0.55, 0.50, 0.50, 0.50, 0.50, 0.40, 0.25, 0.30, 0.45, 0.55, 0.50, 0.55),
-        "source": "North China Plain climate (haze, July-August monsoon rain). " + _CLIMATOLOGY_NOTE,
+        "monthly": (0.42,) * 12,
+        "source": "Jinan climate summaries (e.g. 'Climatic characteristics of Jinan', lfasc.com, quoting "
+                  "the city's meteorological data): annual sunshine 1,870.9 h (year 2009). Conversion (c): "
+                  "1870.9 h / 4435 h (possible at 36.7 N) = 0.42. ANNUAL value of a single year from a "
+                  "secondary source, used for all months; daytime proxy; no monsoon cycle represented.",
+        "quantity": "annual relative sunshine duration (one year)",
+        "strength": "weak",
     },
     "hefei": {
-        "monthly": (0.35, 0.30, 0.30, 0.35, 0.35, 0.25, 0.35, 0.40, 0.45, 0.50, 0.45, 0.40),
-        "source": "Yangtze valley climate (Meiyu June-July, overcast winters). " + _CLIMATOLOGY_NOTE,
+        "monthly": (0.44,) * 12,
+        "source": "Hefei Meteorological Bureau / China Meteorological Administration climate certification, "
+                  "reported in Hefei Daily (english.anhuinews.com, 2023-02-09): annual sunshine 1,929.2 h. "
+                  "Conversion (c): 1929.2 h / 4432 h (possible at 31.8 N) = 0.44. ANNUAL value used for all "
+                  "months (Meiyu June-July not represented); daytime proxy.",
+        "quantity": "annual relative sunshine duration",
+        "strength": "weak-moderate (official annual value, daytime proxy)",
     },
     "stellenbosch": {
-        "monthly": (0.75, 0.75, 0.70, 0.60, 0.50, 0.40, 0.40, 0.45, 0.55, 0.60, 0.65, 0.75),
-        "source": "Western Cape Mediterranean climate (winter rain May-August). " + _CLIMATOLOGY_NOTE,
+        "monthly": (0.78, 0.75, 0.81, 0.71, 0.67, 0.61, 0.59, 0.64, 0.67, 0.69, 0.72, 0.76),
+        "source": "UK Met Office holiday-weather climate averages for Cape Town (metoffice.gov.uk): average "
+                  "daily sunshine 11, 10, 10, 8, 7, 6, 6, 7, 8, 9, 10, 11 h (Jan..Dec). Conversion (c): "
+                  "divided by the day length at 33.9 S (14.2 ... 9.9 h). Cape Town, ~40 km from "
+                  "Stellenbosch; whole-hour rounding of the source gives about +-0.05 per month; daytime proxy.",
+        "quantity": "monthly relative sunshine duration (Cape Town)",
+        "strength": "moderate (monthly, nearby city, daytime proxy)",
     },
     "matera": {
-        "monthly": (0.40, 0.40, 0.45, 0.50, 0.60, 0.70, 0.80, 0.80, 0.65, 0.55, 0.40, 0.40),
-        "source": "ASI Matera (MLRO) Mediterranean climate, dry clear summers. " + _CLIMATOLOGY_NOTE,
+        "monthly": None,
+        "source": "NO PUBLISHED VALUE FOUND for Matera (MLRO) or a nearby normals station. Supply user "
+                  "values or an ERA5 'tcc' series.",
+        "quantity": "none",
+        "strength": "unsourced",
     },
     "tenerife": {
-        "monthly": (0.70, 0.70, 0.75, 0.80, 0.85, 0.90, 0.90, 0.85, 0.85, 0.80, 0.70, 0.70),
-        "source": "ESA OGS, Izana (2400 m), above the trade-wind inversion; Teide/IAC site statistics. "
-                  + _CLIMATOLOGY_NOTE,
+        "monthly": (0.69,) * 12,
+        "source": "Cavazzani S. & Zitelli V., 'Satellite characterization of four interesting sites for "
+                  "astronomical instrumentation', MNRAS (2013), arXiv:1211.1520: 68.6% cloud-free nights at "
+                  "Izana from GOES-12, 2008-2009 (62.6% 'stable'). Conversion (a): 0.69. ANNUAL value used "
+                  "for all months (two years of data; seasonal values not retrieved).",
+        "quantity": "fraction of cloud-free nights (satellite), annual",
+        "strength": "moderate (site-specific, annual, 2 years)",
+    },
+    "wettzell": {
+        "monthly": None,
+        "source": "NO PUBLISHED VALUE FOUND for Wettzell (DWD normals for a nearby station, e.g. Bad "
+                  "Koetzting or Regensburg, were not accessible here). Supply user values or an ERA5 'tcc' "
+                  "series.",
+        "quantity": "none",
+        "strength": "unsourced",
+    },
+    "stromlo": {
+        "monthly": (0.63,) * 12,
+        "source": "Bureau of Meteorology data for Canberra Airport as reported by the ACT Commissioner for "
+                  "Sustainability and the Environment, 'ACT State of the Environment 2003', indicator "
+                  "Weather/Sunshine: long-term mean (1978-90) 7.6 h sunshine per day. Conversion (c): "
+                  "7.6 h / 12.14 h mean day length at 35.3 S = 0.63. ANNUAL value used for all months; "
+                  "daytime proxy at the airport (~10 km from Mt Stromlo, 230 m lower). For comparison "
+                  "BoM-derived tourist summaries give ~72 'clear days' (mean cloud <= 2 oktas) per year "
+                  "(0.20), a much stricter definition.",
+        "quantity": "annual relative sunshine duration (Canberra Airport)",
+        "strength": "weak-moderate (official annual value, daytime proxy)",
     },
 }
 
+#: Station -> source string (publication, quantity, conversion) of its CLEAR_SKY_CLIMATOLOGY entry.
+CLIMATOLOGY_SOURCES: dict[str, str] = {k: v["source"] for k, v in CLEAR_SKY_CLIMATOLOGY.items()}
+
 _ALIASES = {"ali": "ngari", "esa ogs": "tenerife", "ogs": "tenerife", "izana": "tenerife",
-            "teide": "tenerife", "lustbuehel": "graz", "lustbühel": "graz", "gaomeigu": "lijiang"}
+            "teide": "tenerife", "lustbuehel": "graz", "lustbühel": "graz", "gaomeigu": "lijiang",
+            "wlrs": "wettzell", "mount stromlo": "stromlo", "mt stromlo": "stromlo", "canberra": "stromlo"}
 
 
 def _key(station: str) -> str | None:
@@ -125,7 +208,14 @@ def monthly_clear_probability(station: str, clouds: Clouds) -> np.ndarray:
             f"clouds: no clear-sky climatology for station {station!r}; set clouds.clear_probability, "
             f"clouds.monthly_clear_probability or pass a cloud series (known: {', '.join(CLEAR_SKY_CLIMATOLOGY)})"
         )
-    return np.asarray(CLEAR_SKY_CLIMATOLOGY[key]["monthly"], float)
+    monthly = CLEAR_SKY_CLIMATOLOGY[key]["monthly"]
+    if monthly is None:
+        raise InputError(
+            f"clouds: no published clear-sky climatology for station {station!r} "
+            f"({CLEAR_SKY_CLIMATOLOGY[key]['source']}); set clouds.clear_probability, "
+            "clouds.monthly_clear_probability or pass a cloud series"
+        )
+    return np.asarray(monthly, float)
 
 
 def clear_probability_at(times: np.ndarray, station: str, clouds: Clouds) -> np.ndarray:

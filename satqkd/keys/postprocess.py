@@ -46,7 +46,7 @@ from satqkd.keys.finite_key import (
     security_overhead_bits,
 )
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
-from satqkd.keys.sifting import DecoyCounts, sift
+from satqkd.keys.sifting import DecoyCounts, SiftedKey, sift
 from satqkd.keys.verification import verify_keys
 
 
@@ -141,9 +141,7 @@ class PassKeys:
     asdict = scalars
 
 
-def _pulse_gains(events: np.ndarray, counts: DecoyCounts, probabilities, pulses_sent: int):
-    k = events["intensity"].astype(np.int64)
-    detections = np.bincount(k, minlength=len(probabilities))
+def _pulse_gains(detections: np.ndarray, counts: DecoyCounts, probabilities, pulses_sent: int):
     gains = detections / (pulses_sent * np.asarray(probabilities, dtype=float))
     sifted = counts.n_z + counts.n_x
     errors = counts.m_z_true + counts.m_x
@@ -170,7 +168,19 @@ def process_pass(events: np.ndarray, intensities, probabilities, p_z: float,
         raise ValueError("process_pass needs an explicit numpy Generator (rng)")
     if not 0.0 < p_z < 1.0:
         raise ValueError(f"p_z must be in (0, 1), got {p_z}")
-    sk = sift(events, len(intensities))
+    return process_sifted(sift(events, len(intensities)), intensities, probabilities, p_z,
+                          params, rng, pulses_sent=pulses_sent)
+
+
+def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
+                   params: KeyParameters = KeyParameters(),
+                   rng: np.random.Generator | None = None, *,
+                   pulses_sent: int | None = None) -> PassKeys:
+    """:func:`process_pass` from an already sifted pass (e.g. sifted stretch by stretch)."""
+    if rng is None:
+        raise ValueError("process_sifted needs an explicit numpy Generator (rng)")
+    if not 0.0 < p_z < 1.0:
+        raise ValueError(f"p_z must be in (0, 1), got {p_z}")
     c = sk.counts
     n = sk.sifted_bits
     qber_x = c.qber_x
@@ -178,8 +188,8 @@ def process_pass(events: np.ndarray, intensities, probabilities, p_z: float,
     empty = np.zeros(0, dtype=np.uint8)
 
     asym = float("nan")
-    if pulses_sent:
-        gains, e_k, q = _pulse_gains(events, c, probabilities, pulses_sent)
+    if pulses_sent and sk.detections is not None:
+        gains, e_k, q = _pulse_gains(sk.detections, c, probabilities, pulses_sent)
         try:
             r = asymptotic_key_rate(intensities, gains, e_k, params.f_ec_asymptotic, q)
             signal = int(np.argmax(intensities))

@@ -67,10 +67,30 @@ class SiftedKey:
     alice_z: np.ndarray  # uint8 raw key bits (Z basis, all intensities), detection order
     bob_z: np.ndarray  # uint8 Bob's raw key bits, same positions
     intensity_z: np.ndarray  # int8 intensity index of each raw key bit
+    detections: np.ndarray | None = None  # all clicks per intensity (sifted or not)
 
     @property
     def sifted_bits(self) -> int:
         return int(self.alice_z.size)
+
+
+def concatenate_sifted(parts: list[SiftedKey]) -> SiftedKey:
+    """Join the sifted keys of consecutive stretches of one pass, in time order.
+
+    Lets a long pass be simulated and sifted a stretch at a time, so that the detection
+    events of the whole pass never need to be held at once.
+    """
+    if not parts:
+        return sift(np.zeros(0, dtype=EVENT_DTYPE))
+    counts = accumulate_counts([p.counts for p in parts])
+    dets = [p.detections for p in parts]
+    return SiftedKey(
+        counts,
+        np.concatenate([p.alice_z for p in parts]),
+        np.concatenate([p.bob_z for p in parts]),
+        np.concatenate([p.intensity_z for p in parts]),
+        None if any(d is None for d in dets) else np.sum(dets, axis=0),
+    )
 
 
 def sift(events: np.ndarray, n_intensities: int = 3) -> SiftedKey:
@@ -92,4 +112,5 @@ def sift(events: np.ndarray, n_intensities: int = 3) -> SiftedKey:
     return SiftedKey(counts,
                      events["alice_bit"][is_z].astype(np.uint8),
                      events["bob_bit"][is_z].astype(np.uint8),
-                     events["intensity"][is_z].astype(np.int8))
+                     events["intensity"][is_z].astype(np.int8),
+                     np.bincount(k, minlength=n_intensities).astype(np.int64))

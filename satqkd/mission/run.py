@@ -18,10 +18,14 @@ import xarray as xr
 
 import satqkd
 from satqkd import config
+from satqkd.channel.clouds import monthly_clear_probability
 from satqkd.channel.link_budget import link_budget
+from satqkd.errors import InputError
 from satqkd.engine.decoy import simulate_decoy_bb84
+from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
-from satqkd.keys.postprocess import process_pass, write_keys
+from satqkd.keys.postprocess import process_sifted, write_keys
+from satqkd.keys.sifting import concatenate_sifted, sift
 from satqkd.mission import parameters, store
 from satqkd.mission.execute import execute
 from satqkd.mission.io import atomic_path, write_json_atomic
@@ -52,6 +56,7 @@ def plan_mission(path: Path | str) -> MissionPlan:
     path = Path(path)
     t0 = time.perf_counter()
     cfg = config.load_mission(path)
+    _check_station_weather(cfg, path)
     sats = build_satellites(cfg, path)
     stations = build_stations(cfg)
     start, end = cfg.mission.start.timestamp(), cfg.mission.end.timestamp()
@@ -74,6 +79,22 @@ PASSES_CSV_COLUMNS = [
     "sifted_bits", "qber", "qber_z", "qber_x", "secret_bits", "leaked_bits", "ec_efficiency",
     "abort_reason",
 ]
+
+
+def _check_station_weather(cfg: config.MissionConfig, path: Path) -> None:
+    """Fail before any work when a station has no cloud climatology to draw from."""
+    for i, station in enumerate(cfg.stations):
+        clouds_cfg = parameters.link_parameters(cfg, cfg.satellites[0], station).clouds
+        if clouds_cfg.model != "climatology":
+            continue
+        try:
+            monthly_clear_probability(station.name, clouds_cfg)
+        except InputError:
+            raise InputError(
+                f"{path}: stations[{i}].clouds: no clear-sky climatology for {station.name!r}; "
+                "give clear_probability (0..1), monthly_clear_probability (12 values 0..1), "
+                'model = "clear", or a weather file (model = "csv" or "era5")'
+            ) from None
 
 
 def passes_csv_table(plan: "MissionPlan") -> pd.DataFrame:
@@ -160,11 +181,24 @@ def simulate_pass(task: PassTask) -> PassOutput:
         slot_s = step / sub
     else:
         sub, slot_s = 1, step
-    result = simulate_decoy_bb84(eta, noise, slot_s, source, receiver,
-                                 np.random.default_rng(engine_seed),
-                                 eavesdropper=parameters.eavesdropper(cfg))
-    counts = result.counts.reshape((n, sub) + result.counts.shape[1:]).sum(axis=1)
-    doubles = result.double_clicks.reshape((n, sub, -1)).sum(axis=1)
+    kp = parameters.key_parameters(cfg)
+    operating = ds["operating"].values & (ds["cloud_clear"].values > 0)
+    if not operating.any():
+        # Nobody runs QKD in daylight (night-only operation) or under full overcast.
+        reason = "daylight" if not ds["operating"].values.any() else "overcast"
+        counts = np.zeros((n, len(source.intensities), 2, 2, 2), dtype=np.int64)
+        doubles = np.zeros((n, len(source.intensities)), dtype=np.int64)
+        keys = process_sifted(sift(empty_events(), len(source.intensities)), source.intensities, source.probabilities,
+                              source.p_z, kp, np.random.default_rng(keys_seed))
+        scalars = {**keys.scalars(), "abort_reason": reason}
+    else:
+        counts, doubles, sifted_key, pulses = _run_engine(
+            eta, noise, slot_s, source, receiver, parameters.eavesdropper(cfg), engine_seed)
+        counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
+        doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
+        keys = process_sifted(sifted_key, source.intensities, source.probabilities, source.p_z,
+                              kp, np.random.default_rng(keys_seed), pulses_sent=pulses)
+        scalars = keys.scalars()
     sifted = counts[:, :, [0, 1], [0, 1], :]  # (time, intensity, basis, error)
     ds["counts"] = (("time",) + _COUNT_DIMS, counts, {
         "units": "1", "long_name": "detections by intensity, Alice basis, Bob basis, error"})
@@ -176,15 +210,45 @@ def simulate_pass(task: PassTask) -> PassOutput:
         "units": "1", "long_name": "sifted detections with an error, both bases"})
     ds["key_counts"] = ("time", sifted[:, :, 0, :].sum(axis=(1, 2)), {
         "units": "1", "long_name": "sifted Z-basis (key) detections"})
-
-    keys = process_pass(result.events, source.intensities, source.probabilities, source.p_z,
-                        parameters.key_parameters(cfg), np.random.default_rng(keys_seed),
-                        pulses_sent=int(result.n_pulses.sum()))
-    scalars = keys.scalars()
     ds.attrs.update(scalars)
     ds.attrs["detections"] = int(counts.sum())
     ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
     return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
+
+
+#: Detections the engine generates at once; a pass with more is simulated and sifted a
+#: stretch of slots at a time, so memory stays bounded whatever the link.
+ENGINE_CHUNK_DETECTIONS = 4_000_000
+
+
+def _run_engine(eta, noise, slot_s, source, receiver, eve, seed: np.random.SeedSequence):
+    """Engine + sifting over the pass, in stretches of at most ~ENGINE_CHUNK_DETECTIONS.
+
+    Stretch boundaries follow from the expected click count (a function of the channel
+    only), and each stretch has its own child seed, so a pass is reproducible. Dead time
+    and afterpulsing do not carry across a boundary (nanoseconds against seconds).
+    """
+    mean_mu = float(np.dot(source.intensities, source.probabilities))
+    expected = source.rate_hz * slot_s * (mean_mu * eta * receiver.mean_efficiency + 4 * noise)
+    edges = [0]
+    acc = 0.0
+    for i, e in enumerate(expected):
+        if acc > 0 and acc + e > ENGINE_CHUNK_DETECTIONS:
+            edges.append(i)
+            acc = 0.0
+        acc += e
+    edges.append(eta.size)
+    seeds = seed.spawn(len(edges) - 1)
+    counts, doubles, parts, pulses = [], [], [], 0
+    for (a, b), s in zip(zip(edges[:-1], edges[1:]), seeds):
+        r = simulate_decoy_bb84(eta[a:b], noise[a:b], slot_s, source, receiver,
+                                np.random.default_rng(s), eavesdropper=eve)
+        counts.append(r.counts)
+        doubles.append(r.double_clicks)
+        parts.append(sift(r.events, len(source.intensities)))
+        pulses += int(r.n_pulses.sum())
+        del r
+    return (np.concatenate(counts), np.concatenate(doubles), concatenate_sifted(parts), pulses)
 
 
 def _aos_seconds(iso: str) -> float:
