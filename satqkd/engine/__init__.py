@@ -8,6 +8,19 @@ Public API: :func:`simulate_decoy_bb84` -> :class:`EngineResult`; parameters
 
 from .decoy import EngineResult, simulate_decoy_bb84
 from .events import BASIS_X, BASIS_Z, EVENT_DTYPE, PHOTON_NUMBER_UNKNOWN, empty_events
+from .pairs import (
+    PairEavesdropper,
+    PairReceiver,
+    PairResult,
+    PairSource,
+    bbm92_receiver,
+    chsh,
+    chsh_receivers,
+    dual_downlink_pass,
+    e91_receivers,
+    expected_rates,
+    single_downlink_pass,
+)
 from .params import DecoySource, Eavesdropper, Receiver, channel_transmittance
 
 __all__ = [
@@ -22,4 +35,15 @@ __all__ = [
     "channel_transmittance",
     "empty_events",
     "simulate_decoy_bb84",
+    "PairEavesdropper",
+    "PairReceiver",
+    "PairResult",
+    "PairSource",
+    "bbm92_receiver",
+    "chsh",
+    "chsh_receivers",
+    "dual_downlink_pass",
+    "e91_receivers",
+    "expected_rates",
+    "single_downlink_pass",
 ]

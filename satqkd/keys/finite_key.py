@@ -61,6 +61,9 @@ ABORT_NON_POSITIVE = "non_positive_length"
 ABORT_NO_TEST = "no_test_events"
 ABORT_EC_FAILED = "ec_failed"
 ABORT_VERIFICATION = "verification_failed"
+ABORT_BELL_TEST = "bell_test_failed"  # entangled modes (satqkd.keys.bbm92)
+ABORT_DAYLIGHT = "daylight"  # the mission stage ran no QKD: Sun up, night-only operation
+ABORT_OVERCAST = "overcast"  # the mission stage ran no QKD: no clear second
 ABORT_REASONS = (
     ABORT_QBER,
     ABORT_NO_SINGLE_PHOTON,
@@ -68,6 +71,9 @@ ABORT_REASONS = (
     ABORT_NO_TEST,
     ABORT_EC_FAILED,
     ABORT_VERIFICATION,
+    ABORT_BELL_TEST,
+    ABORT_DAYLIGHT,
+    ABORT_OVERCAST,
 )
 
 TAIL_BOUNDS = ("hoeffding", "chernoff")

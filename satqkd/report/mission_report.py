@@ -1,0 +1,487 @@
+"""Mission report: summaries per station and month, ``report.md`` and ``report.html``.
+
+Everything is rebuilt from a mission output folder (``passes.nc``, with ``run.json`` for
+the header when present; ``passes.csv`` alone is enough for the tables), so
+``satqkd report DIR`` can be re-run at any time on the datasets alone.
+
+Definitions used throughout (per station and month, and for the whole mission):
+
+* a pass is *usable* when it was not aborted (``abort_reason`` empty) and gave
+  ``secret_bits > 0``; *availability* = usable passes / passes (NaN when no pass);
+* *clear-sky fraction* = sum(clear_fraction x duration_s) / sum(duration_s), the share
+  of the time above the elevation mask with a cloud-free line of sight;
+* passes are counted in the month (UTC) of their AOS.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from satqkd.mission.io import write_text_atomic
+
+#: Per-pass columns the report relies on, with the value used when a column is missing.
+BASE_COLUMNS: dict[str, object] = {
+    "pass_id": "", "satellite": "", "norad_id": -1, "station": "", "aos": "", "tca": "",
+    "los": "", "max_elevation_deg": np.nan, "duration_s": 0.0, "min_loss_db": np.nan,
+    "max_loss_db": np.nan, "clear_fraction": np.nan, "sifted_bits": 0, "qber": np.nan,
+    "secret_bits": 0, "leaked_bits": 0, "abort_reason": "",
+}
+
+
+# --------------------------------------------------------------------------- inputs
+def is_usable(abort_reason, secret_bits) -> np.ndarray:
+    """Usable pass(es): not aborted and a positive secret key length."""
+    reason = pd.Series(np.atleast_1d(np.asarray(abort_reason, dtype=object)))
+    empty = reason.isna() | (reason.astype(str).str.strip().isin(["", "nan", "None"]))
+    secret = np.nan_to_num(np.atleast_1d(np.asarray(secret_bits, dtype=float)))
+    out = empty.to_numpy() & (secret > 0)
+    return out if np.ndim(abort_reason) or np.ndim(secret_bits) else out[0]
+
+
+def read_run_info(folder: Path | str) -> dict:
+    """``run.json`` of a mission folder, or ``{}`` when absent or unreadable."""
+    path = Path(folder) / "run.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@contextmanager
+def open_mission_output(ds_or_dir: xr.Dataset | Path | str
+                        ) -> Iterator[tuple[xr.Dataset | None, pd.DataFrame, dict]]:
+    """Yield (ragged dataset or None, pass table, run info) for a folder or a dataset.
+
+    A folder's ``passes.nc`` is opened lazily (per-second data are read only when a plot
+    asks for them) and closed on exit; without it, ``passes.csv`` gives the table.
+    """
+    if isinstance(ds_or_dir, xr.Dataset):
+        yield ds_or_dir, pass_table(ds_or_dir), {}
+        return
+    folder = Path(ds_or_dir)
+    info = read_run_info(folder)
+    nc, csv = folder / "passes.nc", folder / "passes.csv"
+    if nc.exists():
+        with xr.open_dataset(nc, engine="h5netcdf") as ds:
+            yield ds, pass_table(ds), info
+    elif csv.exists():
+        yield None, pass_table(pd.read_csv(csv, keep_default_na=True)), info
+    else:
+        raise FileNotFoundError(f"{folder}: no passes.nc or passes.csv (run `satqkd run` first)")
+
+
+def pass_table(ds_or_frame: xr.Dataset | pd.DataFrame) -> pd.DataFrame:
+    """One row per pass: every per-pass variable, plus ``aos_time``, ``month``, ``usable``.
+
+    Missing columns of :data:`BASE_COLUMNS` are added with neutral values so reports
+    work on partial outputs; ``abort_reason`` is normalised to ``""`` for "no abort".
+    """
+    if isinstance(ds_or_frame, xr.Dataset):
+        ds = ds_or_frame
+        cols = {v: ds[v].values for v in ds.data_vars
+                if ds[v].dims == ("pass",) and v != "row_size"}
+        table = pd.DataFrame(cols, index=pd.RangeIndex(ds.sizes.get("pass", 0)))
+    else:
+        table = ds_or_frame.copy().reset_index(drop=True)
+    for col, default in BASE_COLUMNS.items():
+        if col not in table:
+            table[col] = default
+    for col in ("pass_id", "satellite", "station", "aos", "tca", "los", "abort_reason"):
+        table[col] = table[col].astype(object).where(table[col].notna(), "").astype(str)
+    table["abort_reason"] = table["abort_reason"].str.strip().replace({"nan": "", "None": ""})
+    for col in ("sifted_bits", "secret_bits", "leaked_bits"):
+        table[col] = pd.to_numeric(table[col], errors="coerce").fillna(0).astype(np.int64)
+    aos = pd.to_datetime(table["aos"].str.rstrip("Z"), errors="coerce", format="ISO8601")
+    table["aos_time"] = aos
+    table["los_time"] = pd.to_datetime(table["los"].str.rstrip("Z"), errors="coerce",
+                                       format="ISO8601")
+    table["month"] = aos.dt.strftime("%Y-%m").fillna("")
+    table["usable"] = is_usable(table["abort_reason"].to_numpy(), table["secret_bits"].to_numpy()) \
+        if len(table) else np.zeros(0, dtype=bool)
+    return table
+
+
+# --------------------------------------------------------------------------- summaries
+def _months(table: pd.DataFrame, info: dict) -> list[str]:
+    """Every month (YYYY-MM) from the mission start (or first pass) to its end (or last pass)."""
+    stamps = [t for t in table["aos_time"].dropna()]
+    for key in ("start", "end"):
+        if key in info:
+            t = pd.to_datetime(str(info[key]).rstrip("Z"), errors="coerce")
+            if key == "end" and t is not pd.NaT:
+                t = t - pd.Timedelta(1, "ns")  # an end at 00:00 of a month is exclusive
+            if t is not pd.NaT:
+                stamps.append(t)
+    if not stamps:
+        return []
+    first, last = min(stamps), max(stamps)
+    return [str(p) for p in pd.period_range(first.to_period("M"), last.to_period("M"), freq="M")]
+
+
+def _stations(table: pd.DataFrame, info: dict) -> list[str]:
+    names = [s if isinstance(s, str) else s.get("name", "") for s in info.get("stations", [])]
+    names = [n for n in names if n]
+    return list(dict.fromkeys(names + sorted(set(table["station"]))))
+
+
+def summarize(table: pd.DataFrame, info: dict | None = None) -> xr.Dataset:
+    """Per station and month summary of a pass table (see :func:`mission_summary`)."""
+    info = info or {}
+    stations, months = _stations(table, info), _months(table, info)
+    shape = (len(stations), len(months))
+    z = {k: np.zeros(shape, dtype=np.int64) for k in ("passes", "usable_passes", "sifted_bits",
+                                                       "secret_bits")}
+    dur, clear = np.zeros(shape), np.zeros(shape)
+    si = {s: i for i, s in enumerate(stations)}
+    mi = {m: j for j, m in enumerate(months)}
+    for row in table.itertuples(index=False):
+        if row.month not in mi:
+            continue
+        i, j = si[row.station], mi[row.month]
+        z["passes"][i, j] += 1
+        z["usable_passes"][i, j] += int(row.usable)
+        z["sifted_bits"][i, j] += int(row.sifted_bits)
+        z["secret_bits"][i, j] += int(row.secret_bits)
+        d = float(row.duration_s) if np.isfinite(row.duration_s) else 0.0
+        dur[i, j] += d
+        cf = float(row.clear_fraction)
+        clear[i, j] += d * (cf if np.isfinite(cf) else 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        availability = np.where(z["passes"] > 0, z["usable_passes"] / z["passes"], np.nan)
+        clear_fraction = np.where(dur > 0, clear / dur, np.nan)
+    dims = ("station", "month")
+    ds = xr.Dataset(
+        {
+            "passes": (dims, z["passes"], {"units": "1", "long_name": "passes above the mask"}),
+            "usable_passes": (dims, z["usable_passes"], {
+                "units": "1", "long_name": "passes not aborted with secret_bits > 0"}),
+            "availability": (dims, availability, {
+                "units": "1", "long_name": "usable passes / passes"}),
+            "duration_s": (dims, dur, {"units": "s", "long_name": "time above the mask"}),
+            "clear_fraction": (dims, clear_fraction, {
+                "units": "1", "long_name": "cloud-free share of the time above the mask"}),
+            "sifted_bits": (dims, z["sifted_bits"], {
+                "units": "bit", "long_name": "sifted key bits (Z basis)"}),
+            "secret_bits": (dims, z["secret_bits"], {
+                "units": "bit", "long_name": "secret key bits after finite-key privacy amplification"}),
+        },
+        coords={"station": ("station", np.array(stations, dtype=str)),
+                "month": ("month", np.array(months, dtype=str), {"long_name": "UTC month of AOS"})},
+    )
+    ds.attrs.update({"mission": str(info.get("mission", "")),
+                     "n_passes": len(table),
+                     "n_passes_outside_months": int(len(table) - int(z["passes"].sum()))})
+    return ds
+
+
+def mission_summary(ds_or_dir: xr.Dataset | Path | str) -> xr.Dataset:
+    """Summary per station and month (dims ``station``, ``month``) of a mission output.
+
+    Variables: ``passes``, ``usable_passes``, ``availability`` (usable / passes),
+    ``duration_s``, ``clear_fraction`` (duration-weighted), ``sifted_bits``,
+    ``secret_bits``. Months run from the first to the last pass (or the mission's
+    ``start``/``end`` when ``run.json`` gives them), months without passes included.
+    """
+    with open_mission_output(ds_or_dir) as (_, table, info):
+        return summarize(table, info)
+
+
+def mission_totals(table: pd.DataFrame) -> dict[str, float]:
+    """Whole-mission totals of a pass table (same definitions as the summary)."""
+    n = len(table)
+    usable = table["usable"].to_numpy(bool) if n else np.zeros(0, bool)
+    dur = np.nan_to_num(table["duration_s"].to_numpy(float))
+    cf = np.nan_to_num(table["clear_fraction"].to_numpy(float))
+    sifted = table["sifted_bits"].to_numpy(np.int64)
+    qber = table["qber"].to_numpy(float)
+    ok = usable & np.isfinite(qber) & (sifted > 0)
+    return {
+        "passes": n,
+        "usable_passes": int(usable.sum()),
+        "availability": float(usable.sum() / n) if n else math.nan,
+        "duration_s": float(dur.sum()),
+        "clear_fraction": float((cf * dur).sum() / dur.sum()) if dur.sum() > 0 else math.nan,
+        "sifted_bits": int(sifted.sum()),
+        "secret_bits": int(table["secret_bits"].sum()),
+        "leaked_bits": int(table["leaked_bits"].sum()),
+        # pooled over the passes that gave key: errors / sifted bits
+        "qber_usable": float((qber[ok] * sifted[ok]).sum() / sifted[ok].sum()) if ok.any() else math.nan,
+    }
+
+
+# --------------------------------------------------------------------------- formatting
+def _int(v) -> str:
+    try:
+        return f"{int(v):,}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def _num(v, fmt: str = "{:.1f}") -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    return fmt.format(f) if math.isfinite(f) else "–"
+
+
+def _pct(v, digits: int = 1) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    return f"{100 * f:.{digits}f} %" if math.isfinite(f) else "–"
+
+
+def _when(t) -> str:
+    return "–" if t is None or t is pd.NaT or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class _Table:
+    """A table for both renderers: headers, rows of strings, right-aligned columns."""
+
+    def __init__(self, headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 right: Sequence[int] = ()):
+        self.headers, self.rows, self.right = list(headers), [list(r) for r in rows], set(right)
+
+    def markdown(self) -> str:
+        def esc(s: str) -> str:
+            return str(s).replace("|", "\\|").replace("\n", " ")
+        align = ["---:" if i in self.right else "---" for i in range(len(self.headers))]
+        lines = ["| " + " | ".join(esc(h) for h in self.headers) + " |",
+                 "| " + " | ".join(align) + " |"]
+        lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in self.rows]
+        return "\n".join(lines)
+
+    def html(self, cls: str = "") -> str:
+        def cell(tag: str, i: int, s: str) -> str:
+            a = ' class="r"' if i in self.right else ""
+            return f"<{tag}{a}>{html.escape(str(s))}</{tag}>"
+        head = "".join(cell("th", i, h) for i, h in enumerate(self.headers))
+        body = "\n".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>"
+                         for r in self.rows)
+        return (f'<table class="{cls}"><thead><tr>{head}</tr></thead>\n'
+                f"<tbody>\n{body}\n</tbody></table>")
+
+
+def _header_table(table: pd.DataFrame, info: dict, attrs: dict) -> _Table:
+    name = info.get("mission") or attrs.get("mission") or "(unnamed mission)"
+    if "start" in info and "end" in info:
+        period = f"{info['start']} to {info['end']} (UTC)"
+    elif len(table) and table["aos_time"].notna().any():
+        period = (f"passes from {_when(table['aos_time'].min())} to "
+                  f"{_when(table['los_time'].max())} UTC")
+    else:
+        period = "–"
+    sats = {}
+    for row in table[["satellite", "norad_id"]].drop_duplicates().itertuples(index=False):
+        sats[row.satellite] = f"{row.satellite} (NORAD {row.norad_id})" if int(row.norad_id) >= 0 \
+            else row.satellite
+    for s in info.get("satellites", []) or info.get("tle_epochs_used", {}):
+        s = s if isinstance(s, str) else s.get("name", "")
+        sats.setdefault(s, s)
+    stations = _stations(table, info)
+    version = info.get("satqkd_version") or str(attrs.get("source", "")).replace("satqkd ", "")
+    rows = [("mission", name), ("period", period),
+            ("satellites", ", ".join(sats.values()) or "–"),
+            ("stations", ", ".join(stations) or "–"),
+            ("seed", str(info.get("seed", "–"))),
+            ("satqkd version", version or "–"),
+            ("configuration SHA-256", str(info.get("config_sha256") or attrs.get("config_sha256", "–"))),
+            ("run created (UTC)", str(info.get("created_utc", "–")))]
+    epochs = {k: v for k, v in (info.get("tle_epochs_used") or {}).items() if v}
+    if epochs:
+        rows.append(("element-set epochs used", "; ".join(
+            f"{sat}: " + ", ".join(e.get("epoch", "?") for e in lst) for sat, lst in epochs.items())))
+    if info.get("warnings"):
+        rows.append(("run warnings", str(len(info["warnings"]))))
+    return _Table(["item", "value"], rows)
+
+
+def _totals_table(tot: dict) -> _Table:
+    rows = [
+        ("passes above the elevation mask", _int(tot["passes"])),
+        ("usable passes (not aborted, secret key > 0)", _int(tot["usable_passes"])),
+        ("availability (usable / passes)", _pct(tot["availability"])),
+        ("time above the mask", f"{_num(tot['duration_s'] / 3600.0, '{:.2f}')} h"),
+        ("clear-sky fraction of that time", _pct(tot["clear_fraction"])),
+        ("sifted key (Z basis)", f"{_int(tot['sifted_bits'])} bit"),
+        ("QBER, pooled over usable passes", _pct(tot["qber_usable"], 2)),
+        ("leaked in error correction", f"{_int(tot['leaked_bits'])} bit"),
+        ("secret key", f"{_int(tot['secret_bits'])} bit"),
+    ]
+    return _Table(["quantity", "value"], rows, right=[1])
+
+
+def _station_table(summary: xr.Dataset) -> _Table:
+    rows = []
+    for s in summary["station"].values:
+        sub = summary.sel(station=s)
+        n, u = int(sub["passes"].sum()), int(sub["usable_passes"].sum())
+        d = float(sub["duration_s"].sum())
+        clear = float((sub["clear_fraction"].fillna(0) * sub["duration_s"]).sum() / d) if d > 0 else math.nan
+        secret = int(sub["secret_bits"].sum())
+        rows.append((str(s), _int(n), _int(u), _pct(u / n if n else math.nan), _pct(clear),
+                     _int(sub["sifted_bits"].sum()), _int(secret),
+                     _int(secret / u) if u else "–"))
+    return _Table(["station", "passes", "usable", "availability", "clear sky", "sifted (bit)",
+                   "secret (bit)", "secret per usable pass (bit)"], rows, right=range(1, 8))
+
+
+def _monthly_table(summary: xr.Dataset) -> _Table:
+    rows = []
+    for m in summary["month"].values:
+        for s in summary["station"].values:
+            sub = summary.sel(station=s, month=m)
+            rows.append((str(m), str(s), _int(sub["passes"]), _int(sub["usable_passes"]),
+                         _pct(sub["availability"]), _pct(sub["clear_fraction"]),
+                         _int(sub["sifted_bits"]), _int(sub["secret_bits"])))
+    return _Table(["month", "station", "passes", "usable", "availability", "clear sky",
+                   "sifted (bit)", "secret (bit)"], rows, right=range(2, 8))
+
+
+def _abort_table(table: pd.DataFrame) -> _Table | None:
+    reasons = table.loc[table["abort_reason"] != "", "abort_reason"].value_counts()
+    no_key = int(((table["abort_reason"] == "") & (table["secret_bits"] <= 0)).sum())
+    rows = [(r, _int(c)) for r, c in reasons.items()]
+    if no_key:
+        rows.append(("(not aborted, zero secret key)", _int(no_key)))
+    return _Table(["reason", "passes"], rows, right=[1]) if rows else None
+
+
+def _pass_rows_table(table: pd.DataFrame) -> _Table:
+    extra = [c for c in ("chsh_s",) if c in table]
+    headers = ["#", "AOS (UTC)", "satellite", "station", "max el. (deg)", "duration (s)",
+               "clear sky", "min loss (dB)", "max loss (dB)", "sifted (bit)", "QBER",
+               "secret (bit)"] + [{"chsh_s": "CHSH S"}[c] for c in extra] + ["abort reason"]
+    rows = []
+    for i, r in enumerate(table.itertuples(index=False)):
+        row = [str(i), _when(r.aos_time), r.satellite, r.station, _num(r.max_elevation_deg),
+               _num(r.duration_s, "{:.0f}"), _pct(r.clear_fraction, 0), _num(r.min_loss_db),
+               _num(r.max_loss_db), _int(r.sifted_bits), _pct(r.qber, 2), _int(r.secret_bits)]
+        row += [_num(getattr(r, c), "{:.3f}") for c in extra]
+        row.append(r.abort_reason or "")
+        rows.append(row)
+    right = [0] + list(range(4, 12 + len(extra)))
+    return _Table(headers, rows, right=right)
+
+
+_CAPTIONS = {
+    "key_vs_elevation": "Secret key of every pass against its maximum elevation "
+                        "(crosses: passes without key).",
+    "monthly_key": "Secret key per month (UTC, by AOS) and station.",
+    "availability": "Availability (usable passes / passes) and clear-sky fraction of the "
+                    "pass time, per month and station.",
+    "cumulative_key": "Secret key accumulated over the mission, per station and in total.",
+    "world_map": "Ground tracks of the passes (sub-satellite points above the elevation "
+                 "mask) and the ground stations.",
+}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+ margin:2em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.6em;border-bottom:2px solid #ccc;padding-bottom:.2em}
+h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
+th,td{border:1px solid #ddd;padding:.25em .55em;text-align:left;vertical-align:top}
+th{background:#f2f4f7}
+td.r,th.r{text-align:right;font-variant-numeric:tabular-nums}
+tbody tr:nth-child(even){background:#fafbfc}
+figure{margin:1em 0}
+figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}
+.note{font-size:.85em;color:#555}
+table.passes{font-size:.8em}
+"""
+
+
+def _render(title: str, sections: list[tuple[str, list]], out_dir: Path) -> tuple[str, str]:
+    """Markdown and HTML of a list of (heading, [str | _Table | Path image]) sections."""
+    md = [f"# {title}", ""]
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for heading, parts in sections:
+        md += [f"## {heading}", ""]
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        for part in parts:
+            if isinstance(part, _Table):
+                md += [part.markdown(), ""]
+                body.append(part.html("passes" if heading == "Passes" else ""))
+            elif isinstance(part, Path):
+                rel = part.relative_to(out_dir).as_posix() if part.is_relative_to(out_dir) else str(part)
+                caption = _CAPTIONS.get(part.stem, part.stem.replace("_", " "))
+                md += [f"![{caption}]({rel})", ""]
+                data = base64.b64encode(part.read_bytes()).decode("ascii")
+                body.append(f'<figure><img alt="{html.escape(caption)}" '
+                            f'src="data:image/png;base64,{data}"/>'
+                            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            else:
+                md += [str(part), ""]
+                body.append(f'<p class="note">{html.escape(str(part))}</p>')
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+    return "\n".join(md).rstrip() + "\n", page
+
+
+def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple[str, str]:
+    """Markdown and HTML text of the report of a mission folder (images from ``plot_paths``)."""
+    out_dir = Path(out_dir)
+    with open_mission_output(out_dir) as (ds, table, info):
+        attrs = dict(ds.attrs) if ds is not None else {}
+        summary = summarize(table, info)
+    tot = mission_totals(table)
+    name = info.get("mission") or attrs.get("mission") or out_dir.name
+    sections: list[tuple[str, list]] = [
+        ("Mission", [_header_table(table, info, attrs)]),
+        ("Mission totals", ([] if len(table) else [
+            "No pass above the elevation mask in the mission period."]) + [_totals_table(tot)]),
+    ]
+    aborts = _abort_table(table)
+    if aborts is not None:
+        sections.append(("Passes without key, by reason", [aborts]))
+    sections.append(("Per station", [_station_table(summary)]))
+    sections.append(("Per station and month", [
+        ("Passes are counted in the UTC month of their AOS; clear sky is the cloud-free share "
+         "of the time above the elevation mask; availability = usable passes / passes."),
+        _monthly_table(summary)]))
+    if plot_paths:
+        sections.append(("Plots", [Path(p) for p in plot_paths]))
+    sections.append(("Passes", [
+        ("Loss: total channel loss in dB (detectors included) over the pass's seconds; QBER: "
+         "Z basis (key) error rate measured by the keys stage; clear sky: share of the pass "
+         "with a cloud-free line of sight."), _pass_rows_table(table)]))
+    return _render(f"satqkd mission report: {name}", sections, out_dir)
+
+
+def write_reports(out_dir: Path | str, plots: bool = True) -> tuple[Path, Path]:
+    """Write ``report.md`` and a self-contained ``report.html`` into a mission folder.
+
+    With ``plots=True`` the mission plots are (re)drawn into ``out_dir/plots`` first
+    (:func:`satqkd.report.plots.plot_mission`) and embedded (HTML: base64 PNG data URIs;
+    Markdown: relative links). Files are written atomically.
+    """
+    out_dir = Path(out_dir)
+    paths: list[Path] = []
+    if plots:
+        from satqkd.report.plots import plot_mission
+
+        paths = plot_mission(out_dir, out_dir / "plots")
+    md, page = build_reports(out_dir, paths)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    write_text_atomic(md_path, md)
+    write_text_atomic(html_path, page)
+    return md_path, html_path
+
+
+__all__ = ["build_reports", "is_usable", "mission_summary", "mission_totals",
+           "open_mission_output", "pass_table", "read_run_info", "summarize", "write_reports"]
