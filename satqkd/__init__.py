@@ -14,3 +14,18 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+
+def open_mission(folder):  # noqa: ANN001, ANN201 - lazy import keeps `import satqkd` light
+    """Open a ``satqkd run`` output folder.
+
+    Returns a :class:`satqkd.report.mission_report.MissionOutput` with ``passes`` (the
+    ragged ``passes.nc`` dataset; cut passes out with :func:`satqkd.ragged.pass_from_ragged`),
+    ``summary`` (per station and month), ``table`` (``passes.csv``) and ``run`` (``run.json``).
+    """
+    from satqkd.report.mission_report import open_mission as _open
+
+    return _open(folder)
+
+
+__all__ += ["open_mission"]

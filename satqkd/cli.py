@@ -108,6 +108,44 @@ def run(
     out.print(f"wrote {folder}")
 
 
+def _output_dir(folder: Path) -> Path:
+    if not (folder / "passes.csv").exists():
+        raise InputError(f"{folder}: not a satqkd output folder (no passes.csv); "
+                         "give the folder `satqkd run` wrote")
+    return folder
+
+
+@app.command()
+def report(folder: Path = typer.Argument(..., help="Output folder of `satqkd run`.")) -> None:
+    """Rebuild report.md and report.html (with the mission plots) from the datasets."""
+    from satqkd.report.mission_report import write_reports
+
+    md, html = write_reports(_output_dir(folder))
+    out.print(f"wrote {md} and {html}")
+
+
+@app.command()
+def plot(
+    folder: Path = typer.Argument(..., help="Output folder of `satqkd run`."),
+    pass_index: Optional[int] = typer.Option(None, "--pass", min=0,
+                                             help="Also draw pass N (0-based, passes.csv order)."),
+) -> None:
+    """Draw the mission plots (and one pass) into DIR/plots."""
+    import pandas as pd
+
+    from satqkd.report.plots import plot_mission, plot_passes
+
+    folder = _output_dir(folder)
+    paths = plot_mission(folder, folder / "plots")
+    if pass_index is not None:
+        n = len(pd.read_csv(folder / "passes.csv"))
+        if pass_index >= n:
+            raise InputError(f"--pass {pass_index}: the mission has {n} passes (0..{n - 1})")
+        paths += plot_passes(folder, folder / "plots", [pass_index])
+    for p in paths:
+        out.print(f"wrote {p}")
+
+
 @app.command()
 def validate() -> None:
     """Run the validation missions and print our figures beside the published ones."""

@@ -301,6 +301,7 @@ class ReportSection(Section):
     """``[report]``: what ``satqkd run`` draws."""
 
     pass_plots: int = Field(50, ge=0, le=100000)  # link-budget plots for the first N passes
+    mission_report: bool = True  # report.md, report.html and the mission plots
 
 
 class MissionConfig(Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -350,6 +351,12 @@ def run_mission(
     write_json_atomic(out / "run.json", {
         "satqkd_version": satqkd.__version__,
         "mission": cfg.mission.name,
+        "start": cfg.mission.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": cfg.mission.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "protocol": cfg.mission.protocol,
+        "satellites": [sat.name for sat, _ in plan.satellites],
+        "stations": [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
+                      "alt_m": s.alt_m, "aperture_m": s.aperture_m} for s in cfg.stations],
         "mission_file": str(plan.path),
         "config_sha256": sha,
         "seed": cfg.mission.seed,
@@ -361,6 +368,15 @@ def run_mission(
         "warnings": plan.warnings,
         "timings_s": {k: round(v, 4) for k, v in plan.timings_s.items()},
     })
+    if cfg.report.mission_report:
+        t0 = time.perf_counter()
+        from satqkd.report.mission_report import write_reports
+
+        write_reports(out)
+        timings = {**plan.timings_s, "report": time.perf_counter() - t0}
+        run_json = json.loads((out / "run.json").read_text())
+        run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+        write_json_atomic(out / "run.json", run_json)
     return out
 
 

@@ -21,12 +21,14 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from satqkd.errors import InputError
 from satqkd.mission.io import write_text_atomic
 
 #: Per-pass columns the report relies on, with the value used when a column is missing.
@@ -485,3 +487,31 @@ def write_reports(out_dir: Path | str, plots: bool = True) -> tuple[Path, Path]:
 
 __all__ = ["build_reports", "is_usable", "mission_summary", "mission_totals",
            "open_mission_output", "pass_table", "read_run_info", "summarize", "write_reports"]
+
+
+@dataclass
+class MissionOutput:
+    """A ``satqkd run`` output folder, opened (see :func:`satqkd.open_mission`)."""
+
+    folder: Path
+    passes: xr.Dataset  # passes.nc (ragged: dims pass, sample)
+    summary: xr.Dataset  # per station and month
+    table: pd.DataFrame  # passes.csv
+    run: dict  # run.json
+
+    def pass_dataset(self, i: int) -> xr.Dataset:
+        """Pass ``i`` with dimension ``time`` (pass scalars as attributes)."""
+        from satqkd.ragged import pass_from_ragged
+
+        return pass_from_ragged(self.passes, i)
+
+
+def open_mission(folder: Path | str) -> MissionOutput:
+    """Open the datasets of a mission output folder (lazily for ``passes.nc``)."""
+    folder = Path(folder)
+    if not (folder / "passes.csv").exists():
+        raise InputError(f"{folder}: not a satqkd output folder (no passes.csv)")
+    passes = xr.open_dataset(folder / "passes.nc", engine="h5netcdf")
+    return MissionOutput(folder, passes, mission_summary(folder),
+                         pd.read_csv(folder / "passes.csv", keep_default_na=False),
+                         read_run_info(folder))
