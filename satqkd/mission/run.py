@@ -284,6 +284,7 @@ def run_mission(
     plan.timings_s["geometry"] = time.perf_counter() - t0
 
     ids = [p.pass_id for p in plan.passes]
+    store.remove_stale_temporaries(out)
     done = store.finished_passes(out, sha) if resume else set()
     if not resume and (out / store.CHECKPOINT_DIR).is_dir():
         shutil.rmtree(out / store.CHECKPOINT_DIR)

@@ -54,6 +54,14 @@ def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> P
     return path
 
 
+def remove_stale_temporaries(out_dir: Path) -> None:
+    """Delete the temporary files a killed run left behind (never a complete file)."""
+    for folder in (Path(out_dir), Path(out_dir) / CHECKPOINT_DIR):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
 def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
     """Pass ids with a complete checkpoint made with the same configuration."""
     folder = Path(out_dir) / CHECKPOINT_DIR
