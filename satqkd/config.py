@@ -105,6 +105,19 @@ class Source(Section):
         return self
 
 
+class PairSourceSection(Section):
+    """``[satellites.pair_source]``: SPDC entangled-pair source (protocols bbm92, e91).
+
+    Defaults: the Micius source of Yin et al., Science 356, 1140 (2017).
+    """
+
+    pair_rate_hz: float = Field(5.9e6, gt=0.0, le=1.0e10)
+    visibility: float = Field(0.91, ge=0.0, le=1.0)
+    visibility_diagonal: float | None = Field(0.94, ge=0.0, le=1.0)
+    bell_state: Literal["phi+", "phi-", "psi+", "psi-"] = "phi+"
+    filter_bandwidth_nm: float = Field(3.0, gt=0.0, le=100.0)
+
+
 class Orbit(Section):
     """``[satellites.orbit]``: a hypothetical satellite by its elements.
 
@@ -159,6 +172,7 @@ class Satellite(Section):
     orbit: Orbit | None = None
     transmitter: Transmitter = Field(default_factory=Transmitter)
     source: Source = Field(default_factory=Source)
+    pair_source: PairSourceSection = Field(default_factory=PairSourceSection)
 
     @model_validator(mode="after")
     def _one_orbit(self) -> "Satellite":
@@ -285,6 +299,20 @@ class EavesdropperSection(Section):
     pns_bob_transmittance: float = Field(1.0, gt=0.0, le=1.0)
 
 
+class EntanglementSection(Section):
+    """``[entanglement]``: dual or single downlinks for protocols bbm92 and e91."""
+
+    mode: Literal["dual-downlink", "single-downlink"] = "dual-downlink"
+    pairs: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+        default_factory=list)
+    settings: Literal["e91", "chsh"] = "e91"  # e91 protocol: three settings, or CHSH only
+    coincidence_window_ns: float = Field(2.5, gt=0.0, le=1000.0)
+    timing_jitter_ps: float = Field(350.0, ge=0.0, le=1.0e5)
+    bell_k_sigma: float = Field(3.0, ge=0.0, le=100.0)
+    onboard_detector_efficiency: float = Field(0.5, gt=0.0, le=1.0)
+    onboard_dark_count_rate: float = Field(100.0, ge=0.0, le=1.0e7)
+
+
 class KeysSection(Section):
     """``[keys]``: finite-key security and post-processing."""
 
@@ -313,7 +341,25 @@ class MissionConfig(Section):
     channel: ChannelSection = Field(default_factory=ChannelSection)
     eavesdropper: EavesdropperSection = Field(default_factory=EavesdropperSection)
     keys: KeysSection = Field(default_factory=KeysSection)
+    entanglement: EntanglementSection = Field(default_factory=EntanglementSection)
     report: ReportSection = Field(default_factory=ReportSection)
+
+    @model_validator(mode="after")
+    def _entanglement_pairs(self) -> "MissionConfig":
+        if self.mission.protocol == "decoy-bb84" or self.entanglement.mode != "dual-downlink":
+            return self
+        names = {s.name for s in self.stations}
+        if not self.entanglement.pairs:
+            raise ValueError("entanglement.pairs: a dual downlink needs station pairs, e.g. "
+                             'pairs = [["Delingha", "Lijiang"]]')
+        for a, b in self.entanglement.pairs:
+            for n in (a, b):
+                if n not in names:
+                    raise ValueError(f"entanglement.pairs: {n!r} is not one of the stations "
+                                     f"({', '.join(sorted(names))})")
+            if a == b:
+                raise ValueError(f"entanglement.pairs: a pair needs two stations, got {a!r} twice")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> "MissionConfig":

@@ -21,6 +21,7 @@ import satqkd
 from satqkd import config
 from satqkd.channel.clouds import monthly_clear_probability
 from satqkd.channel.link_budget import link_budget
+from satqkd.mission.entangled import physical_loss_db
 from satqkd.errors import InputError
 from satqkd.engine.decoy import simulate_decoy_bb84
 from satqkd.engine.events import empty_events
@@ -78,7 +79,7 @@ PASSES_CSV_COLUMNS = [
     "pass_id", "satellite", "norad_id", "station", "aos", "tca", "los", "max_elevation_deg",
     "duration_s", "tle_epoch", "min_loss_db", "max_loss_db", "clear_fraction", "detections",
     "sifted_bits", "qber", "qber_z", "qber_x", "secret_bits", "leaked_bits", "ec_efficiency",
-    "abort_reason",
+    "abort_reason", "chsh_s", "chsh_sigma", "coincidence_rate_hz",
 ]
 
 
@@ -164,7 +165,7 @@ def simulate_pass(task: PassTask) -> PassOutput:
                      cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
     ds.attrs.update(geo.attrs)
     n = ds.sizes["time"]
-    total_loss = -10.0 * np.log10(np.maximum(ds["transmittance"].values, 1e-300))
+    total_loss = physical_loss_db(ds)
     ds.attrs["min_loss_db"] = float(total_loss.min()) if n else np.nan
     ds.attrs["max_loss_db"] = float(total_loss.max()) if n else np.nan
     ds.attrs["clear_fraction"] = float(np.mean(ds["cloud_clear"])) if n else np.nan
@@ -283,7 +284,6 @@ def run_mission(
                              cfg.mission.night_sun_elevation_deg)
     plan.timings_s["geometry"] = time.perf_counter() - t0
 
-    ids = [p.pass_id for p in plan.passes]
     store.remove_stale_temporaries(out)
     done = store.finished_passes(out, sha) if resume else set()
     if not resume and (out / store.CHECKPOINT_DIR).is_dir():
@@ -291,18 +291,26 @@ def run_mission(
     sat_index = {sat.name: i for i, (sat, _) in enumerate(plan.satellites)}
     cfg_sat_index = {id(c): i for i, c in enumerate(cfg.satellites)}
     station_index = {s.name: i for i, s in enumerate(cfg.stations)}
-    tasks = []
-    for i, p in enumerate(plan.passes):
-        if p.pass_id in done:
-            continue
-        tasks.append(PassTask(
-            pass_from_ragged(geometry, i), cfg,
-            cfg_sat_index[id(plan.satellites[sat_index[p.satellite]][1])],
-            station_index[p.station],
-        ))
-    n_done = len(plan.passes) - len(tasks)
+    if cfg.mission.protocol == "decoy-bb84":
+        simulate = simulate_pass
+        all_tasks = [(p.pass_id, i, p) for i, p in enumerate(plan.passes)]
+        tasks = [PassTask(pass_from_ragged(geometry, i), cfg,
+                          cfg_sat_index[id(plan.satellites[sat_index[p.satellite]][1])],
+                          station_index[p.station])
+                 for pid, i, p in all_tasks if pid not in done]
+        ids = [pid for pid, _, _ in all_tasks]
+    else:
+        from satqkd.mission.entangled import simulate_window, window_tasks
+
+        simulate = simulate_window
+        by_sat = {sat.name: cfg_sat_index[id(c)] for sat, c in plan.satellites}
+        windows = window_tasks(plan, geometry, by_sat, station_index)
+        ids = [w.window_id for w in windows]
+        tasks = [w for w in windows if w.window_id not in done]
+    n_total = len(ids)
+    n_done = n_total - len(tasks)
     if progress:
-        progress("passes", n_done, len(plan.passes))
+        progress("passes", n_done, n_total)
 
     t0 = time.perf_counter()
 
@@ -314,9 +322,9 @@ def run_mission(
         store.write_checkpoint(out, result.dataset, sha)
         n_done += 1
         if progress:
-            progress("passes", n_done, len(plan.passes))
+            progress("passes", n_done, n_total)
 
-    execute(simulate_pass, tasks, finished, workers=workers, scheduler=scheduler)
+    execute(simulate, tasks, finished, workers=workers, scheduler=scheduler)
     plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -362,7 +370,7 @@ def run_mission(
         "config_sha256": sha,
         "seed": cfg.mission.seed,
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "n_passes": len(plan.passes),
+        "n_passes": len(ids),
         "n_passes_resumed": len(done & set(ids)),
         "workers": workers if scheduler is None else scheduler,
         "tle_epochs_used": epochs,

@@ -1,0 +1,254 @@
+"""Entanglement-based passes (protocols ``bbm92`` and ``e91``) of a mission.
+
+A dual downlink runs during each common-visibility window of a station pair: the link
+budget of each station's pass is cut to the window, the pair engine
+(:mod:`satqkd.engine.pairs`) draws both stations' time tags and finds coincidences,
+then CHSH (E91), BBM92 sifting and the keys stage's Cascade, verification and Toeplitz
+privacy amplification run on the coincidence bits (:mod:`satqkd.keys.bbm92`). A single
+downlink runs on every pass of every station, the partner photon measured on board.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from satqkd import config
+from satqkd.channel.link_budget import link_budget
+from satqkd.engine.pairs import (
+    PairReceiver,
+    PairSource,
+    bbm92_flips,
+    chsh,
+    chsh_signs,
+    dual_downlink_pass,
+    ideal_correlations,
+    sift_bbm92,
+    single_downlink_pass,
+)
+from satqkd.keys.bbm92 import BBM92Parameters, process_bbm92
+from satqkd.mission import parameters
+from satqkd.orbit.passes import Pass, common_windows, iso_utc, to_datetime64
+
+#: Analyser angles (deg) per protocol and side: BBM92 Z/X; Ekert's three settings
+#: (Ekert, PRL 67, 661 (1991), polariser form); the two-setting CHSH test.
+SETTINGS = {
+    "bbm92": ((0.0, 45.0), (0.0, 45.0)),
+    "e91": ((0.0, 22.5, 45.0), (0.0, 22.5, -22.5)),
+    "chsh": ((0.0, 45.0), (22.5, 67.5)),
+}
+#: Settings pairs (side A, side B) giving key, test bits, and the CHSH combination.
+KEY, TEST = (0, 0), (1, 1)
+CHSH_SETTINGS = {"e91": ((0, 2), (1, 2)), "chsh": ((0, 1), (0, 1))}
+ABORT_BELL_ONLY = "bell_test_only"  # CHSH settings: a Bell test, no key
+
+_KEEP = ("elevation", "azimuth", "range", "loss_geometric", "loss_pointing", "loss_atmosphere",
+         "loss_turbulence", "loss_cloud", "loss_receiver", "transmittance", "background_rate",
+         "cloud_clear", "operating", "night")
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """One entangled pass: a dual-downlink window (two stations) or a single downlink."""
+
+    window_id: str
+    geometry_a: xr.Dataset
+    geometry_b: xr.Dataset | None  # None: single downlink, partner photon on board
+    cfg: config.MissionConfig
+    satellite_index: int
+    station_a_index: int
+    station_b_index: int | None
+
+
+def window_tasks(plan, geometry: xr.Dataset, sat_cfg_index: dict, station_index: dict
+                 ) -> list[WindowTask]:
+    """The entangled passes of a mission plan, in time order."""
+    from satqkd.ragged import pass_from_ragged
+
+    cfg = plan.cfg
+    index_of = {id(p): i for i, p in enumerate(plan.passes)}
+    tasks = []
+    if cfg.entanglement.mode == "single-downlink":
+        for i, p in enumerate(plan.passes):
+            g = pass_from_ragged(geometry, i)
+            tasks.append(WindowTask(p.pass_id, g, None, cfg, sat_cfg_index[p.satellite],
+                                    station_index[p.station], None))
+        return tasks
+    for a, b in cfg.entanglement.pairs:
+        pa = [p for p in plan.passes if p.station == a]
+        pb = [p for p in plan.passes if p.station == b]
+        for pass_a, pass_b, t0, t1 in common_windows(pa, pb):
+            ga = _cut(pass_from_ragged(geometry, index_of[id(pass_a)]), t0, t1)
+            gb = _cut(pass_from_ragged(geometry, index_of[id(pass_b)]), t0, t1)
+            if ga.sizes["time"] == 0:
+                continue
+            stamp = str(to_datetime64(math.floor(t0)).astype("datetime64[s]"))
+            wid = f"{pass_a.norad_id}_{a}+{b}_{stamp.replace('-', '').replace(':', '')}"
+            ga.attrs.update(_window_attrs(pass_a, pass_b, a, b, t0, t1, ga))
+            tasks.append(WindowTask(wid, ga, gb, cfg, sat_cfg_index[pass_a.satellite],
+                                    station_index[a], station_index[b]))
+    tasks.sort(key=lambda t: t.geometry_a.attrs["aos"])
+    return tasks
+
+
+def _cut(ds: xr.Dataset, t0: float, t1: float) -> xr.Dataset:
+    t = ds["time"].values.astype("datetime64[ns]").astype(np.int64) / 1e9
+    out = ds.isel(time=np.flatnonzero((t >= t0) & (t <= t1)))
+    out.attrs = dict(ds.attrs)
+    return out
+
+
+def _window_attrs(pa: Pass, pb: Pass, a: str, b: str, t0: float, t1: float,
+                  ga: xr.Dataset) -> dict:
+    return {
+        "satellite": pa.satellite, "norad_id": pa.norad_id, "station": f"{a}+{b}",
+        "station_a": a, "station_b": b,
+        "aos": iso_utc(t0), "tca": iso_utc(0.5 * (t0 + t1)), "los": iso_utc(t1),
+        "max_elevation_deg": round(min(pa.max_elevation_deg, pb.max_elevation_deg), 3),
+        "duration_s": round(t1 - t0, 3),
+    }
+
+
+def _receiver(angles: tuple[float, ...], station: config.Station, jitter_ps: float
+              ) -> PairReceiver:
+    n = len(angles)
+    return PairReceiver(angles, tuple([1.0 / n] * n), float(np.mean(station.detector.efficiencies)),
+                        station.receiver.misalignment, jitter_ps)
+
+
+def _link(cfg, sat, station, geo, rng) -> xr.Dataset:
+    ds = link_budget(geo, parameters.link_parameters(cfg, sat, station), rng,
+                     cloud_series=station.clouds.file)
+    return ds
+
+
+def simulate_window(task: WindowTask):
+    """Run one entangled pass; returns a :class:`satqkd.mission.run.PassOutput`."""
+    from satqkd.mission.run import PassOutput, pass_seed
+
+    cfg = task.cfg
+    ent = cfg.entanglement
+    sat = cfg.satellites[task.satellite_index]
+    st_a = cfg.stations[task.station_a_index]
+    st_b = cfg.stations[task.station_b_index] if task.station_b_index is not None else None
+    geo = task.geometry_a
+    name = geo.attrs["station"]
+    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], name, _seconds(geo.attrs["aos"]))
+    s_link_a, s_link_b, s_engine, s_keys = seed.spawn(4)
+
+    link_a = _link(cfg, sat, st_a, geo, np.random.default_rng(s_link_a))
+    link_b = (_link(cfg, sat, st_b, task.geometry_b, np.random.default_rng(s_link_b))
+              if st_b is not None else None)
+    ps = sat.pair_source
+    source = PairSource(pair_rate_hz=ps.pair_rate_hz, visibility=ps.visibility,
+                        visibility_diagonal=ps.visibility_diagonal, bell_state=ps.bell_state,
+                        wavelength_nm=sat.transmitter.wavelength_nm,
+                        filter_bandwidth_nm=ps.filter_bandwidth_nm)
+    protocol = "chsh" if (cfg.mission.protocol == "e91" and ent.settings == "chsh") \
+        else cfg.mission.protocol
+    angles_a, angles_b = SETTINGS[protocol]
+    step = cfg.mission.step_s
+    window_s = ent.coincidence_window_ns * 1e-9
+
+    def engine_inputs(link: xr.Dataset, station: config.Station):
+        on = link["operating"].values & (link["cloud_clear"].values > 0)
+        eta = link["transmittance"].values / float(np.mean(station.detector.efficiencies))
+        return np.where(on, eta, 0.0), np.where(on, link["background_rate"].values, 0.0), on
+
+    eta_a, noise_a, on_a = engine_inputs(link_a, st_a)
+    rng_engine = np.random.default_rng(s_engine)
+    if st_b is None:  # single downlink: side A is on board, the ground station is side B
+        ra = PairReceiver(angles_a, tuple([1.0 / len(angles_a)] * len(angles_a)),
+                          ent.onboard_detector_efficiency, 0.0, ent.timing_jitter_ps)
+        rb = _receiver(angles_b, st_a, ent.timing_jitter_ps)
+        on = on_a
+        result = single_downlink_pass(eta_a, noise_a, step, source, ra, rb, rng_engine,
+                                      onboard_dark_rate=ent.onboard_dark_count_rate,
+                                      coincidence_window_s=window_s)
+    else:
+        eta_b, noise_b, on_b = engine_inputs(link_b, st_b)
+        ra = _receiver(angles_a, st_a, ent.timing_jitter_ps)
+        rb = _receiver(angles_b, st_b, ent.timing_jitter_ps)
+        on = on_a & on_b
+        result = dual_downlink_pass(np.where(on, eta_a, 0.0), np.where(on, eta_b, 0.0),
+                                    np.where(on, noise_a, 0.0), np.where(on, noise_b, 0.0),
+                                    step, source, ra, rb, rng_engine,
+                                    coincidence_window_s=window_s)
+
+    chsh_s = chsh_sigma = float("nan")
+    if protocol in CHSH_SETTINGS:
+        sa, sb = CHSH_SETTINGS[protocol]
+        signs = chsh_signs(ideal_correlations(source, ra, rb)[np.ix_(sa, sb)])
+        res = chsh(result.counts.sum(axis=0), sa, sb, signs)
+        chsh_s, chsh_sigma = res.s, res.sigma
+    kc = cfg.keys
+    # Key and test bases: Z/X for BBM92; 0 and 22.5 deg for E91, whose overlap
+    # c = cos^2(22.5 deg) sets the preparation quality q = log2(1/c) (Tomamichel et al.).
+    quality = 1.0 if protocol == "bbm92" else -math.log2(math.cos(math.radians(22.5)) ** 2)
+    params = BBM92Parameters(eps_sec=kc.eps_sec, eps_cor=kc.eps_cor,
+                             qber_threshold=kc.qber_threshold, preparation_quality=quality,
+                             cascade_frame_bits=kc.cascade_frame_bits,
+                             cascade_passes=kc.cascade_passes,
+                             require_bell_test=protocol == "e91",
+                             bell_k_sigma=ent.bell_k_sigma, keep_keys=kc.write_keys)
+    flip_key, flip_test = bbm92_flips(source, ra, rb, KEY, TEST)
+    sifted = sift_bbm92(result.coincidences, KEY, TEST, flip_key, flip_test)
+    keys = process_bbm92(sifted.key_a, sifted.key_b, sifted.test_a, sifted.test_b, params,
+                         np.random.default_rng(s_keys), chsh_s=chsh_s, chsh_sigma=chsh_sigma)
+    scalars = keys.scalars()
+    if protocol == "chsh":  # no matching bases: no key, no QBER
+        scalars.update(secret_bits=0, abort_reason=ABORT_BELL_ONLY, sifted_bits=0,
+                       qber_z=float("nan"), qber_x=float("nan"))
+    if not on.any():
+        scalars["abort_reason"] = "daylight" if not link_a["operating"].values.any() else "overcast"
+
+    ds = xr.Dataset(coords={"time": geo["time"]})
+    for side, link in (("a", link_a), ("b", link_b)):
+        if link is None:
+            continue
+        for var in _KEEP:
+            if var in link:
+                ds[f"{var}_{side}"] = link[var].variable.copy()
+                ds[f"{var}_{side}"].attrs["long_name"] = (
+                    f"{link[var].attrs.get('long_name', var)} (station {side.upper()})")
+    n = ds.sizes["time"]
+    ds["coincidences"] = ("time", result.counts.reshape(n, -1).sum(axis=1),
+                          {"units": "1", "long_name": "coincidences (all settings)"})
+    ds["coincidence_kinds"] = (("time", "kind"), result.kinds, {
+        "units": "1", "long_name": "coincidences by origin: true, multi-pair, noise "
+                                   "(simulator diagnostic)"})
+    ds["pairs_emitted"] = ("time", result.pairs_emitted, {
+        "units": "1", "long_name": "pairs emitted by the source"})
+    if link_b is not None:
+        ds["summed_loss_db"] = ("time", -10 * np.log10(np.maximum(
+            link_a["transmittance"].values * link_b["transmittance"].values, 1e-300)),
+            {"units": "dB", "long_name": "two-downlink loss, detectors included"})
+    ds.attrs.update(geo.attrs)
+    ds.attrs.update(scalars)
+    ds.attrs["pass_id"] = task.window_id
+    ds.attrs["protocol"] = protocol
+    ds.attrs["chsh_s"] = chsh_s
+    ds.attrs["chsh_sigma"] = chsh_sigma
+    ds.attrs["bell_test_passed"] = int(np.isfinite(chsh_s) and
+                                       chsh_s - ent.bell_k_sigma * chsh_sigma > 2.0)
+    ds.attrs["detections"] = int(result.counts.sum())
+    ds.attrs["coincidence_rate_hz"] = float(result.counts.sum() / max(on.sum() * step, step))
+    ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
+    total = physical_loss_db(link_a)
+    ds.attrs["min_loss_db"] = float(total.min()) if n else np.nan
+    ds.attrs["max_loss_db"] = float(total.max()) if n else np.nan
+    ds.attrs["clear_fraction"] = float(np.mean(on)) if n else np.nan
+    return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
+
+
+def physical_loss_db(link: xr.Dataset) -> np.ndarray:
+    """Sum of the loss terms (dB), whether or not the link operates that second."""
+    terms = [v for v in link.data_vars if str(v).startswith("loss_")]
+    return sum(link[v].values for v in terms) if terms else np.zeros(link.sizes["time"])
+
+
+def _seconds(iso: str) -> float:
+    return float(np.datetime64(iso.rstrip("Z"), "ns").astype(np.int64)) / 1e9
