@@ -147,6 +147,21 @@ def plot(
 
 
 @app.command()
+def relay(
+    mission: Path = typer.Argument(..., help="Mission file (TOML) with [relay] demands."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder "
+                                           "(default outputs/<mission name>)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=512,
+                                help="Local worker processes (Dask) for the passes."),
+) -> None:
+    """Run the mission, plan the trusted relay (MILP and greedy), execute it on the keys."""
+    from satqkd.network.relay_run import run_relay
+
+    folder = run_relay(mission, out_dir, workers=workers)
+    out.print(f"wrote {folder / 'network.nc'} and {folder / 'network_report.md'}")
+
+
+@app.command()
 def validate() -> None:
     """Run the validation missions and print our figures beside the published ones."""
     from satqkd.mission.validate import run_validations

@@ -313,6 +313,50 @@ class EntanglementSection(Section):
     onboard_dark_count_rate: float = Field(100.0, ge=0.0, le=1.0e7)
 
 
+class CitySection(Section):
+    """``[[relay.cities]]``: a city reached from a ground station by trusted-node fibre."""
+
+    name: str = Field(min_length=1, max_length=80)
+    station: str
+    fibre_km: float = Field(ge=0.0, le=20000.0)
+    trusted_node_spacing_km: float | None = Field(None, gt=0.0, le=1000.0)
+    lat_deg: float | None = Field(None, ge=-90.0, le=90.0)
+    lon_deg: float | None = Field(None, ge=-180.0, le=360.0)
+
+
+class DemandSection(Section):
+    """``[[relay.demands]]``: key wanted between two stations or cities."""
+
+    a: str
+    b: str
+    bits_per_day: float | None = Field(None, ge=0.0, le=1.0e15)
+    bits_per_session: float | None = Field(None, ge=0.0, le=1.0e15)
+    sessions: list[datetime] = Field(default_factory=list)
+    weight: float = Field(1.0, ge=0.0, le=1.0e6)
+
+    _utc_sessions = field_validator("sessions")(lambda v: [_utc(t) for t in v])
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "DemandSection":
+        if (self.bits_per_day is None) == (self.bits_per_session is None):
+            raise ValueError("give exactly one of bits_per_day or bits_per_session")
+        if self.bits_per_session is not None and not self.sessions:
+            raise ValueError("bits_per_session needs sessions = [date-times]")
+        if self.a == self.b:
+            raise ValueError(f"a demand needs two different endpoints, got {self.a!r} twice")
+        return self
+
+
+class RelaySection(Section):
+    """``[relay]``: trusted-relay planning (``satqkd relay``)."""
+
+    objective: Literal["weighted", "maxmin"] = "weighted"
+    storage_bits: float | None = Field(None, gt=0.0, le=1.0e15)
+    cities: list[CitySection] = Field(default_factory=list)
+    demands: list[DemandSection] = Field(default_factory=list)
+    milp_time_limit_s: float = Field(60.0, gt=0.0, le=86400.0)
+
+
 class KeysSection(Section):
     """``[keys]``: finite-key security and post-processing."""
 
@@ -342,6 +386,7 @@ class MissionConfig(Section):
     eavesdropper: EavesdropperSection = Field(default_factory=EavesdropperSection)
     keys: KeysSection = Field(default_factory=KeysSection)
     entanglement: EntanglementSection = Field(default_factory=EntanglementSection)
+    relay: RelaySection = Field(default_factory=RelaySection)
     report: ReportSection = Field(default_factory=ReportSection)
 
     @model_validator(mode="after")
@@ -359,6 +404,21 @@ class MissionConfig(Section):
                                      f"({', '.join(sorted(names))})")
             if a == b:
                 raise ValueError(f"entanglement.pairs: a pair needs two stations, got {a!r} twice")
+        return self
+
+    @model_validator(mode="after")
+    def _relay_names(self) -> "MissionConfig":
+        stations = {s.name for s in self.stations}
+        cities = {c.name for c in self.relay.cities}
+        for c in self.relay.cities:
+            if c.station not in stations:
+                raise ValueError(f"relay.cities: station {c.station!r} of {c.name!r} is not one "
+                                 f"of the stations ({', '.join(sorted(stations))})")
+        for d in self.relay.demands:
+            for n in (d.a, d.b):
+                if n not in stations | cities:
+                    raise ValueError(f"relay.demands: {n!r} is neither a station nor a city "
+                                     f"({', '.join(sorted(stations | cities))})")
         return self
 
     @model_validator(mode="after")

@@ -1,0 +1,99 @@
+"""``satqkd relay``: a mission run, then trusted-relay planning on its real keys.
+
+1. The mission runs as ``satqkd run`` does, with every pass's final keys written
+   (``keys/``): each candidate pass's key is what the simulator gives that pass.
+2. The planners choose which station each satellite serves when passes conflict and
+   how the stored key is allocated to the demands: the exact MILP and the greedy
+   baseline, both reported (:mod:`satqkd.network.planning`).
+3. The MILP plan is executed on the actual key bits by the relay ledger, which
+   publishes K_A xor K_B (Liao et al., PRL 120, 030501 (2018)).
+4. ``network.nc``, ``network_report.md`` and the network plots are written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from satqkd import config
+from satqkd.keys.postprocess import read_key_index, read_keys
+from satqkd.mission.io import atomic_path, write_text_atomic
+from satqkd.mission.run import default_out_dir, plan_mission, run_mission
+from satqkd.network.execution import execute_plan
+from satqkd.network.fibre import FibreLink
+from satqkd.network.ledger import PassKey
+from satqkd.network.model import CandidatePass, Demand, NetworkProblem, Site
+from satqkd.network.outputs import network_dataset, relay_report
+from satqkd.network.planning import plan_greedy, plan_milp
+
+
+def _seconds(iso: str) -> float:
+    return float(np.datetime64(str(iso).rstrip("Z"), "ns").astype(np.int64)) / 1e9
+
+
+def network_problem(cfg: config.MissionConfig, table: pd.DataFrame) -> NetworkProblem:
+    """The planning problem of a mission from its pass table (``passes.csv``)."""
+    rel = cfg.relay
+    candidates = tuple(
+        CandidatePass(str(r.pass_id), str(r.satellite), str(r.station), _seconds(r.aos),
+                      _seconds(r.los), float(max(r.secret_bits, 0)))
+        for r in table.itertuples()
+    )
+    demands = tuple(
+        Demand(d.a, d.b, bits_per_day=d.bits_per_day, bits_per_session=d.bits_per_session,
+               session_times_s=tuple(t.timestamp() for t in d.sessions), weight=d.weight)
+        for d in rel.demands
+    )
+    fibre = tuple(
+        FibreLink(c.name, c.station, c.fibre_km, c.trusted_node_spacing_km,
+                  lat_deg=c.lat_deg, lon_deg=c.lon_deg)
+        for c in rel.cities
+    )
+    sites = tuple(Site(s.name, s.lat_deg, s.lon_deg, "station") for s in cfg.stations) + tuple(
+        Site(c.name, c.lat_deg, c.lon_deg, "city") for c in rel.cities
+        if c.lat_deg is not None and c.lon_deg is not None)
+    return NetworkProblem(candidates, demands, fibre_links=fibre, storage_bits=rel.storage_bits,
+                          start_s=cfg.mission.start.timestamp(), end_s=cfg.mission.end.timestamp(),
+                          objective=rel.objective, sites=sites)
+
+
+def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None,
+              workers: int = 1) -> Path:
+    """Run the mission at ``path``, plan the relay, execute it on the real keys."""
+    plan = plan_mission(path)
+    cfg = plan.cfg
+    if not cfg.relay.demands:
+        from satqkd.errors import InputError
+
+        raise InputError(f"{path}: relay.demands: `satqkd relay` needs at least one "
+                         "[[relay.demands]] entry")
+    if not cfg.keys.write_keys:  # the ledger works on the real key bits
+        plan.cfg = cfg = cfg.model_copy(update={"keys": cfg.keys.model_copy(
+            update={"write_keys": True})})
+    out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+    run_mission(plan, out, progress=progress, workers=workers)
+
+    table = pd.read_csv(out / "passes.csv", keep_default_na=False)
+    problem = network_problem(cfg, table)
+    milp = plan_milp(problem, time_limit_s=cfg.relay.milp_time_limit_s)
+    greedy = plan_greedy(problem)
+    index = {row["pass_id"]: row for row in read_key_index(out / "keys")} \
+        if (out / "keys").is_dir() else {}
+    pass_keys = {}
+    for c in problem.candidates:
+        if c.pass_id in milp.selected_passes and c.pass_id in index:
+            alice, _ = read_keys(out / "keys", c.pass_id)
+            pass_keys[c.pass_id] = PassKey(c.pass_id, c.satellite, c.station, c.aos_s, c.los_s,
+                                           alice, int(index[c.pass_id]["bits"]))
+    execution = execute_plan(problem, milp, pass_keys)
+    ds = network_dataset(execution, compare=[greedy])
+    ds.attrs.update({"mission": cfg.mission.name, "Conventions": "CF-1.8"})
+    with atomic_path(out / "network.nc") as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    write_text_atomic(out / "network_report.md", relay_report(ds))
+    from satqkd.report.network_plots import plot_network
+
+    plot_network(ds, out / "plots")
+    return out
