@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from satqkd.engine.events import BASIS_X, BASIS_Z, EVENT_DTYPE
@@ -93,10 +94,44 @@ def concatenate_sifted(parts: list[SiftedKey]) -> SiftedKey:
     )
 
 
+@numba.njit(cache=True)
+def _sift_kernel(intensity, alice_basis, bob_basis, alice_bit, bob_bit, n_k):
+    """One pass over the events: counts per intensity and the Z-basis raw key bits."""
+    n = intensity.size
+    counts = np.zeros((5, n_k), dtype=np.int64)  # detections, n_z, n_x, m_x, m_z
+    key_a = np.empty(n, dtype=np.uint8)
+    key_b = np.empty(n, dtype=np.uint8)
+    key_k = np.empty(n, dtype=np.int8)
+    m = 0
+    for i in range(n):
+        k = intensity[i]
+        counts[0, k] += 1
+        if alice_basis[i] != bob_basis[i]:
+            continue
+        err = alice_bit[i] != bob_bit[i]
+        if alice_basis[i] == 0:  # BASIS_Z
+            counts[1, k] += 1
+            counts[4, k] += err
+            key_a[m] = alice_bit[i]
+            key_b[m] = bob_bit[i]
+            key_k[m] = k
+            m += 1
+        else:
+            counts[2, k] += 1
+            counts[3, k] += err
+    return counts, key_a[:m].copy(), key_b[:m].copy(), key_k[:m].copy()
+
+
 def sift(events: np.ndarray, n_intensities: int = 3) -> SiftedKey:
     """Sift detection events (``EVENT_DTYPE``) into the Z raw key and per-intensity counts."""
     if events.dtype != EVENT_DTYPE:
         raise TypeError(f"events must have satqkd.engine.events.EVENT_DTYPE, got {events.dtype}")
+    if events.size:
+        c, ka, kb, kk = _sift_kernel(
+            np.ascontiguousarray(events["intensity"]), np.ascontiguousarray(events["alice_basis"]),
+            np.ascontiguousarray(events["bob_basis"]), np.ascontiguousarray(events["alice_bit"]),
+            np.ascontiguousarray(events["bob_bit"]), n_intensities)
+        return SiftedKey(DecoyCounts(c[1], c[2], c[3], c[4]), ka, kb, kk, c[0])
     ab = events["alice_basis"]
     match = ab == events["bob_basis"]
     k = events["intensity"].astype(np.int64)
