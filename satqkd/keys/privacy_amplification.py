@@ -27,8 +27,9 @@ import numpy as np
 import scipy.fft
 
 #: largest row or column block handled by one FFT (FFT length <= 2 * block_bits). The
-#: float64 error grows like eps * log2(N) * n (~1e-7 at n = 2^25), far inside the margin.
-DEFAULT_BLOCK_BITS = 1 << 25
+#: float64 error grows like eps * log2(N) * n (~1e-7 at n = 2^24, far inside the
+#: margin); 2^24 keeps the hash of a key of tens of Mbit under about 1 GB.
+DEFAULT_BLOCK_BITS = 1 << 24
 ROUNDING_MARGIN = 0.25
 
 
