@@ -133,7 +133,8 @@ def _months(table: pd.DataFrame, info: dict) -> list[str]:
 def _stations(table: pd.DataFrame, info: dict) -> list[str]:
     names = [s if isinstance(s, str) else s.get("name", "") for s in info.get("stations", [])]
     names = [n for n in names if n]
-    return list(dict.fromkeys(names + sorted(set(table["station"]))))
+    # sorted, so a summary is the same whether built from the folder or the dataset alone
+    return sorted(set(names) | set(table["station"]))
 
 
 def summarize(table: pd.DataFrame, info: dict | None = None) -> xr.Dataset:
