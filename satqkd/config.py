@@ -391,10 +391,10 @@ class MissionConfig(Section):
 
     @model_validator(mode="after")
     def _entanglement_pairs(self) -> "MissionConfig":
-        if self.mission.protocol == "decoy-bb84" or self.entanglement.mode != "dual-downlink":
-            return self
         names = {s.name for s in self.stations}
-        if not self.entanglement.pairs:
+        entangled_dual = (self.mission.protocol != "decoy-bb84"
+                          and self.entanglement.mode == "dual-downlink")
+        if entangled_dual and not self.entanglement.pairs:
             raise ValueError("entanglement.pairs: a dual downlink needs station pairs, e.g. "
                              'pairs = [["Delingha", "Lijiang"]]')
         for a, b in self.entanglement.pairs:

@@ -57,3 +57,17 @@ def test_dual_downlink_needs_known_station_pairs(tmp_path):
                     ('pairs = [["Delingha", "Nanshan"]]', 'pairs = [["Delingha", "Graz"]]'))
     with pytest.raises(InputError, match=r"entanglement\.pairs: 'Graz' is not one of"):
         load_mission(path)
+
+
+def test_single_downlink_partner_on_board(tmp_path):
+    """Single downlink: every pass of every station, the partner photon measured on board."""
+    path = _mission(tmp_path, "micius-bbm92-2020.toml",
+                    ("start = 2021-04-27T12:00:00Z", "start = 2021-04-27T17:30:00Z"),
+                    ("end = 2021-05-04T00:00:00Z", "end = 2021-04-27T19:00:00Z"),
+                    ('mode = "dual-downlink"', 'mode = "single-downlink"'))
+    out = run_mission(path, tmp_path / "single")
+    table = pd.read_csv(out / "passes.csv", keep_default_na=False)
+    assert set(table["station"]) == {"Delingha", "Nanshan"}
+    # one lossy link instead of two: far more coincidences than the dual downlink
+    assert (table["detections"] > 10_000).all()
+    assert (table["qber_z"].astype(float) < 0.08).all()

@@ -61,3 +61,55 @@ def test_relay_outputs_and_conservation(relay_out):
 def test_relay_needs_demands_and_known_endpoints(tmp_path):
     with pytest.raises(InputError, match="relay.demands: 'Paris' is neither"):
         load_mission(_small(tmp_path, ('a = "Beijing"', 'a = "Paris"')))
+
+
+def test_entanglement_windows_compete_as_a_trust_free_path(tmp_path):
+    """Delingha and Lijiang share Micius windows: the planner may serve their demand
+    by dual-downlink entanglement (BBM92, simulated) instead of the trusted relay."""
+    tle = REPO / "tle" / "micius.tle"
+    text = f"""
+[mission]
+name = "relay-entangled"
+start = 2016-12-21T17:00:00Z
+end = 2016-12-21T19:00:00Z
+seed = 3
+min_elevation_deg = 10.0
+
+[[satellites]]
+name = "MICIUS"
+tle = "{tle}"
+norad_id = 41731
+[satellites.source]
+rate_hz = 1.0e6
+
+[[stations]]
+name = "Delingha"
+[stations.clouds]
+model = "clear"
+[[stations]]
+name = "Lijiang"
+[stations.clouds]
+model = "clear"
+
+[entanglement]
+pairs = [["Delingha", "Lijiang"]]
+
+[relay]
+[[relay.demands]]
+a = "Delingha"
+b = "Lijiang"
+bits_per_day = 1.0e9
+
+[report]
+pass_plots = 0
+mission_report = false
+"""
+    path = tmp_path / "ent.toml"
+    path.write_text(text)
+    out = run_relay(path, tmp_path / "out")
+    with xr.open_dataset(out / "network.nc") as ds:
+        assert ds.sizes["window"] >= 1
+        assert float(ds["window_expected_bits"].max()) > 0
+        direct = float(ds["delivered_direct_bits"].sum())
+        if int(ds["window_selected"].sum()):
+            assert direct > 0

@@ -6,7 +6,9 @@
    how the stored key is allocated to the demands: the exact MILP and the greedy
    baseline, both reported (:mod:`satqkd.network.planning`).
 3. The MILP plan is executed on the actual key bits by the relay ledger, which
-   publishes K_A xor K_B (Liao et al., PRL 120, 030501 (2018)).
+   publishes K_A xor K_B (Liao et al., PRL 120, 030501 (2018)). With ``[entanglement]
+   pairs``, the dual-downlink windows of those pairs compete as a second path that
+   needs no trust in the satellite (BBM92 keys of the windows, simulated).
 4. ``network.nc``, ``network_report.md`` and the network plots are written.
 """
 
@@ -24,7 +26,7 @@ from satqkd.mission.run import default_out_dir, plan_mission, run_mission
 from satqkd.network.execution import execute_plan
 from satqkd.network.fibre import FibreLink
 from satqkd.network.ledger import PassKey
-from satqkd.network.model import CandidatePass, Demand, NetworkProblem, Site
+from satqkd.network.model import CandidatePass, Demand, EntanglementWindow, NetworkProblem, Site
 from satqkd.network.outputs import network_dataset, relay_report
 from satqkd.network.planning import plan_greedy, plan_milp
 
@@ -33,7 +35,40 @@ def _seconds(iso: str) -> float:
     return float(np.datetime64(str(iso).rstrip("Z"), "ns").astype(np.int64)) / 1e9
 
 
-def network_problem(cfg: config.MissionConfig, table: pd.DataFrame) -> NetworkProblem:
+def entanglement_windows(plan) -> tuple[tuple[EntanglementWindow, ...], dict[str, int]]:
+    """Dual-downlink windows of the ``[entanglement] pairs`` as a second, trust-free path.
+
+    Each common-visibility window is simulated as a BBM92 dual downlink from the
+    satellite's pair source (``[satellites.pair_source]``); its secret key is the key the
+    window would give A and B directly, without trusting the satellite.
+    """
+    from satqkd.mission.entangled import simulate_window, window_tasks
+    from satqkd.orbit.passes import pass_geometry
+
+    cfg = plan.cfg
+    if not cfg.entanglement.pairs:
+        return (), {}
+    ent_cfg = cfg.model_copy(update={"mission": cfg.mission.model_copy(
+        update={"protocol": "bbm92"})})
+    geometry = pass_geometry(plan.passes, plan.stations, cfg.mission.step_s,
+                             cfg.mission.night_sun_elevation_deg)
+    cfg_index = {id(c): i for i, c in enumerate(cfg.satellites)}
+    sat_index = {sat.name: cfg_index[id(c)] for sat, c in plan.satellites}
+    station_index = {s.name: i for i, s in enumerate(cfg.stations)}
+    ent_plan = type(plan)(plan.path, ent_cfg, plan.satellites, plan.stations, plan.passes)
+    windows, bits = [], {}
+    for task in window_tasks(ent_plan, geometry, sat_index, station_index):
+        attrs = simulate_window(task).dataset.attrs
+        n = int(attrs["secret_bits"])
+        windows.append(EntanglementWindow(task.window_id, attrs["satellite"], attrs["station_a"],
+                                          attrs["station_b"], _seconds(attrs["aos"]),
+                                          _seconds(attrs["los"]), float(n)))
+        bits[task.window_id] = n
+    return tuple(windows), bits
+
+
+def network_problem(cfg: config.MissionConfig, table: pd.DataFrame,
+                    windows: tuple[EntanglementWindow, ...] = ()) -> NetworkProblem:
     """The planning problem of a mission from its pass table (``passes.csv``)."""
     rel = cfg.relay
     candidates = tuple(
@@ -54,7 +89,8 @@ def network_problem(cfg: config.MissionConfig, table: pd.DataFrame) -> NetworkPr
     sites = tuple(Site(s.name, s.lat_deg, s.lon_deg, "station") for s in cfg.stations) + tuple(
         Site(c.name, c.lat_deg, c.lon_deg, "city") for c in rel.cities
         if c.lat_deg is not None and c.lon_deg is not None)
-    return NetworkProblem(candidates, demands, fibre_links=fibre, storage_bits=rel.storage_bits,
+    return NetworkProblem(candidates, demands, windows=windows, fibre_links=fibre,
+                          storage_bits=rel.storage_bits,
                           start_s=cfg.mission.start.timestamp(), end_s=cfg.mission.end.timestamp(),
                           objective=rel.objective, sites=sites)
 
@@ -76,7 +112,8 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     run_mission(plan, out, progress=progress, workers=workers)
 
     table = pd.read_csv(out / "passes.csv", keep_default_na=False)
-    problem = network_problem(cfg, table)
+    windows, window_bits = entanglement_windows(plan)
+    problem = network_problem(cfg, table, windows)
     milp = plan_milp(problem, time_limit_s=cfg.relay.milp_time_limit_s)
     greedy = plan_greedy(problem)
     index = {row["pass_id"]: row for row in read_key_index(out / "keys")} \
@@ -87,7 +124,7 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
             alice, _ = read_keys(out / "keys", c.pass_id)
             pass_keys[c.pass_id] = PassKey(c.pass_id, c.satellite, c.station, c.aos_s, c.los_s,
                                            alice, int(index[c.pass_id]["bits"]))
-    execution = execute_plan(problem, milp, pass_keys)
+    execution = execute_plan(problem, milp, pass_keys, window_bits=window_bits)
     ds = network_dataset(execution, compare=[greedy])
     ds.attrs.update({"mission": cfg.mission.name, "Conventions": "CF-1.8"})
     with atomic_path(out / "network.nc") as tmp:
