@@ -64,6 +64,7 @@ ABORT_VERIFICATION = "verification_failed"
 ABORT_BELL_TEST = "bell_test_failed"  # entangled modes (satqkd.keys.bbm92)
 ABORT_DAYLIGHT = "daylight"  # the mission stage ran no QKD: Sun up, night-only operation
 ABORT_OVERCAST = "overcast"  # the mission stage ran no QKD: no clear second
+ABORT_TOO_SHORT = "too_short"  # the pass has no sample at the mission's time step
 ABORT_REASONS = (
     ABORT_QBER,
     ABORT_NO_SINGLE_PHOTON,
@@ -74,6 +75,7 @@ ABORT_REASONS = (
     ABORT_BELL_TEST,
     ABORT_DAYLIGHT,
     ABORT_OVERCAST,
+    ABORT_TOO_SHORT,
 )
 
 TAIL_BOUNDS = ("hoeffding", "chernoff")

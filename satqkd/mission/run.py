@@ -187,7 +187,8 @@ def simulate_pass(task: PassTask) -> PassOutput:
     operating = ds["operating"].values & (ds["cloud_clear"].values > 0)
     if not operating.any():
         # Nobody runs QKD in daylight (night-only operation) or under full overcast.
-        reason = "daylight" if not ds["operating"].values.any() else "overcast"
+        reason = ("too_short" if n == 0 else
+                  "daylight" if not ds["operating"].values.any() else "overcast")
         counts = np.zeros((n, len(source.intensities), 2, 2, 2), dtype=np.int64)
         doubles = np.zeros((n, len(source.intensities)), dtype=np.int64)
         keys = process_sifted(sift(empty_events(), len(source.intensities)), source.intensities, source.probabilities,
