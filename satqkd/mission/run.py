@@ -380,9 +380,11 @@ def run_mission(
     })
     if cfg.report.mission_report:
         t0 = time.perf_counter()
-        from satqkd.report.mission_report import write_reports
+        from satqkd.report.mission_report import mission_summary, write_reports
 
         write_reports(out)
+        with atomic_path(out / "summary.nc") as tmp:
+            mission_summary(out).to_netcdf(tmp, engine="h5netcdf")
         timings = {**plan.timings_s, "report": time.perf_counter() - t0}
         run_json = json.loads((out / "run.json").read_text())
         run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
