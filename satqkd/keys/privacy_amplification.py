@@ -28,8 +28,8 @@ import scipy.fft
 
 #: largest row or column block handled by one FFT (FFT length <= 2 * block_bits). The
 #: float64 error grows like eps * log2(N) * n (~1e-7 at n = 2^24, far inside the
-#: margin); 2^24 keeps the hash of a key of tens of Mbit under about 1 GB.
-DEFAULT_BLOCK_BITS = 1 << 24
+#: margin); 2^23 keeps the hash of a key of tens of Mbit near 0.6 GB.
+DEFAULT_BLOCK_BITS = 1 << 23
 ROUNDING_MARGIN = 0.25
 
 
