@@ -92,6 +92,10 @@ def run(
     from satqkd.mission.run import plan_mission, run_mission
 
     plan = plan_mission(mission)  # bad input is reported before anything is drawn
+    if scheduler is not None:
+        from satqkd.mission.execute import check_scheduler
+
+        check_scheduler(scheduler)
     _print_warnings(plan.warnings)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
             "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,

@@ -90,6 +90,14 @@ def test_dask_workers_give_the_serial_result(mission_file, serial_run, tmp_path)
     _same_outputs(serial_run, parallel)
 
 
+def test_existing_dask_cluster_by_address(mission_file, serial_run, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        out = run_mission(mission_file, tmp_path / "cluster", scheduler=cluster.scheduler_address)
+    _same_outputs(serial_run, out)
+
+
 def test_resume_after_sigkill(mission_file, serial_run, tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "satqkd.cli", "run", str(mission_file), "--out", str(out)]

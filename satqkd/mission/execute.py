@@ -13,6 +13,18 @@ from typing import Any, Callable, Sequence
 from satqkd.errors import InputError
 
 
+def check_scheduler(address: str) -> None:
+    """Fail early, with one line, when a Dask scheduler cannot be reached."""
+    try:
+        from dask.distributed import Client
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise InputError("--scheduler needs dask.distributed: pip install -e '.[dist]'") from None
+    try:
+        Client(address, timeout="10s").close()
+    except OSError as exc:
+        raise InputError(f"--scheduler {address}: cannot connect ({exc})") from None
+
+
 def execute(
     fn: Callable[[Any], Any],
     tasks: Sequence[Any],
