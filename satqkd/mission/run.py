@@ -83,6 +83,15 @@ PASSES_CSV_COLUMNS = [
 ]
 
 
+def _expected_cost(task, daylight_ok: bool) -> float:
+    """A cheap proxy of a pass's simulation cost: operating seconds weighted by elevation."""
+    geo = task.geometry if hasattr(task, "geometry") else task.geometry_a
+    if geo.sizes["time"] == 0:
+        return 0.0
+    on = np.ones(geo.sizes["time"], bool) if daylight_ok else geo["night"].values.astype(bool)
+    return float(np.sum(np.sin(np.radians(np.clip(geo["elevation"].values[on], 0.0, 90.0)))))
+
+
 def _check_station_weather(cfg: config.MissionConfig, path: Path) -> None:
     """Fail before any work when a station has no cloud climatology to draw from."""
     for i, station in enumerate(cfg.stations):
@@ -325,6 +334,10 @@ def run_mission(
         if progress:
             progress("passes", n_done, n_total)
 
+    if workers > 1 or scheduler is not None:
+        # Heaviest passes first (long night passes high in the sky), so that workers
+        # finish together; the order does not change any result (each pass has its seed).
+        tasks.sort(key=lambda t: -_expected_cost(t, cfg.channel.operate_in_daylight))
     execute(simulate, tasks, finished, workers=workers, scheduler=scheduler)
     plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
