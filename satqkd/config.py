@@ -222,6 +222,8 @@ class AtmosphereSection(Section):
 
     zenith_transmittance: float | None = Field(None, gt=0.0, le=1.0)
     visibility_km: float | None = Field(None, gt=0.0, le=1000.0)
+    # a named visibility (satqkd.channel.atmosphere.VISIBILITY_PRESETS); visibility_km wins
+    aerosol_preset: Literal["desert_high_altitude", "clear", "rural", "hazy", "urban"] | None = None
     aerosol_scale_height_m: float = Field(1200.0, gt=0.0, le=20000.0)
 
 

@@ -173,3 +173,12 @@ def test_validation_reads_the_published_quantities(write_mission):
     far = figures["sifted key rate near 1200 km"]
     assert near.ours > 2.0 * far.ours > 0.0  # the link is best at the shortest range
     assert 0.5 < figures["QBER"].ours < 3.0
+
+
+def test_aerosol_preset_reaches_the_link_budget(write_mission):
+    from satqkd.mission.parameters import link_parameters
+
+    cfg = load_mission(write_mission(("[stations.clouds]",
+                                      '[stations.atmosphere]\naerosol_preset = "urban"\n'
+                                      "[stations.clouds]")))
+    assert link_parameters(cfg, cfg.satellites[0], cfg.stations[0]).atmosphere.visibility_km == 5.0

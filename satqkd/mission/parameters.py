@@ -8,6 +8,7 @@ parameters.
 from __future__ import annotations
 
 from satqkd import config
+from satqkd.channel.atmosphere import VISIBILITY_PRESETS
 from satqkd.channel.params import (
     Atmosphere,
     Background,
@@ -44,7 +45,9 @@ def link_parameters(
         ),
         atmosphere=Atmosphere(
             zenith_transmittance=station.atmosphere.zenith_transmittance,
-            visibility_km=station.atmosphere.visibility_km,
+            visibility_km=(station.atmosphere.visibility_km
+                           if station.atmosphere.visibility_km is not None else
+                           VISIBILITY_PRESETS.get(station.atmosphere.aerosol_preset or "")),
             aerosol_scale_height_m=station.atmosphere.aerosol_scale_height_m,
         ),
         turbulence=Turbulence(
