@@ -409,6 +409,14 @@ class MissionConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _pair_attacks(self) -> "MissionConfig":
+        if self.mission.protocol != "decoy-bb84" and self.eavesdropper.kind not in (
+                "none", "intercept-resend"):
+            raise ValueError(f"eavesdropper.kind: {self.eavesdropper.kind!r} is a decoy-BB84 "
+                             "attack; entangled protocols allow none or intercept-resend")
+        return self
+
+    @model_validator(mode="after")
     def _relay_names(self) -> "MissionConfig":
         stations = {s.name for s in self.stations}
         cities = {c.name for c in self.relay.cities}

@@ -71,3 +71,19 @@ def test_single_downlink_partner_on_board(tmp_path):
     # one lossy link instead of two: far more coincidences than the dual downlink
     assert (table["detections"] > 10_000).all()
     assert (table["qber_z"].astype(float) < 0.08).all()
+
+
+def test_intercept_resend_breaks_the_bell_test(tmp_path):
+    """Eve measuring every photon to Lijiang and resending: S <= 2, the test fails."""
+    path = _mission(tmp_path, "micius-entanglement-2017.toml",
+                    ("start = 2016-12-18T12:00:00Z", "start = 2016-12-21T17:00:00Z"),
+                    ("end = 2016-12-22T00:00:00Z", "end = 2016-12-21T18:30:00Z"),
+                    ("[mission]", '[eavesdropper]\nkind = "intercept-resend"\n\n[mission]'))
+    out = run_mission(path, tmp_path / "eve")
+    row = pd.read_csv(out / "passes.csv", keep_default_na=False).iloc[0]
+    s, sigma = float(row["chsh_s"]), float(row["chsh_sigma"])
+    assert s < 2.0 + 3 * sigma  # a local-realistic value (ideal: sqrt2 V, about 1.31)
+    assert abs(s - math.sqrt(2) * (0.91 + 0.94) / 2) < 5 * sigma + 0.05
+    with pytest.raises(InputError, match="entangled protocols allow none or intercept-resend"):
+        load_mission(_mission(tmp_path, "micius-entanglement-2017.toml",
+                              ("[mission]", '[eavesdropper]\nkind = "pns"\n\n[mission]')))

@@ -19,6 +19,7 @@ import xarray as xr
 from satqkd import config
 from satqkd.channel.link_budget import link_budget
 from satqkd.engine.pairs import (
+    PairEavesdropper,
     PairReceiver,
     PairSource,
     bbm92_flips,
@@ -160,6 +161,11 @@ def simulate_window(task: WindowTask):
 
     eta_a, noise_a, on_a = engine_inputs(link_a, st_a)
     rng_engine = np.random.default_rng(s_engine)
+    # Intercept-resend on the photons sent to the ground station B (the only attack
+    # [eavesdropper] offers for pairs; the mission file rejects the others).
+    eve = (PairEavesdropper(kind="intercept-resend", target="b",
+                            fraction=cfg.eavesdropper.fraction)
+           if cfg.eavesdropper.kind == "intercept-resend" else None)
     if st_b is None:  # single downlink: side A is on board, the ground station is side B
         ra = PairReceiver(angles_a, tuple([1.0 / len(angles_a)] * len(angles_a)),
                           ent.onboard_detector_efficiency, 0.0, ent.timing_jitter_ps)
@@ -167,7 +173,7 @@ def simulate_window(task: WindowTask):
         on = on_a
         result = single_downlink_pass(eta_a, noise_a, step, source, ra, rb, rng_engine,
                                       onboard_dark_rate=ent.onboard_dark_count_rate,
-                                      coincidence_window_s=window_s)
+                                      coincidence_window_s=window_s, eavesdropper=eve)
     else:
         eta_b, noise_b, on_b = engine_inputs(link_b, st_b)
         ra = _receiver(angles_a, st_a, ent.timing_jitter_ps)
@@ -176,7 +182,7 @@ def simulate_window(task: WindowTask):
         result = dual_downlink_pass(np.where(on, eta_a, 0.0), np.where(on, eta_b, 0.0),
                                     np.where(on, noise_a, 0.0), np.where(on, noise_b, 0.0),
                                     step, source, ra, rb, rng_engine,
-                                    coincidence_window_s=window_s)
+                                    coincidence_window_s=window_s, eavesdropper=eve)
 
     chsh_s = chsh_sigma = float("nan")
     if protocol in CHSH_SETTINGS:
