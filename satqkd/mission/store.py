@@ -72,20 +72,12 @@ def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
         if path.name.startswith("."):
             continue  # a temporary file left by a killed process
         try:
-            with h5netcdf.File(path, "r") as f:
-                if f.attrs.get("config_sha256") == config_sha256:
+            with h5py.File(path, "r") as f:
+                if _text(f.attrs.get("config_sha256")) == config_sha256:
                     done.add(path.stem)
         except OSError:
             continue  # unreadable: recompute
     return done
-
-
-def _nc_dtype(values: np.ndarray) -> tuple[object, dict]:
-    if values.dtype == bool:
-        return np.int8, {"dtype": "bool"}
-    if values.dtype.kind in "US":
-        return h5py.string_dtype(), {}
-    return values.dtype, {}
 
 
 def merge_checkpoints(
@@ -95,9 +87,9 @@ def merge_checkpoints(
     paths = [checkpoint_path(out_dir, pid) for pid in pass_ids]
     sizes, scalars = [], []
     for p in paths:
-        with h5netcdf.File(p, "r") as f:
-            sizes.append(f.dimensions["time"].size)
-            scalars.append({k: v for k, v in f.attrs.items() if k != "config_sha256"})
+        with h5py.File(p, "r") as f:
+            sizes.append(int(f["time"].shape[0]))
+            scalars.append(_scalars(f.attrs))
     offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
     with atomic_path(target) as tmp, h5netcdf.File(tmp, "w") as out:
         out.dimensions = {"pass": len(paths), "sample": int(offsets[-1])}
@@ -107,39 +99,68 @@ def merge_checkpoints(
         rs[:] = np.asarray(sizes, dtype=np.int64)
         rs.attrs.update({"long_name": "number of per-second samples of each pass",
                          "sample_dimension": "sample"})
-        created: set[str] = set()
+        schema = _sample_schema([p for p, n in zip(paths, sizes) if n])
+        for name, (dims, shape, dtype, attrs) in schema.items():
+            for d, n in zip(dims, shape):
+                if d not in out.dimensions:
+                    out.dimensions[d] = n
+            v = out.create_variable(name, ("sample",) + dims, dtype, fillvalue=_fill(dtype))
+            v.attrs.update(attrs)
+        # Passes are read with plain h5py (the checkpoints are HDF5) and written in
+        # batches of about BATCH_SAMPLES samples: few, large writes; bounded memory.
+        batch: dict[str, list[np.ndarray]] = {name: [] for name in schema}
+        start = 0
+        pending = 0
         for i, p in enumerate(paths):
             if sizes[i] == 0:
                 continue
-            with xr.open_dataset(p, engine="h5netcdf") as ds:
-                ds = ds.load()
-            sl = slice(int(offsets[i]), int(offsets[i + 1]))
-            t = (ds["time"].values.astype("datetime64[ns]").astype(np.int64) / 1e9)
-            if "time" not in created:
-                v = out.create_variable("time", ("sample",), np.float64)
-                v.attrs.update({"units": "seconds since 1970-01-01 00:00:00",
-                                "calendar": "proleptic_gregorian", "long_name": "time (UTC)",
-                                "standard_name": "time"})
-                created.add("time")
-            out.variables["time"][sl] = t
-            for name, var in ds.data_vars.items():
-                if var.dims[:1] != ("time",):
-                    continue
-                values = var.values
-                if name not in created:
-                    extra = var.dims[1:]
-                    for d in extra:
-                        if d not in out.dimensions:
-                            out.dimensions[d] = ds.sizes[d]
-                    dtype, extra_attrs = _nc_dtype(values)
-                    v = out.create_variable(name, ("sample",) + extra, dtype,
-                                            fillvalue=_fill(dtype))
-                    v.attrs.update({**{k: a for k, a in var.attrs.items()}, **extra_attrs})
-                    created.add(name)
-                target_var = out.variables[name]
-                if values.dtype == bool:
-                    values = values.astype(np.int8)
-                target_var[sl] = values
+            with h5py.File(p, "r") as f:
+                for name in schema:
+                    if name == "time":
+                        tv = f["time"]
+                        t = xr.coding.times.decode_cf_datetime(
+                            tv[...], _text(tv.attrs["units"]), _text(tv.attrs.get("calendar")))
+                        batch[name].append(t.astype("datetime64[ns]").astype(np.int64) / 1e9)
+                    else:
+                        batch[name].append(f[name][...])
+            pending += sizes[i]
+            if pending >= BATCH_SAMPLES or i == len(paths) - 1:
+                for name, parts in batch.items():
+                    out.variables[name][start:start + pending] = np.concatenate(parts)
+                    parts.clear()
+                start += pending
+                pending = 0
+        if pending:
+            for name, parts in batch.items():
+                out.variables[name][start:start + pending] = np.concatenate(parts)
+
+
+#: samples buffered before a write while merging checkpoints
+BATCH_SAMPLES = 200_000
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _sample_schema(paths: list[Path]) -> dict[str, tuple]:
+    """Per-sample variables of the checkpoints: name -> (extra dims, their sizes, dtype, attrs)."""
+    schema: dict[str, tuple] = {
+        "time": ((), (), np.float64, {"units": "seconds since 1970-01-01 00:00:00",
+                                      "calendar": "proleptic_gregorian",
+                                      "long_name": "time (UTC)", "standard_name": "time"})}
+    if not paths:
+        return schema
+    with h5netcdf.File(paths[0], "r") as f:
+        for name, var in f.variables.items():
+            if name == "time" or var.dimensions[:1] != ("time",):
+                continue
+            attrs = {k: a for k, a in var.attrs.items() if k != "_FillValue"}
+            dtype = np.int8 if attrs.get("dtype") == "bool" else var.dtype
+            if np.dtype(dtype).kind in "USO":
+                dtype = h5py.string_dtype()
+            schema[name] = (var.dimensions[1:], var.shape[1:], dtype, attrs)
+    return schema
 
 
 def _fill(dtype) -> object:
@@ -181,7 +202,22 @@ def read_checkpoints(out_dir: Path, pass_ids: Iterable[str]) -> list[dict]:
     """Per-pass scalars (checkpoint attributes), in the given order."""
     rows = []
     for pid in pass_ids:
-        with h5netcdf.File(checkpoint_path(out_dir, pid), "r") as f:
-            rows.append({k: (v.item() if hasattr(v, "item") else v)
-                         for k, v in f.attrs.items() if k != "config_sha256"})
+        with h5py.File(checkpoint_path(out_dir, pid), "r") as f:
+            rows.append(_scalars(f.attrs))
     return rows
+
+
+def _scalars(attrs) -> dict:
+    """A checkpoint's pass scalars as Python values (h5py gives bytes and numpy types)."""
+    out = {}
+    for k, v in attrs.items():
+        if k == "config_sha256" or k.startswith("_NC"):
+            continue
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, np.ndarray) and v.size == 1:
+            v = v.item()
+        elif hasattr(v, "item") and not isinstance(v, np.ndarray):
+            v = v.item()
+        out[k] = v
+    return out
