@@ -7,7 +7,7 @@ other way round; ``link_budget(direction=...)`` says which end is on the ground.
 
 Defaults follow the Micius decoy-BB84 downlink to Xinglong where a published value
 exists (Liao et al., Nature 549, 43 (2017)); the others are stated assumptions,
-listed in docs/link_budget.md. The lead maps the mission file onto these classes.
+listed in docs/link_budget.md. satqkd.mission.parameters maps the mission file onto them.
 """
 
 from __future__ import annotations

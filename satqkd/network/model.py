@@ -1,6 +1,6 @@
 """Plain typed inputs of the network stage: passes, entanglement windows, demands, sites.
 
-Times are UTC seconds since 1970 (``float``); key amounts are bits.  The lead maps the
+Times are UTC seconds since 1970 (``float``); key amounts are bits.  satqkd.network.relay_run maps the
 mission file onto these frozen dataclasses; nothing here parses input.
 """
 
