@@ -1,7 +1,8 @@
 """Plain typed inputs of the network stage: passes, entanglement windows, demands, sites.
 
-Times are UTC seconds since 1970 (``float``); key amounts are bits.  satqkd.network.relay_run maps the
-mission file onto these frozen dataclasses; nothing here parses input.
+Times are UTC seconds since 1970 (``float``); key amounts are bits.
+:mod:`satqkd.network.relay_run` maps the mission file onto these frozen dataclasses;
+nothing here parses input.
 """
 
 from __future__ import annotations
