@@ -72,6 +72,19 @@ def _next_pow2(x):
     return v
 
 
+@numba.njit(cache=True, inline="always")
+def _block_of(k, split, pos, n):
+    """Block index and [lo, hi) of position ``pos`` in a pass: fixed blocks of ``k`` bits,
+    or (k = 0) the two halves of a subset/complement pass split at ``split``."""
+    if k > 0:
+        b = pos // k
+        lo = b * k
+        return b, lo, min(lo + k, n)
+    if pos < split:
+        return 0, 0, split
+    return 1, split, n
+
+
 @numba.njit(cache=True)
 def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
     """Reconcile ``bob`` towards ``alice`` in place. Returns (leak/pass, corrections/pass)."""
@@ -179,16 +192,8 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                 top -= 1
                 q = stk_p[top]
                 x = stk_x[top]
-                kq = block_sizes[q]
                 pos = inv[q, x]
-                if kq > 0:
-                    b = pos // kq
-                    lo = b * kq
-                    hi = min(lo + kq, L)
-                else:
-                    b = 0 if pos < split[q] else 1
-                    lo = 0 if b == 0 else split[q]
-                    hi = split[q] if b == 0 else L
+                b, lo, hi = _block_of(block_sizes[q], split[q], pos, L)
                 base = soff[q] + b * cap[q]
                 # deepest known odd node on the path to x
                 h = 1
@@ -242,17 +247,9 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                 fixed[p] += 1
                 # cascade effect: every known node containing y flips its error parity
                 for j in range(p + 1):
-                    kj = block_sizes[j]
                     pj = inv[j, y]
                     dp[j, pj] ^= 1
-                    if kj > 0:
-                        b = pj // kj
-                        lo = b * kj
-                        hi = min(lo + kj, L)
-                    else:
-                        b = 0 if pj < split[j] else 1
-                        lo = 0 if b == 0 else split[j]
-                        hi = split[j] if b == 0 else L
+                    b, lo, hi = _block_of(block_sizes[j], split[j], pj, L)
                     base = soff[j] + b * cap[j]
                     h = 1
                     odd = False
