@@ -12,22 +12,23 @@ their "Cascade opt. (8)":
 with 14 passes as in the paper.  The key is cut into frames of ``frame_bits`` (default 2^16;
 the paper used 2^14) reconciled independently; the remainder joins the last frame.
 
-Each pass: a shared random permutation (Fisher-Yates from the shared seed) cuts the frame
-into blocks of k_i; Alice discloses every block parity (1 bit each, except the last block of
-passes 2.. whose parity follows from the frame parity fixed by pass 1); in every block whose
-parities differ, BINARY halves the block, Alice disclosing the parity of the left half
+Each pass: a shared pseudorandom permutation of the frame (a keyed four-round Feistel network
+on the bit index, restricted to the frame by cycle walking; keys from the shared seed) cuts
+it into blocks of k_i; Alice discloses every block parity (1 bit each, except the last block
+of passes 2.. whose parity follows from the frame parity fixed by pass 1); in every block
+whose parities differ, BINARY halves the block, Alice disclosing the parity of the left half
 (1 bit) while the right half's follows from the parent (0 bits), until the error is found.
 Every correction flips the parity of the blocks containing that bit in all earlier passes
 (the cascade effect).  With sub-block reuse every parity Alice ever disclosed or implied is
 kept in a binary tree per block, so the back-tracking search starts from the *smallest*
-known odd sub-block and never asks for a parity twice.  Passes with k_i = n/2 are drawn as
-a uniformly random subset of the frame and its complement (the BICONF primitive of
-Brassard & Salvail; equivalent to a random permutation cut in halves up to the binomial
-spread of the half size), which saves a full shuffle per pass.
+known odd sub-block and never asks for a parity twice.  Passes with k_i = n/2 cut the
+permuted frame in two halves (the BICONF primitive of Brassard & Salvail).
 
 Leakage = number of parity bits Alice disclosed, counted exactly in the kernel.  The
 simulation evaluates "Alice's parity XOR Bob's parity" of a block as the parity of the
-error pattern a XOR b over it, which is the same bit.
+error pattern a XOR b over it, which is the same bit; because a position's place in a pass
+is computed alone (no shuffle of the frame), the kernel handles only the error positions
+and its cost grows with the errors (about QBER x n), not with n.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from satqkd.keys.finite_key import binary_entropy
 PAPER_FRAME_BITS = 16384
 DEFAULT_FRAME_BITS = 65536
 DEFAULT_PASSES = 14
+#: Feistel rounds of the per-pass permutation (four: a strong pseudorandom permutation).
+FEISTEL_ROUNDS = 4
 
 
 def cascade_block_sizes(qber: float, frame_bits: int = DEFAULT_FRAME_BITS,
@@ -64,6 +67,56 @@ def cascade_block_sizes(qber: float, frame_bits: int = DEFAULT_FRAME_BITS,
     return np.array([k if 0 < 2 * k < frame_bits else 0 for k in sizes], dtype=np.int64)
 
 
+@numba.njit(cache=True, inline="always")
+def _mix64(z):
+    """splitmix64 finaliser (Steele, Lea, Flood, OOPSLA 2014): a bijective 64-bit mixer."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True)
+def _pass_keys(seed, frame, p):
+    """Four Feistel round keys of pass ``p`` of frame ``frame``, from the shared seed."""
+    keys = np.empty(FEISTEL_ROUNDS, np.uint64)
+    base = _mix64(np.uint64(seed) ^ _mix64(np.uint64(frame) * np.uint64(64) + np.uint64(p)))
+    for r in range(FEISTEL_ROUNDS):
+        keys[r] = _mix64(base + np.uint64(r + 1) * np.uint64(0x9E3779B97F4A7C15))
+    return keys
+
+
+@numba.njit(cache=True)
+def _domain_half_bits(L):
+    """Half-width h of the balanced Feistel domain [0, 4^h) that holds [0, L)."""
+    h = 1
+    while (1 << (2 * h)) < L:
+        h += 1
+    return h
+
+
+@numba.njit(cache=True, inline="always")
+def _permute(y, keys, h, L):
+    """Position of bit ``y`` in a pass: a keyed pseudorandom permutation of [0, L).
+
+    A balanced Feistel network on 2h bits with splitmix64 round functions (Luby & Rackoff,
+    SIAM J. Comput. 17, 373 (1988): four rounds give a strong pseudorandom permutation),
+    restricted to [0, L) by cycle walking (Black & Rogaway, CT-RSA 2002), so any bit's
+    position is computed alone, without shuffling the frame.
+    """
+    mask = np.uint64((1 << h) - 1)
+    x = np.uint64(y)
+    while True:
+        left = x >> np.uint64(h)
+        right = x & mask
+        for r in range(keys.size):
+            t = right
+            right = left ^ (_mix64(right ^ keys[r]) & mask)
+            left = t
+        x = (left << np.uint64(h)) | right
+        if x < np.uint64(L):
+            return np.int64(x)
+
+
 @numba.njit(cache=True)
 def _next_pow2(x):
     v = 1
@@ -73,22 +126,57 @@ def _next_pow2(x):
 
 
 @numba.njit(cache=True, inline="always")
-def _block_of(k, split, pos, n):
+def _block_of(k, pos, n):
     """Block index and [lo, hi) of position ``pos`` in a pass: fixed blocks of ``k`` bits,
-    or (k = 0) the two halves of a subset/complement pass split at ``split``."""
+    or (k = 0) the two halves [0, n // 2) and [n // 2, n)."""
     if k > 0:
         b = pos // k
         lo = b * k
         return b, lo, min(lo + k, n)
+    split = n // 2
     if pos < split:
         return 0, 0, split
     return 1, split, n
 
 
+@numba.njit(cache=True, inline="always")
+def _word_parity(x):
+    x ^= x >> np.uint64(32)
+    x ^= x >> np.uint64(16)
+    x ^= x >> np.uint64(8)
+    x ^= x >> np.uint64(4)
+    x ^= x >> np.uint64(2)
+    x ^= x >> np.uint64(1)
+    return np.int32(x & np.uint64(1))
+
+
+@numba.njit(cache=True, inline="always")
+def _range_parity(words, row, lo, hi):
+    """Parity of bits [lo, hi) (hi > lo) of the packed bitmap ``words[row]`` (bit t of the
+    bitmap is bit t % 64 of word t // 64)."""
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    wlo = lo >> 6
+    whi = (hi - 1) >> 6
+    top = np.uint64(((hi - 1) & 63) + 1)  # bits of the last word inside the range
+    last = ones if top == np.uint64(64) else (np.uint64(1) << top) - np.uint64(1)
+    if wlo == whi:
+        return _word_parity((words[row, wlo] & last) >> np.uint64(lo & 63))
+    acc = words[row, wlo] >> np.uint64(lo & 63)
+    for w in range(wlo + 1, whi):
+        acc ^= words[row, w]
+    acc ^= words[row, whi] & last
+    return _word_parity(acc)
+
+
 @numba.njit(cache=True)
 def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
-    """Reconcile ``bob`` towards ``alice`` in place. Returns (leak/pass, corrections/pass)."""
-    np.random.seed(seed)
+    """Reconcile ``bob`` towards ``alice`` in place. Returns (leak/pass, corrections/pass).
+
+    Work scales with the errors, not the key: a pass places only the frame's remaining
+    errors (their positions from :func:`_permute`) in a packed bitmap of the pass order,
+    block parities are tallied from them, and BINARY's sub-block parities are word-wise
+    parities of that bitmap. Every parity is the one Alice and Bob would compare.
+    """
     n = alice.size
     n_pass = block_sizes.size
     leak = np.zeros(n_pass, np.int64)
@@ -103,6 +191,7 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
     soff = np.empty(n_pass, np.int64)
     total = 0
     nb_max = 0
+    nb_all = 0
     for p in range(n_pass):
         k = block_sizes[p]
         if k > 0:
@@ -114,15 +203,17 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
         cap[p] = c
         soff[p] = total
         total += nb * c
-        nb_max += nb
+        nb_max = max(nb_max, nb)
+        nb_all += nb
     # state = 2 * frame + parity; a node is known in frame f iff state >> 1 == f (no resets)
     st = np.full(total + 2, -1, np.int32)
-    perm = np.empty((n_pass, lmax), np.int32)
-    inv = np.empty((n_pass, lmax), np.int32)
-    dp = np.empty((n_pass, lmax), np.uint8)  # error pattern in each pass's order
-    d = np.empty(lmax, np.uint8)
-    split = np.zeros(n_pass, np.int64)
-    stack_cap = n_pass * (lmax + 1) + nb_max + 16
+    dpw = np.zeros((n_pass, (lmax + 63) // 64), np.uint64)  # error bitmap in pass order
+    errs = np.empty(lmax, np.int32)  # the frame's error positions at its start
+    live = np.empty(lmax, np.uint8)  # 1 while error e is uncorrected
+    posc = np.empty((n_pass, lmax), np.int32)  # position of error e in pass p
+    rev = np.empty((n_pass, lmax), np.int32)  # error at a pass position (where the bit is set)
+    blkpar = np.empty(nb_max, np.uint8)
+    stack_cap = n_pass * (lmax + 1) + nb_all + 16
     stk_p = np.empty(stack_cap, np.int32)
     stk_x = np.empty(stack_cap, np.int32)
 
@@ -130,72 +221,54 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
         off = f * frame_bits
         L = frame_bits if f < nf - 1 else n - off
         tag = 2 * f
+        h_bits = _domain_half_bits(L)
+        n_err = 0
         for i in range(L):
-            d[i] = alice[off + i] ^ bob[off + i]
+            if alice[off + i] != bob[off + i]:
+                errs[n_err] = i
+                live[n_err] = 1
+                n_err += 1
+        n_words = (L + 63) // 64
         for p in range(n_pass):
             k = block_sizes[p]
-            if k > 0:
-                for i in range(L):
-                    perm[p, i] = i
-                for i in range(L - 1, 0, -1):
-                    j = np.random.randint(0, i + 1)
-                    t = perm[p, i]
-                    perm[p, i] = perm[p, j]
-                    perm[p, j] = t
-                nb = (L + k - 1) // k
-            else:
-                a = 0
-                z = L - 1
-                i = 0
-                while i < L:
-                    r = np.random.randint(0, 1 << 30)
-                    for _ in range(30):
-                        if i >= L:
-                            break
-                        if r & 1:
-                            perm[p, a] = i
-                            a += 1
-                        else:
-                            perm[p, z] = i
-                            z -= 1
-                        r >>= 1
-                        i += 1
-                split[p] = a
-                nb = 2
-            for i in range(L):
-                inv[p, perm[p, i]] = i
-                dp[p, i] = d[perm[p, i]]
+            keys = _pass_keys(seed, f, p)
+            nb = (L + k - 1) // k if k > 0 else 2
+            for w in range(n_words):
+                dpw[p, w] = 0
+            for b in range(nb):
+                blkpar[b] = 0
+            for e in range(n_err):
+                if not live[e]:
+                    continue
+                pos = _permute(errs[e], keys, h_bits, L)
+                posc[p, e] = pos
+                rev[p, pos] = e
+                dpw[p, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+                b, lo, hi = _block_of(k, pos, L)
+                blkpar[b] ^= 1
 
             top = 0
             for b in range(nb):
-                if k > 0:
-                    lo = b * k
-                    hi = min(lo + k, L)
-                else:
-                    lo = 0 if b == 0 else split[p]
-                    hi = split[p] if b == 0 else L
-                if hi <= lo:
-                    continue
-                par = 0
-                for i in range(lo, hi):
-                    par ^= dp[p, i]
+                lo = b * k if k > 0 else (0 if b == 0 else L // 2)
+                if lo >= L or (k == 0 and b == 0 and L // 2 == 0):
+                    continue  # the empty first half of a one-bit frame
+                par = blkpar[b]
                 st[soff[p] + b * cap[p] + 1] = tag + par
                 # the last block of a later pass follows from the frame parity (pass 0)
                 if p == 0 or b < nb - 1:
                     leak[p] += 1
                 if par:
                     stk_p[top] = p
-                    stk_x[top] = perm[p, lo]
+                    stk_x[top] = lo
                     top += 1
 
             while top > 0:
                 top -= 1
                 q = stk_p[top]
-                x = stk_x[top]
-                pos = inv[q, x]
-                b, lo, hi = _block_of(block_sizes[q], split[q], pos, L)
+                pos = stk_x[top]
+                b, lo, hi = _block_of(block_sizes[q], pos, L)
                 base = soff[q] + b * cap[q]
-                # deepest known odd node on the path to x
+                # deepest known odd node on the path to pos
                 h = 1
                 best = -1
                 blo = lo
@@ -227,10 +300,7 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                     mid = lo + (hi - lo) // 2
                     sl = st[base + 2 * h]
                     if (sl >> 1) != f:
-                        par = 0
-                        for i in range(lo, mid):
-                            par ^= dp[q, i]
-                        sl = tag + par
+                        sl = tag + _range_parity(dpw, q, lo, mid)
                         st[base + 2 * h] = sl
                         leak[p] += 1
                     if (st[base + 2 * h + 1] >> 1) != f:
@@ -241,15 +311,18 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                     else:
                         h = 2 * h + 1
                         lo = mid
-                y = perm[q, lo]
+                if not (dpw[q, lo >> 6] >> np.uint64(lo & 63)) & np.uint64(1):
+                    raise AssertionError("Cascade: BINARY ended on a position without error")
+                e = rev[q, lo]
+                y = errs[e]
                 bob[off + y] ^= 1
-                d[y] ^= 1
+                live[e] = 0
                 fixed[p] += 1
                 # cascade effect: every known node containing y flips its error parity
                 for j in range(p + 1):
-                    pj = inv[j, y]
-                    dp[j, pj] ^= 1
-                    b, lo, hi = _block_of(block_sizes[j], split[j], pj, L)
+                    pj = posc[j, e]
+                    dpw[j, pj >> 6] ^= np.uint64(1) << np.uint64(pj & 63)
+                    b, lo, hi = _block_of(block_sizes[j], pj, L)
                     base = soff[j] + b * cap[j]
                     h = 1
                     odd = False
@@ -272,7 +345,7 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                             lo = mid
                     if odd:
                         stk_p[top] = j
-                        stk_x[top] = y
+                        stk_x[top] = pj
                         top += 1
     return leak, fixed
 
@@ -313,6 +386,6 @@ def cascade_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimat
     n = a.size
     frame = int(min(frame_bits, max(n, 1)))
     sizes = cascade_block_sizes(qber_estimate, frame, passes)
-    seed = int(rng.integers(0, 2**32 - 1))
+    seed = int(rng.integers(0, 2**63 - 1))
     leak, fixed = _cascade_kernel(a, b, sizes, frame, seed)
     return CascadeResult(b, int(leak.sum()), int(fixed.sum()), sizes, frame, leak, fixed)
