@@ -78,6 +78,7 @@ class Transmitter(Section):
     waist_m: float | None = Field(None, gt=0.0, le=5.0)
     pointing_bias_urad: float = Field(0.0, ge=0.0, le=1000.0)
     optics_efficiency: float = Field(1.0, gt=0.0, le=1.0)
+    implementation_loss_db: float = Field(0.0, ge=0.0, le=60.0)
 
 
 class Source(Section):

@@ -117,3 +117,33 @@ def test_plot(micius, tmp_path):
     out = plot_link_budget(micius, tmp_path / "lb.png")
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_implementation_loss_scales_transmittance_only():
+    """implementation_loss_db is a pure factor 10^(-L/10) on the transmittance, reported as
+    its own loss term; the background and every modelled term are unchanged."""
+    import dataclasses
+
+    import xarray as xr
+
+    from satqkd.channel.link_budget import link_budget
+    from satqkd.channel.params import LinkParameters, Transmitter
+
+    n = 5
+    t = np.datetime64("2016-12-19T16:50:00") + np.arange(n) * np.timedelta64(1, "s")
+    geo = xr.Dataset(
+        {"elevation": ("time", np.linspace(30, 40, n)), "azimuth": ("time", np.full(n, 10.0)),
+         "range": ("time", np.linspace(900, 800, n)), "sun_elevation": ("time", np.full(n, -40.0)),
+         "sun_separation": ("time", np.full(n, 120.0)), "moon_elevation": ("time", np.full(n, -30.0)),
+         "moon_separation": ("time", np.full(n, 120.0)), "moon_illumination": ("time", np.zeros(n))},
+        coords={"time": t}, attrs={"station": "Xinglong", "station_alt_m": 960.0})
+    base = LinkParameters()
+    lossy = dataclasses.replace(base, transmitter=Transmitter(implementation_loss_db=12.0))
+    a = link_budget(geo, base, np.random.default_rng(1))
+    b = link_budget(geo, lossy, np.random.default_rng(1))
+    np.testing.assert_allclose(b["transmittance"] / a["transmittance"], 10 ** -1.2, rtol=1e-12)
+    np.testing.assert_array_equal(b["loss_implementation"], 12.0)
+    np.testing.assert_array_equal(a["loss_implementation"], 0.0)
+    for v in ("loss_geometric", "loss_pointing", "loss_atmosphere", "background_rate"):
+        np.testing.assert_array_equal(a[v], b[v])
+    assert b["loss_implementation"].attrs["units"] == "dB"

@@ -51,6 +51,8 @@ BAD = [
     (('tle = "', 'tle = "/nonexistent/'), ["satellites[0].tle", "not found"]),
     (("seed = 20161219", "seed = 1\ncolour = 3"), ["mission.colour", "unknown key", "step_s"]),
     (("step_s = 1.0", "step_s = 0"), ["mission.step_s", "> 0"]),
+    (("pointing_jitter_urad = 1.2", "pointing_jitter_urad = 1.2\nimplementation_loss_db = -3"),
+     ["satellites[0].transmitter.implementation_loss_db", ">= 0"]),
     (("min_elevation_deg = 10.0", "min_elevation_deg = 95"), ["min_elevation_deg", "< 90"]),
     (("efficiency = 0.5", "efficiency = 1.5"), ["stations[0].detector.efficiency", "<= 1"]),
     (("norad_id = 41731", "norad_id = 25544"), ["satellites[0].norad_id", "25544", "41731"]),

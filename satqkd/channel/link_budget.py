@@ -1,7 +1,7 @@
 """Per-second link budget of a pass: geometry in, losses, transmittance and noise out.
 
 transmittance = eta_geometric * eta_pointing * eta_atmosphere * eta_turbulence
-                * eta_cloud * eta_receiver       (detectors included)
+                * eta_cloud * eta_receiver * eta_implementation   (detectors included)
 
 with each factor also reported as a loss in dB (positive = loss):
 
@@ -16,7 +16,9 @@ with each factor also reported as a loss in dB (positive = loss):
   remains (~0 dB for a 100 urad field); uplink: the beam-spread + wander loss of the
   long-term beam W_LT against the diffraction beam W (A&P ch. 12);
 * cloud: exp(-tau_c AM(z)) in cloudy seconds of the Markov chain (``clouds``);
-* receiver: receive optics x detector efficiency.
+* receiver: receive optics x detector efficiency;
+* implementation: 10^(-L/10) for the transmitter's ``implementation_loss_db`` L, a
+  flight-measured deficit of the real link against this ideal budget (0 dB by default).
 
 Background (counts/s per detector, sky + dark) and the noise probability per detection
 window come from ``background``. When the link does not operate in daylight, seconds
@@ -196,7 +198,8 @@ def link_budget(
     # --- operating hours and total
     sun_el = geometry["sun_elevation"].values.astype(float)
     operating = np.ones(n, bool) if bg.operate_in_daylight else sun_el < bg.night_sun_elevation_deg
-    eta = eta_geo * eta_point * eta_atm * eta_turb * eta_cloud * eta_rx
+    eta_impl = 10.0 ** (-tx.implementation_loss_db / 10.0)
+    eta = eta_geo * eta_point * eta_atm * eta_turb * eta_cloud * eta_rx * eta_impl
     transmittance = np.where(operating, eta, 0.0)
 
     out: dict[str, tuple] = {}
@@ -210,6 +213,8 @@ def link_budget(
     out["loss_cloud"] = (T, _db(eta_cloud), _attrs("dB", "cloud extinction"))
     out["loss_receiver"] = (T, np.full(n, float(_db(np.array(eta_rx)))), _attrs(
         "dB", "receiver optics and detector efficiency"))
+    out["loss_implementation"] = (T, np.full(n, tx.implementation_loss_db + 0.0), _attrs(
+        "dB", "implementation loss: flight-measured deficit against the ideal budget"))
     out["transmittance"] = (T, transmittance, _attrs(
         "1", "total link transmittance, detectors included (0 when not operating)"))
     out["background_rate"] = (T, rate, _attrs("s-1", "background counts per detector (sky and dark)"))
@@ -253,6 +258,7 @@ def link_budget(
         "transmit_truncation": truncation,
         "pointing_jitter_urad": tx.pointing_jitter_urad,
         "pointing_bias_urad": tx.pointing_bias_urad,
+        "implementation_loss_db": tx.implementation_loss_db,
         "receive_aperture_m": rx.aperture_m,
         "receive_obscuration_m": rx.obscuration_m,
         "receiver_optics_efficiency": rx.optics_efficiency,

@@ -48,6 +48,10 @@ class Transmitter:
     optics_efficiency: transmittance of the optics after the point where the source
         mean photon number is defined (1.0: Micius intensities are quoted at the
         telescope output).
+    implementation_loss_db: loss of the real link beyond this ideal budget (far-field
+        wavefront error, tracking residuals, unmodelled optics), as measured in flight
+        against the same budget; 0 (the ideal budget) by default. It is a calibration,
+        not a model: docs/validation.md gives Micius's value and how it was measured.
     """
 
     wavelength_nm: float = 848.62
@@ -57,9 +61,11 @@ class Transmitter:
     pointing_jitter_urad: float = 1.2
     pointing_bias_urad: float = 0.0
     optics_efficiency: float = 1.0
+    implementation_loss_db: float = 0.0
 
     def __post_init__(self) -> None:
         _positive("transmitter.wavelength_nm", self.wavelength_nm)
+        _positive("transmitter.implementation_loss_db", self.implementation_loss_db, True)
         _positive("transmitter.aperture_m", self.aperture_m)
         _positive("transmitter.divergence_urad", self.divergence_urad)
         _positive("transmitter.waist_m", self.waist_m)

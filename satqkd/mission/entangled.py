@@ -47,7 +47,7 @@ CHSH_SETTINGS = {"e91": ((0, 2), (1, 2)), "chsh": ((0, 1), (0, 1))}
 ABORT_BELL_ONLY = "bell_test_only"  # CHSH settings: a Bell test, no key
 
 _KEEP = ("elevation", "azimuth", "range", "loss_geometric", "loss_pointing", "loss_atmosphere",
-         "loss_turbulence", "loss_cloud", "loss_receiver", "transmittance", "background_rate",
+         "loss_turbulence", "loss_cloud", "loss_receiver", "loss_implementation", "transmittance", "background_rate",
          "cloud_clear", "operating", "night")
 
 

@@ -11,14 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-_TERMS = (
-    ("loss_geometric", "geometric"),
-    ("loss_pointing", "pointing"),
-    ("loss_atmosphere", "atmosphere"),
-    ("loss_turbulence", "turbulence"),
-    ("loss_cloud", "cloud"),
-    ("loss_receiver", "receiver + detector"),
-)
+from satqkd.report.plots import LOSS_TERMS as _TERMS  # noqa: E402
 
 
 def plot_link_budget(ds: xr.Dataset, path: str | Path) -> Path:

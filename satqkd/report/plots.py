@@ -47,6 +47,7 @@ LOSS_TERMS = (
     ("loss_turbulence", "turbulence"),
     ("loss_cloud", "cloud"),
     ("loss_receiver", "receiver + detector"),
+    ("loss_implementation", "implementation"),
 )
 
 #: Seconds pooled by the moving QBER estimate of the pass plot, and the fewest sifted
