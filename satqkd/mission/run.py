@@ -359,9 +359,9 @@ def run_mission(
     from satqkd.report.link_budget import plot_link_budget
 
     for pid in ids[: cfg.report.pass_plots]:
-        with xr.open_dataset(store.checkpoint_path(out, pid), engine="h5netcdf") as ds:
-            if ds.sizes["time"]:
-                plot_link_budget(ds.load(), out / "plots" / f"{pid}_link_budget.png")
+        ds = store.read_checkpoint(store.checkpoint_path(out, pid))
+        if ds.sizes["time"]:
+            plot_link_budget(ds, out / "plots" / f"{pid}_link_budget.png")
     plan.timings_s["plots"] = time.perf_counter() - t0
 
     epochs = {}
