@@ -72,16 +72,17 @@ def to_ragged(
 
 def pass_from_ragged(ds: xr.Dataset, i: int) -> xr.Dataset:
     """The per-second dataset of pass ``i`` (dim ``time``); pass scalars become attrs."""
-    offsets = np.concatenate(([0], np.cumsum(ds["row_size"].values)))
-    part = ds.isel(sample=slice(int(offsets[i]), int(offsets[i + 1])))
-    sample_vars = [v for v in ds.data_vars if ds[v].dims[:1] == ("sample",) and v != "time"]
+    var = ds.variables  # plain Variables: a year's thousands of passes are cut in the loop
+    offsets = np.concatenate(([0], np.cumsum(var["row_size"].values)))
+    rows = slice(int(offsets[i]), int(offsets[i + 1]))
     out = xr.Dataset(
-        {v: (("time",) + part[v].dims[1:], part[v].values, part[v].attrs) for v in sample_vars},
-        coords={"time": ("time", part["time"].values, ds["time"].attrs)},
+        {v: (("time",) + var[v].dims[1:], var[v].values[rows], var[v].attrs)
+         for v in ds.data_vars if var[v].dims[:1] == ("sample",) and v != "time"},
+        coords={"time": ("time", var["time"].values[rows], var["time"].attrs)},
     )
     for v in ds.data_vars:
-        if ds[v].dims == ("pass",) and v != "row_size":
-            value = ds[v].values[i]
+        if var[v].dims == ("pass",) and v != "row_size":
+            value = var[v].values[i]
             out.attrs[v] = value.item() if hasattr(value, "item") else value
     return out
 

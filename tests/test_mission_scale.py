@@ -105,20 +105,20 @@ def test_resume_after_sigkill(mission_file, serial_run, tmp_path):
     checkpoints = out / "passes"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        done = list(checkpoints.glob("*.npz")) if checkpoints.is_dir() else []
+        done = list(checkpoints.glob("*.ckpt")) if checkpoints.is_dir() else []
         if len(done) >= 2:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.npz")}
+    before = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.ckpt")}
     assert before and not (out / "passes.nc").exists()
     n_total = len(pd.read_csv(serial_run / "passes.csv"))
     assert len(before) < n_total
 
     run_mission(mission_file, out, resume=True)
-    after = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.npz")}
+    after = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.ckpt")}
     assert all(after[name] == mtime for name, mtime in before.items())  # not recomputed
     assert len(after) == n_total
     _same_outputs(serial_run, out)
@@ -129,9 +129,9 @@ def test_resume_recomputes_when_the_configuration_changed(mission_file, tmp_path
     out = run_mission(mission_file, tmp_path / "a")
     other = mission_file.parent / "other.toml"
     other.write_text(MISSION.replace("seed = 7", "seed = 8"))
-    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "passes").glob("*.npz")}
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "passes").glob("*.ckpt")}
     run_mission(other, out, resume=True)
-    changed = [p.name for p in (out / "passes").glob("*.npz")
+    changed = [p.name for p in (out / "passes").glob("*.ckpt")
                if p.stat().st_mtime_ns != stamps.get(p.name)]
     assert len(changed) == len(stamps)
 
@@ -152,7 +152,7 @@ def test_checkpoint_round_trip_is_identical(tmp_path):
         attrs={"pass_id": "1_X_20250101T220000", "qber": float("nan"), "secret_bits": 12,
                "abort_reason": "", "max_elevation_deg": 40.0})
     path = store.write_checkpoint(tmp_path, ds, "abc")
-    assert path.suffix == ".npz" and store.finished_passes(tmp_path, "abc") == {path.stem}
+    assert path.suffix == ".ckpt" and store.finished_passes(tmp_path, "abc") == {path.stem}
     assert store.finished_passes(tmp_path, "other") == set()
     xr.testing.assert_identical(store.read_checkpoint(path), ds)
     row = store.read_checkpoints(tmp_path, [path.stem])[0]

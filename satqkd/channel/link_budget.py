@@ -31,6 +31,8 @@ scintillation factors on ``transmittance`` (``fading``).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import xarray as xr
 
@@ -54,6 +56,19 @@ def _on_subset(func, x: np.ndarray, n_max: int = 24) -> dict[str, np.ndarray]:
     values = func(idx)
     grid = np.arange(n)
     return {k: np.interp(grid, idx, np.asarray(v, float)) for k, v in values.items()}
+
+
+#: Zenith angles (deg) on which a station's downlink scintillation is tabulated: the
+#: path integrals depend on the zenith angle alone, and are smooth in it.
+_SCINTILLATION_ZENITH_DEG = np.linspace(0.0, 89.0, 179)
+
+
+@functools.lru_cache(maxsize=256)
+def _downlink_scintillation_table(wavelength_nm: float, aperture_m: float, station_alt_m: float,
+                                  turb) -> dict[str, np.ndarray]:
+    """Downlink scintillation on the zenith grid, computed once per station and wavelength."""
+    return turbulence.scintillation_downlink(wavelength_nm, _SCINTILLATION_ZENITH_DEG, aperture_m,
+                                             station_alt_m, turb)
 
 
 def line_of_sight_rate_rad_s(elevation_deg: np.ndarray, azimuth_deg: np.ndarray, t_s: np.ndarray) -> np.ndarray:
@@ -121,7 +136,9 @@ def link_budget(
     if turb.enabled and n:
         if direction == "downlink":
             r0 = turbulence.fried_parameter_m(lam, zen, alt_m, turb)
-            sc = _on_subset(lambda i: turbulence.scintillation_downlink(lam, zen[i], rx.aperture_m, alt_m, turb), zen)
+            table = _downlink_scintillation_table(lam, rx.aperture_m, alt_m, turb)
+            sc = {k: np.interp(zen, _SCINTILLATION_ZENITH_DEG, table[k])
+                  for k in ("rytov_variance", "sigma2_lnx", "sigma2_lny")}
             rytov, lnx, lny = sc["rytov_variance"], sc["sigma2_lnx"], sc["sigma2_lny"]
             eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
             corr_width = np.maximum(rx.aperture_m, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))

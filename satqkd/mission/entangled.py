@@ -253,7 +253,8 @@ def simulate_window(task: WindowTask):
 def physical_loss_db(link: xr.Dataset) -> np.ndarray:
     """Sum of the loss terms (dB), whether or not the link operates that second."""
     terms = [v for v in link.data_vars if str(v).startswith("loss_")]
-    return sum(link[v].values for v in terms) if terms else np.zeros(link.sizes["time"])
+    return (sum(link.variables[v].values for v in terms) if terms
+            else np.zeros(link.sizes["time"]))
 
 
 def _seconds(iso: str) -> float:

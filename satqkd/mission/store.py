@@ -1,23 +1,24 @@
 """Pass-by-pass checkpoints and the streamed mission file ``passes.nc``.
 
-Each finished pass is written at once to ``<out>/passes/<pass_id>.npz`` (temporary
+Each finished pass is written at once to ``<out>/passes/<pass_id>.ckpt`` (temporary
 file, then rename), so a killed run loses at most the passes in flight and
 ``--resume`` recomputes nothing that finished. At the end the checkpoints are copied,
 a batch of passes at a time, into the CF contiguous ragged ``passes.nc`` (layout in
 :mod:`satqkd.ragged`): memory stays bounded whatever the mission length.
 
 A checkpoint is the pass's dataset encoded by xarray's CF encoder (``cf_encoder``: times
-as numbers with ``units``, booleans as int8 with ``dtype = "bool"``) and stored as plain
-arrays in a NumPy ``.npz`` archive, with dimensions and attributes in a JSON member
-``meta``; :func:`read_checkpoint` decodes it back to the identical dataset. Writing a few
-dozen small variables costs ~2 ms this way against ~150 ms through an HDF5 library,
-which over a year's thousands of passes is most of a mission's budget.
+as numbers with ``units``, booleans as int8 with ``dtype = "bool"``) and stored as one
+file: the magic ``SATQKDCK``, the length of a JSON header (little-endian uint64), the
+header (dimension sizes, attributes, and each variable's dims, attributes, dtype, shape
+and byte offset), then the variables' raw bytes. :func:`read_checkpoint` decodes it back
+to the identical dataset. A pass is written and read in well under a millisecond this
+way, against ~150 ms to write it through an HDF5 library: over a year's thousands of
+passes that was most of a mission's budget.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -49,7 +50,8 @@ PASS_ATTRS: dict[str, dict[str, str]] = {
 }
 
 
-CHECKPOINT_SUFFIX = ".npz"
+CHECKPOINT_SUFFIX = ".ckpt"
+_MAGIC = b"SATQKDCK"
 
 
 def checkpoint_path(out_dir: Path, pass_id: str) -> Path:
@@ -70,35 +72,59 @@ def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> P
     path = checkpoint_path(out_dir, result.attrs["pass_id"])
     attrs = {**result.attrs, "config_sha256": config_sha256}
     variables, attrs = xr.conventions.cf_encoder(dict(result.variables), attrs)
-    meta = {
-        "sizes": dict(result.sizes),
-        "attrs": {k: _plain(v) for k, v in attrs.items()},
-        "variables": {name: {"dims": list(v.dims), "dtype": v.dtype.str,
-                             "attrs": {k: _plain(a) for k, a in v.attrs.items()}}
-                      for name, v in variables.items()},
-    }
-    arrays = {f"v_{name}": np.asarray(v.values) for name, v in variables.items()}
+    meta: dict = {"sizes": dict(result.sizes), "attrs": {k: _plain(v) for k, v in attrs.items()},
+                  "variables": {}}
+    blobs, offset = [], 0
+    for name, v in variables.items():
+        values = np.ascontiguousarray(v.values)
+        if values.dtype.kind not in "biuf":
+            raise TypeError(f"checkpoint variable {name!r} has dtype {values.dtype}")
+        meta["variables"][name] = {"dims": list(v.dims), "dtype": values.dtype.str,
+                                   "shape": list(values.shape), "offset": offset,
+                                   "attrs": {k: _plain(a) for k, a in v.attrs.items()}}
+        blobs.append(values.tobytes())
+        offset += values.nbytes
+    header = json.dumps(meta).encode()
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        fh.write(_MAGIC + np.uint64(len(header)).astype("<u8").tobytes() + header)
+        for blob in blobs:
+            fh.write(blob)
     return path
 
 
-def _read_meta(archive) -> dict:
-    return json.loads(archive["meta"].tobytes())
+def _parse(raw: bytes, path: Path) -> tuple[dict, memoryview]:
+    if raw[:8] != _MAGIC:
+        raise ValueError(f"{path}: not a satqkd checkpoint")
+    size = int(np.frombuffer(raw, "<u8", 1, 8)[0])
+    return json.loads(raw[16:16 + size]), memoryview(raw)[16 + size:]
+
+
+def _array(body: memoryview, info: dict) -> np.ndarray:
+    dtype = np.dtype(info["dtype"])
+    count = int(np.prod(info["shape"], dtype=np.int64))
+    return np.frombuffer(body, dtype, count, info["offset"]).reshape(info["shape"]).copy()
 
 
 def checkpoint_meta(path: Path) -> dict:
-    """A checkpoint's dimension sizes, attributes and variable list, without its arrays."""
-    with np.load(path) as z:
-        return _read_meta(z)
+    """A checkpoint's header: dimension sizes, attributes and the variables' layout."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+        if head[:8] != _MAGIC or len(head) < 16:
+            raise ValueError(f"{path}: not a satqkd checkpoint")
+        return json.loads(fh.read(int(np.frombuffer(head, "<u8", 1, 8)[0])))
+
+
+def read_checkpoint_arrays(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """A checkpoint's header and its variables as CF-encoded arrays (one file read)."""
+    meta, body = _parse(Path(path).read_bytes(), path)
+    return meta, {name: _array(body, info) for name, info in meta["variables"].items()}
 
 
 def read_checkpoint(path: Path) -> xr.Dataset:
     """The pass dataset stored in a checkpoint, decoded (CF) exactly as it was written."""
-    with np.load(path) as z:
-        meta = _read_meta(z)
-        variables = {name: xr.Variable(info["dims"], z[f"v_{name}"], info["attrs"])
-                     for name, info in meta["variables"].items()}
+    meta, arrays = read_checkpoint_arrays(path)
+    variables = {name: xr.Variable(info["dims"], arrays[name], info["attrs"])
+                 for name, info in meta["variables"].items()}
     ds = xr.conventions.decode_cf(xr.Dataset(variables, attrs=meta["attrs"]))
     ds.attrs.pop("config_sha256", None)
     return ds
@@ -124,7 +150,7 @@ def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
         try:
             if checkpoint_meta(path)["attrs"].get("config_sha256") == config_sha256:
                 done.add(path.stem)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError):
             continue  # unreadable: recompute
     return done
 
@@ -161,15 +187,15 @@ def merge_checkpoints(
         for i, p in enumerate(paths):
             if sizes[i] == 0:
                 continue
-            with np.load(p) as z:
-                for name in schema:
-                    if name == "time":
-                        tattrs = metas[i]["variables"]["time"]["attrs"]
-                        t = xr.coding.times.decode_cf_datetime(
-                            z["v_time"], tattrs["units"], tattrs.get("calendar"))
-                        batch[name].append(t.astype("datetime64[ns]").astype(np.int64) / 1e9)
-                    else:
-                        batch[name].append(z[f"v_{name}"])
+            _, arrays = read_checkpoint_arrays(p)
+            for name in schema:
+                if name == "time":
+                    tattrs = metas[i]["variables"]["time"]["attrs"]
+                    t = xr.coding.times.decode_cf_datetime(
+                        arrays["time"], tattrs["units"], tattrs.get("calendar"))
+                    batch[name].append(t.astype("datetime64[ns]").astype(np.int64) / 1e9)
+                else:
+                    batch[name].append(arrays[name])
             pending += sizes[i]
             if pending >= BATCH_SAMPLES or i == len(paths) - 1:
                 for name, parts in batch.items():
