@@ -214,6 +214,27 @@ def _stage_bits(bits: np.ndarray, start: int, length: int, dst: np.ndarray) -> n
     return dst[..., :length]
 
 
+# numpy >= 2 transforms into a given ``out`` (pocketfft works in place there, no temporaries);
+# the project still allows numpy 1.26, where scipy's result is copied in.
+_FFT_HAS_OUT = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def _rfft_into(a: np.ndarray, size: int, out: np.ndarray) -> np.ndarray:
+    """out = rfft(a zero-padded to ``size``) along the last axis."""
+    if _FFT_HAS_OUT:
+        return np.fft.rfft(a, size, axis=-1, out=out)
+    out[...] = scipy.fft.rfft(a, size, axis=-1)
+    return out
+
+
+def _irfft_into(a: np.ndarray, size: int, out: np.ndarray) -> np.ndarray:
+    """out = irfft(a, ``size``) along the last axis."""
+    if _FFT_HAS_OUT:
+        return np.fft.irfft(a, size, axis=-1, out=out)
+    out[...] = scipy.fft.irfft(a, size, axis=-1)
+    return out
+
+
 def _last_use(rows: range, n_c: int, plan: _BlockPlan) -> dict[int, int]:
     """Last column block of the sweep over ``rows`` that needs each seed-segment offset rR - cL."""
     last = {}
@@ -245,7 +266,7 @@ def _hash_blocks(x: np.ndarray, seed: np.ndarray, m: int, plan: _BlockPlan) -> n
         cache: dict[int, np.ndarray] = {}
         for c in range(n_c):
             xc = _stage_bits(x, c * cols_per, min(cols_per, n - c * cols_per), real)
-            np.fft.rfft(xc, size, axis=-1, out=x_spec)
+            _rfft_into(xc, size, x_spec)
             for r in rows:
                 offset = r * rows_per - c * cols_per
                 spec = cache.get(offset)
@@ -253,12 +274,12 @@ def _hash_blocks(x: np.ndarray, seed: np.ndarray, m: int, plan: _BlockPlan) -> n
                     spec = spare.pop() if spare else np.empty(bins, dtype=np.complex128)
                     seg = _stage_bits(seed, offset + n - cols_per, rows_per + cols_per - 1,
                                       real[0])
-                    cache[offset] = np.fft.rfft(seg, size, out=spec)
+                    cache[offset] = _rfft_into(seg, size, spec)
                 _multiply_add(acc[r - g0], x_spec, spec, c == 0)
                 if last[offset] == c:  # no later column needs it: recycle the array
                     spare.append(cache.pop(offset))
         for r in rows:
-            np.fft.irfft(acc[r - g0], size, axis=-1, out=real)
+            _irfft_into(acc[r - g0], size, real)
             r0, r1 = r * rows_per, min((r + 1) * rows_per, m)
             err = _round_to_parity(real, cols_per - 1, float(n), y[:, r0:r1])
             if not err < ROUNDING_MARGIN:
