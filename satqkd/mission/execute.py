@@ -8,7 +8,9 @@ the number of workers or the order in which they finish.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from satqkd.errors import InputError
 
@@ -25,22 +27,82 @@ def check_scheduler(address: str) -> None:
         raise InputError(f"--scheduler {address}: cannot connect ({exc})") from None
 
 
-def execute(
-    fn: Callable[[Any], Any],
-    tasks: Sequence[Any],
-    on_result: Callable[[Any], None],
-    workers: int = 1,
-    scheduler: str | None = None,
-) -> None:
-    """Apply ``fn`` to every task; call ``on_result`` with each result as it completes."""
-    if not tasks:
-        return
+def _run_batch(fn: Callable[[Any], Any], batch: Sequence[Any]) -> list[Any]:
+    return [fn(task) for task in batch]
+
+
+def batches(costs: Sequence[float], workers: int, max_batch: int = 32,
+            per_worker: int = 16) -> list[list[int]]:
+    """Group task indices, in order, into batches of about equal expected cost.
+
+    A Dask task costs milliseconds of scheduling; a pass in daylight costs about as
+    much to simulate, so light passes travel together. A batch closes when it reaches
+    1/(per_worker x workers) of the total cost or ``max_batch`` tasks; given the
+    heaviest tasks first, those run alone and the light tail in full batches, so the
+    workers still finish together.
+    """
+    total = float(sum(costs))
+    target = total / max(per_worker * workers, 1)
+    out: list[list[int]] = []
+    current: list[int] = []
+    acc = 0.0
+    for i, c in enumerate(costs):
+        current.append(i)
+        acc += c
+        if len(current) >= max_batch or (target > 0 and acc >= target):
+            out.append(current)
+            current, acc = [], 0.0
+    if current:
+        out.append(current)
+    return out
+
+
+class Executor:
+    """Where passes run: in this process, on local Dask worker processes, or on a cluster.
+
+    Open it with :func:`open_executor` as early as possible: the workers start, and
+    ``warm_up`` (imports, loading compiled kernels) runs on each of them, while the
+    caller is still computing the orbit stage.
+    """
+
+    def __init__(self, client=None, n_workers: int = 1) -> None:
+        self.client = client
+        self.n_workers = n_workers
+
+    def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
+            on_result: Callable[[Any], None], costs: Sequence[float] | None = None) -> None:
+        """Apply ``fn`` to every task; call ``on_result`` with each result as it completes.
+
+        ``costs`` (expected cost of each task, same order) lets a cluster run light
+        tasks in batches (:func:`batches`); results are the same whatever the batching.
+        """
+        if not tasks:
+            return
+        if self.client is None:
+            for task in tasks:
+                on_result(fn(task))
+            return
+        from dask.distributed import as_completed
+
+        groups = (batches(costs, self.n_workers) if costs is not None
+                  else [[i] for i in range(len(tasks))])
+        futures = [self.client.submit(_run_batch, fn, [tasks[i] for i in g], pure=False)
+                   for g in groups]
+        for future in as_completed(futures):
+            for result in future.result():
+                on_result(result)
+            future.release()
+
+
+@contextmanager
+def open_executor(workers: int = 1, scheduler: str | None = None,
+                  warm_up: Callable[[], Any] | None = None) -> Iterator[Executor]:
+    """An :class:`Executor`: serial for ``workers <= 1`` without a scheduler, else Dask."""
     if scheduler is None and workers <= 1:
-        for task in tasks:
-            on_result(fn(task))
+        yield Executor()
         return
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the installation
         raise InputError("--workers/--scheduler need dask.distributed: "
                          "pip install -e '.[dist]'") from None
@@ -50,16 +112,34 @@ def execute(
             client = Client(scheduler, timeout="10s")
         except OSError as exc:
             raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        n_workers = max(len(client.scheduler_info()["workers"]), 1)
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
+        n_workers = workers
     try:
-        futures = client.map(fn, list(tasks), pure=False)
-        for future in as_completed(futures):
-            on_result(future.result())
-            future.release()
+        # one warm-up task pinned to each worker; held, so that it is not cancelled
+        warm = [client.submit(warm_up, workers=[w], allow_other_workers=False, pure=False)
+                for w in client.scheduler_info()["workers"]] if warm_up is not None else []
+        yield Executor(client, n_workers)
+        del warm
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def execute(
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    on_result: Callable[[Any], None],
+    workers: int = 1,
+    scheduler: str | None = None,
+    costs: Sequence[float] | None = None,
+) -> None:
+    """Open an executor, run ``fn`` on every task, close it (see :class:`Executor`)."""
+    if not tasks:
+        return
+    with open_executor(workers, scheduler) as ex:
+        ex.run(fn, tasks, on_result, costs)

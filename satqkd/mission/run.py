@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -29,7 +30,7 @@ from satqkd.engine.params import channel_transmittance
 from satqkd.keys.postprocess import process_sifted, write_keys
 from satqkd.keys.sifting import concatenate_sifted, sift
 from satqkd.mission import parameters, store
-from satqkd.mission.execute import execute
+from satqkd.mission.execute import open_executor
 from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
 from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
@@ -276,6 +277,33 @@ def _aos_seconds(iso: str) -> float:
 
 
 
+def warm_up(cfg: config.MissionConfig) -> None:
+    """Run a few seconds of a synthetic pass through every stage, in this process.
+
+    Loads the compiled (cached) numba kernels before the first real pass, so a worker
+    does it while the main process is still computing the orbit stage. Never raises:
+    it only saves time.
+    """
+    from satqkd.channel.synthetic import synthetic_pass
+
+    try:
+        st = cfg.stations[0]
+        geo = synthetic_pass(min_range_km=1150.0, max_range_km=1200.0, station=st.name,
+                             station_alt_m=st.alt_m)
+        geo.attrs.update(norad_id=0, station=st.name, pass_id="warm-up",
+                         aos=str(geo["time"].values[0]) + "Z")
+        simulate_pass(PassTask(geo, cfg, 0, 0))  # the channel stage (weather may stop here)
+        # ~2e6 detections straight into the engine and keys stages, whatever the weather
+        source = parameters.decoy_source(cfg.satellites[0])
+        _, _, sifted, pulses = _run_engine(
+            np.full(20, 2e-2), np.full(20, 1e-6), 0.1, source, parameters.engine_receiver(st),
+            parameters.eavesdropper(cfg), np.random.SeedSequence(0))
+        process_sifted(sifted, source.intensities, source.probabilities, source.p_z,
+                       parameters.key_parameters(cfg), np.random.default_rng(0), pulses_sent=pulses)
+    except Exception:  # noqa: BLE001 - a failed warm-up costs only the time it saves
+        pass
+
+
 def run_mission(
     mission: Path | str | MissionPlan,
     out_dir: Path | str | None = None,
@@ -295,57 +323,61 @@ def run_mission(
     out.mkdir(parents=True, exist_ok=True)
     sha = config.config_hash(cfg)
 
-    t0 = time.perf_counter()
-    geometry = pass_geometry(plan.passes, plan.stations, cfg.mission.step_s,
-                             cfg.mission.night_sun_elevation_deg)
-    plan.timings_s["geometry"] = time.perf_counter() - t0
+    # Workers start and load their compiled kernels while the orbit stage runs here.
+    warm = functools.partial(warm_up, cfg) if cfg.mission.protocol == "decoy-bb84" else None
+    with open_executor(workers, scheduler, warm_up=warm) as executor:
+        t0 = time.perf_counter()
+        geometry = pass_geometry(plan.passes, plan.stations, cfg.mission.step_s,
+                                 cfg.mission.night_sun_elevation_deg)
+        plan.timings_s["geometry"] = time.perf_counter() - t0
 
-    store.remove_stale_temporaries(out)
-    done = store.finished_passes(out, sha) if resume else set()
-    if not resume and (out / store.CHECKPOINT_DIR).is_dir():
-        shutil.rmtree(out / store.CHECKPOINT_DIR)
-    sat_index = {sat.name: i for i, (sat, _) in enumerate(plan.satellites)}
-    cfg_sat_index = {id(c): i for i, c in enumerate(cfg.satellites)}
-    station_index = {s.name: i for i, s in enumerate(cfg.stations)}
-    if cfg.mission.protocol == "decoy-bb84":
-        simulate = simulate_pass
-        all_tasks = [(p.pass_id, i, p) for i, p in enumerate(plan.passes)]
-        tasks = [PassTask(pass_from_ragged(geometry, i), cfg,
-                          cfg_sat_index[id(plan.satellites[sat_index[p.satellite]][1])],
-                          station_index[p.station])
-                 for pid, i, p in all_tasks if pid not in done]
-        ids = [pid for pid, _, _ in all_tasks]
-    else:
-        from satqkd.mission.entangled import simulate_window, window_tasks
+        store.remove_stale_temporaries(out)
+        done = store.finished_passes(out, sha) if resume else set()
+        if not resume and (out / store.CHECKPOINT_DIR).is_dir():
+            shutil.rmtree(out / store.CHECKPOINT_DIR)
+        sat_index = {sat.name: i for i, (sat, _) in enumerate(plan.satellites)}
+        cfg_sat_index = {id(c): i for i, c in enumerate(cfg.satellites)}
+        station_index = {s.name: i for i, s in enumerate(cfg.stations)}
+        if cfg.mission.protocol == "decoy-bb84":
+            simulate = simulate_pass
+            all_tasks = [(p.pass_id, i, p) for i, p in enumerate(plan.passes)]
+            tasks = [PassTask(pass_from_ragged(geometry, i), cfg,
+                              cfg_sat_index[id(plan.satellites[sat_index[p.satellite]][1])],
+                              station_index[p.station])
+                     for pid, i, p in all_tasks if pid not in done]
+            ids = [pid for pid, _, _ in all_tasks]
+        else:
+            from satqkd.mission.entangled import simulate_window, window_tasks
 
-        simulate = simulate_window
-        by_sat = {sat.name: cfg_sat_index[id(c)] for sat, c in plan.satellites}
-        windows = window_tasks(plan, geometry, by_sat, station_index)
-        ids = [w.window_id for w in windows]
-        tasks = [w for w in windows if w.window_id not in done]
-    n_total = len(ids)
-    n_done = n_total - len(tasks)
-    if progress:
-        progress("passes", n_done, n_total)
-
-    t0 = time.perf_counter()
-
-    def finished(result: PassOutput) -> None:
-        nonlocal n_done
-        if cfg.keys.write_keys and result.key_bits > 0:
-            write_keys(out / "keys", result.dataset.attrs["pass_id"], result.alice_key,
-                       result.bob_key, result.key_bits)
-        store.write_checkpoint(out, result.dataset, sha)
-        n_done += 1
+            simulate = simulate_window
+            by_sat = {sat.name: cfg_sat_index[id(c)] for sat, c in plan.satellites}
+            windows = window_tasks(plan, geometry, by_sat, station_index)
+            ids = [w.window_id for w in windows]
+            tasks = [w for w in windows if w.window_id not in done]
+        n_total = len(ids)
+        n_done = n_total - len(tasks)
         if progress:
             progress("passes", n_done, n_total)
 
-    if workers > 1 or scheduler is not None:
-        # Heaviest passes first (long night passes high in the sky), so that workers
-        # finish together; the order does not change any result (each pass has its seed).
-        tasks.sort(key=lambda t: -_expected_cost(t, cfg.channel.operate_in_daylight))
-    execute(simulate, tasks, finished, workers=workers, scheduler=scheduler)
-    plan.timings_s["passes_simulated"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+
+        def finished(result: PassOutput) -> None:
+            nonlocal n_done
+            if cfg.keys.write_keys and result.key_bits > 0:
+                write_keys(out / "keys", result.dataset.attrs["pass_id"], result.alice_key,
+                           result.bob_key, result.key_bits)
+            store.write_checkpoint(out, result.dataset, sha)
+            n_done += 1
+            if progress:
+                progress("passes", n_done, n_total)
+
+        if workers > 1 or scheduler is not None:
+            # Heaviest passes first (long night passes high in the sky), so that workers
+            # finish together; the order does not change any result (each pass has its seed).
+            tasks.sort(key=lambda t: -_expected_cost(t, cfg.channel.operate_in_daylight))
+        costs = [_expected_cost(t, cfg.channel.operate_in_daylight) for t in tasks]
+        executor.run(simulate, tasks, finished, costs=costs)
+        plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     rows = store.read_checkpoints(out, ids)
