@@ -147,6 +147,7 @@ def simulate_decoy_bb84(
     rng: np.random.Generator,
     eavesdropper: Eavesdropper | None = None,
     record_photon_number: bool = False,
+    events_out: np.ndarray | None = None,
 ) -> EngineResult:
     """Simulate one decoy-state BB84 pass photon by photon, exactly, in O(detections).
 
@@ -163,7 +164,14 @@ def simulate_decoy_bb84(
     rng : the only source of randomness (same state -> same result).
     record_photon_number : draw each event's emitted photon number from its exact
         conditional law (otherwise ``PHOTON_NUMBER_UNKNOWN``).
+    events_out : optional 1-D ``EVENT_DTYPE`` buffer to write the events into when it is
+        large enough (the result's ``events`` is then a view of it), so that a caller
+        simulating stretch after stretch does not fault in a fresh buffer each time.
+        Whether it is used does not change the result.
     """
+    if events_out is not None and (events_out.dtype != EVENT_DTYPE or events_out.ndim != 1
+                                   or not events_out.flags.c_contiguous):
+        raise ValueError("events_out must be a contiguous 1-D array of EVENT_DTYPE")
     prep = prepare_slots(transmittance, noise_probability, slot_duration_s, source, receiver, eavesdropper)
     n_slots = prep.eta.shape[0]
     k_n = prep.n_intensities
@@ -178,7 +186,11 @@ def simulate_decoy_bb84(
     cap = int(expected + 10.0 * math.sqrt(expected) + 64)
     seed_gen = int(rng.integers(0, 2**63 - 1))
     while True:
-        events = np.empty(cap, dtype=EVENT_DTYPE)
+        if not post and events_out is not None and events_out.shape[0] >= cap:
+            events = events_out
+            cap = events.shape[0]  # the kernel's bound: the side arrays must match it
+        else:
+            events = np.empty(cap, dtype=EVENT_DTYPE)
         masks = np.empty(cap if post else 0, dtype=np.uint8)
         cls_idx = np.empty(cap if (track_cls or post) else 0, dtype=np.int16)
         counts = np.zeros((n_slots, k_n, 2, 2, 2), dtype=np.int64)
@@ -201,7 +213,11 @@ def simulate_decoy_bb84(
         seed_post = int(rng.integers(0, 2**63 - 1))
         cap_out = int(ne * (1.0 + 3.0 * receiver.afterpulse_probability) + 10.0 * math.sqrt(ne) + 64)
         while True:
-            ev_out = np.empty(cap_out, dtype=EVENT_DTYPE)
+            if events_out is not None and events_out.shape[0] >= cap_out:
+                ev_out = events_out
+                cap_out = ev_out.shape[0]
+            else:
+                ev_out = np.empty(cap_out, dtype=EVENT_DTYPE)
             m_out = np.empty(cap_out, dtype=np.uint8)
             c_out = np.empty(cap_out, dtype=np.int16)
             ap_ka[:] = 0

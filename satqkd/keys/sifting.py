@@ -95,31 +95,30 @@ def concatenate_sifted(parts: list[SiftedKey]) -> SiftedKey:
 
 
 @numba.njit(cache=True)
-def _sift_kernel(intensity, alice_basis, bob_basis, alice_bit, bob_bit, n_k):
-    """One pass over the events: counts per intensity and the Z-basis raw key bits."""
-    n = intensity.size
-    counts = np.zeros((5, n_k), dtype=np.int64)  # detections, n_z, n_x, m_x, m_z
+def _sift_kernel(events, n_k):
+    """One pass over the event records: tallies per intensity and the Z-basis raw key bits.
+
+    Reads the structured array in place (no field copies) and has no data-dependent
+    branch: each event's bits are written at the next key position, which only advances
+    for Z-sifted events, and its tally cell is hist[k, 4 a + 2 b + error].
+    """
+    n = events.shape[0]
+    hist = np.zeros((n_k, 8), dtype=np.int64)
     key_a = np.empty(n, dtype=np.uint8)
     key_b = np.empty(n, dtype=np.uint8)
     key_k = np.empty(n, dtype=np.int8)
     m = 0
     for i in range(n):
-        k = intensity[i]
-        counts[0, k] += 1
-        if alice_basis[i] != bob_basis[i]:
-            continue
-        err = alice_bit[i] != bob_bit[i]
-        if alice_basis[i] == 0:  # BASIS_Z
-            counts[1, k] += 1
-            counts[4, k] += err
-            key_a[m] = alice_bit[i]
-            key_b[m] = bob_bit[i]
-            key_k[m] = k
-            m += 1
-        else:
-            counts[2, k] += 1
-            counts[3, k] += err
-    return counts, key_a[:m].copy(), key_b[:m].copy(), key_k[:m].copy()
+        ev = events[i]
+        k = ev.intensity
+        x_a = ev.alice_basis != BASIS_Z
+        x_b = ev.bob_basis != BASIS_Z
+        hist[k, 4 * x_a + 2 * x_b + (ev.alice_bit != ev.bob_bit)] += 1
+        key_a[m] = ev.alice_bit
+        key_b[m] = ev.bob_bit
+        key_k[m] = k
+        m += not (x_a or x_b)
+    return hist, key_a[:m].copy(), key_b[:m].copy(), key_k[:m].copy()
 
 
 def sift(events: np.ndarray, n_intensities: int = 3) -> SiftedKey:
@@ -127,11 +126,10 @@ def sift(events: np.ndarray, n_intensities: int = 3) -> SiftedKey:
     if events.dtype != EVENT_DTYPE:
         raise TypeError(f"events must have satqkd.engine.events.EVENT_DTYPE, got {events.dtype}")
     if events.size:
-        c, ka, kb, kk = _sift_kernel(
-            np.ascontiguousarray(events["intensity"]), np.ascontiguousarray(events["alice_basis"]),
-            np.ascontiguousarray(events["bob_basis"]), np.ascontiguousarray(events["alice_bit"]),
-            np.ascontiguousarray(events["bob_bit"]), n_intensities)
-        return SiftedKey(DecoyCounts(c[1], c[2], c[3], c[4]), ka, kb, kk, c[0])
+        h, ka, kb, kk = _sift_kernel(events, n_intensities)
+        # h[k, 4 a + 2 b + e]: cells 0/1 are Z-sifted without/with error, 6/7 X-sifted
+        counts = DecoyCounts(h[:, 0] + h[:, 1], h[:, 6] + h[:, 7], h[:, 7].copy(), h[:, 1].copy())
+        return SiftedKey(counts, ka, kb, kk, h.sum(axis=1))
     ab = events["alice_basis"]
     match = ab == events["bob_basis"]
     k = events["intensity"].astype(np.int64)
