@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.lines import Line2D
 
 from satqkd.report.plots import is_usable, new_figure, save_figure, station_colors
@@ -221,26 +221,31 @@ def ground_tracks(ds: xr.Dataset) -> list[dict]:
     needed = ("azimuth", "elevation", "range", "station_lat_deg", "station_lon_deg")
     if "pass" not in ds.dims or any(v not in ds for v in needed):
         return []
-    offsets = np.concatenate(([0], np.cumsum(ds["row_size"].values)))
-    az, el, rng = (ds[v].values for v in ("azimuth", "elevation", "range"))
-    alt = ds["station_alt_m"].values if "station_alt_m" in ds else np.zeros(ds.sizes["pass"])
-    abort = ds["abort_reason"].values if "abort_reason" in ds else None
-    secret = ds["secret_bits"].values if "secret_bits" in ds else None
+    var = ds.variables  # plain arrays: a year has thousands of passes
+    n_pass = ds.sizes["pass"]
+    sizes = var["row_size"].values.astype(np.int64)
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+
+    def per_pass(name, default):
+        return var[name].values if name in var else np.full(n_pass, default)
+
+    alt = per_pass("station_alt_m", 0.0)
+    # every sample at once, with its pass's station repeated
+    lat, lon, h = subsatellite_points(
+        np.repeat(var["station_lat_deg"].values, sizes), np.repeat(var["station_lon_deg"].values, sizes),
+        np.repeat(alt, sizes), var["azimuth"].values, var["elevation"].values, var["range"].values)
+    usable = is_usable(per_pass("abort_reason", ""), per_pass("secret_bits", 0))
+    ids = per_pass("pass_id", "")
+    sats, stations = per_pass("satellite", ""), per_pass("station", "")
     tracks = []
-    for i in range(ds.sizes["pass"]):
+    for i in range(n_pass):
         s = slice(int(offsets[i]), int(offsets[i + 1]))
         if s.stop <= s.start:
             continue
-        lat, lon, h = subsatellite_points(
-            float(ds["station_lat_deg"].values[i]), float(ds["station_lon_deg"].values[i]),
-            float(alt[i]), az[s], el[s], rng[s])
         tracks.append({
-            "pass_id": str(ds["pass_id"].values[i]) if "pass_id" in ds else str(i),
-            "satellite": str(ds["satellite"].values[i]) if "satellite" in ds else "",
-            "station": str(ds["station"].values[i]) if "station" in ds else "",
-            "usable": bool(is_usable(abort[i] if abort is not None else "",
-                                     secret[i] if secret is not None else 0)),
-            "lat_deg": lat, "lon_deg": lon, "alt_km": h,
+            "pass_id": str(ids[i]) if "pass_id" in var else str(i),
+            "satellite": str(sats[i]), "station": str(stations[i]), "usable": bool(usable[i]),
+            "lat_deg": lat[s], "lon_deg": lon[s], "alt_km": h[s],
         })
     return tracks
 
@@ -324,17 +329,32 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
         if polys:
             ax.add_collection(PolyCollection(polys, facecolors=face, edgecolors="#7a7a7a",
                                              linewidths=0.4, zorder=1))
+    # one collection per line style and one arrow set: a year's thousands of tracks
+    # draw in about the time of a few dozen single lines
+    lines: dict[tuple[str, bool], list[np.ndarray]] = {}
+    heads: list[tuple[float, float, float, float, str]] = []
     for t in tracks:
         c = colors.get(t["station"], "black")
         for lon, lat in _split_antimeridian(t["lon_deg"], t["lat_deg"]):
-            ax.plot(lon, lat, color=c, lw=1.8 if t["usable"] else 1.0,
-                    ls="-" if t["usable"] else ":", alpha=0.9, zorder=3)
-        if t["lon_deg"].size >= 2 and abs(t["lon_deg"][-1] - t["lon_deg"][-2]) < 180.0:
-            k = max(0, t["lon_deg"].size - 30)  # direction over the last ~30 samples
-            ax.annotate("", xy=(t["lon_deg"][-1], t["lat_deg"][-1]),
-                        xytext=(t["lon_deg"][k], t["lat_deg"][k]), zorder=4,
-                        arrowprops=dict(arrowstyle="-|>", color=c, lw=0, mutation_scale=13,
-                                        shrinkA=0, shrinkB=0))
+            lines.setdefault((c, t["usable"]), []).append(np.column_stack([lon, lat]))
+        lo, la = t["lon_deg"], t["lat_deg"]
+        if lo.size >= 2 and abs(lo[-1] - lo[-2]) < 180.0:
+            k = max(lo.size - 30, 0)  # direction over the last ~30 samples
+            if abs(lo[-1] - lo[k]) < 180.0:
+                heads.append((lo[-1], la[-1], lo[-1] - lo[k], la[-1] - la[k], c))
+    for (c, use), segs in lines.items():
+        ax.add_collection(LineCollection(segs, colors=c, linewidths=1.8 if use else 1.0,
+                                         linestyles="-" if use else ":", alpha=0.9, zorder=3))
+    if heads:
+        x, y, u, v, hc = (np.asarray(c) for c in zip(*heads))
+        d = np.hypot(u, v)
+        ux, uy = np.divide(u, d, out=np.ones_like(d), where=d > 0), np.divide(v, d, out=np.zeros_like(d), where=d > 0)
+        size = 0.012 * (lon1 - lon0)  # head length; the axes keep degrees isotropic
+        bx, by = x - size * ux, y - size * uy
+        wx, wy = -0.45 * size * uy, 0.45 * size * ux
+        tri = np.stack([np.column_stack([x, y]), np.column_stack([bx + wx, by + wy]),
+                        np.column_stack([bx - wx, by - wy])], axis=1)
+        ax.add_collection(PolyCollection(tri, facecolors=list(hc), edgecolors="none", zorder=4))
     for name, (lat, lon) in sorted(stations.items()):
         ax.plot(lon, lat, marker="^", ms=9, color=colors.get(name, "black"),
                 markeredgecolor="black", zorder=5, ls="none")
