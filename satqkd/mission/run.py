@@ -30,7 +30,7 @@ from satqkd.engine.params import channel_transmittance
 from satqkd.keys.postprocess import process_sifted, write_keys
 from satqkd.keys.sifting import concatenate_sifted, sift
 from satqkd.mission import parameters, store
-from satqkd.mission.execute import open_executor
+from satqkd.mission.execute import open_executor, tune_allocator
 from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
 from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
@@ -291,6 +291,7 @@ def warm_up(cfg: config.MissionConfig) -> None:
     """
     from satqkd.channel.synthetic import synthetic_pass
 
+    tune_allocator()
     try:
         st = cfg.stations[0]
         geo = synthetic_pass(min_range_km=1150.0, max_range_km=1200.0, station=st.name,
@@ -328,6 +329,7 @@ def run_mission(
     out.mkdir(parents=True, exist_ok=True)
     sha = config.config_hash(cfg)
 
+    tune_allocator()  # this process simulates the passes when there are no workers
     # Workers start and load their compiled kernels while the orbit stage runs here.
     warm = functools.partial(warm_up, cfg) if cfg.mission.protocol == "decoy-bb84" else None
     with open_executor(workers, scheduler, warm_up=warm) as executor:
