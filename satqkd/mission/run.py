@@ -154,6 +154,28 @@ class PassOutput:
 _COUNT_DIMS = ("intensity", "alice_basis", "bob_basis", "error")
 
 
+@dataclass
+class EncodedPass:
+    """A pass as a worker hands it back: its checkpoint bytes and its keys.
+
+    Encoding in the worker keeps the main process, which only writes files, light.
+    """
+
+    pass_id: str
+    checkpoint: bytes
+    alice_key: np.ndarray
+    bob_key: np.ndarray
+    key_bits: int
+
+
+def simulate_encoded(simulate: Callable, config_sha256: str, task) -> EncodedPass:
+    """``simulate(task)``, with the result encoded as its checkpoint file."""
+    r = simulate(task)
+    pid = r.dataset.attrs.get("pass_id", getattr(task, "window_id", ""))
+    return EncodedPass(pid, store.encode_checkpoint(r.dataset, config_sha256),
+                       r.alice_key, r.bob_key, r.key_bits)
+
+
 def simulate_pass(task: PassTask) -> PassOutput:
     """Run one pass through the stages after the orbit.
 
@@ -368,12 +390,12 @@ def run_mission(
 
         t0 = time.perf_counter()
 
-        def finished(result: PassOutput) -> None:
+        def finished(result: EncodedPass) -> None:
             nonlocal n_done
             if cfg.keys.write_keys and result.key_bits > 0:
-                write_keys(out / "keys", result.dataset.attrs["pass_id"], result.alice_key,
-                           result.bob_key, result.key_bits)
-            store.write_checkpoint(out, result.dataset, sha)
+                write_keys(out / "keys", result.pass_id, result.alice_key, result.bob_key,
+                           result.key_bits)
+            store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint)
             n_done += 1
             if progress:
                 progress("passes", n_done, n_total)
@@ -383,7 +405,8 @@ def run_mission(
             # finish together; the order does not change any result (each pass has its seed).
             tasks.sort(key=lambda t: -_expected_cost(t, cfg.channel.operate_in_daylight))
         costs = [_expected_cost(t, cfg.channel.operate_in_daylight) for t in tasks]
-        executor.run(simulate, tasks, finished, costs=costs)
+        executor.run(functools.partial(simulate_encoded, simulate, sha), tasks, finished,
+                     costs=costs)
         plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

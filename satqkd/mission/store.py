@@ -86,9 +86,8 @@ def _encode(v: xr.Variable) -> tuple[np.ndarray, dict]:
     return values, attrs
 
 
-def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> Path:
-    """Write one pass's result dataset (dim ``time``, scalars in attrs) atomically."""
-    path = checkpoint_path(out_dir, result.attrs["pass_id"])
+def encode_checkpoint(result: xr.Dataset, config_sha256: str) -> bytes:
+    """The bytes of a pass's checkpoint file (layout in the module docstring)."""
     attrs = {**result.attrs, "config_sha256": config_sha256}
     meta: dict = {"sizes": dict(result.sizes), "attrs": {k: _plain(v) for k, v in attrs.items()},
                   "variables": {}}
@@ -103,11 +102,21 @@ def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> P
         blobs.append(values.tobytes())
         offset += values.nbytes
     header = json.dumps(meta).encode()
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(_MAGIC + np.uint64(len(header)).astype("<u8").tobytes() + header)
-        for blob in blobs:
-            fh.write(blob)
+    return b"".join([_MAGIC, np.uint64(len(header)).astype("<u8").tobytes(), header, *blobs])
+
+
+def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes) -> Path:
+    """Write an encoded checkpoint atomically (temporary file, then rename)."""
+    path = checkpoint_path(out_dir, pass_id)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
+
+
+def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> Path:
+    """Write one pass's result dataset (dim ``time``, scalars in attrs) atomically."""
+    return write_checkpoint_bytes(out_dir, result.attrs["pass_id"],
+                                  encode_checkpoint(result, config_sha256))
 
 
 def _parse(raw: bytes, path: Path) -> tuple[dict, memoryview]:
