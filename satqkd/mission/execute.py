@@ -156,18 +156,3 @@ def open_executor(workers: int = 1, scheduler: str | None = None,
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def execute(
-    fn: Callable[[Any], Any],
-    tasks: Sequence[Any],
-    on_result: Callable[[Any], None],
-    workers: int = 1,
-    scheduler: str | None = None,
-    costs: Sequence[float] | None = None,
-) -> None:
-    """Open an executor, run ``fn`` on every task, close it (see :class:`Executor`)."""
-    if not tasks:
-        return
-    with open_executor(workers, scheduler) as ex:
-        ex.run(fn, tasks, on_result, costs)
