@@ -344,6 +344,8 @@ def run_mission(
 
     Each pass is checkpointed as soon as it finishes; ``resume=True`` keeps the
     checkpoints made with the same configuration and computes only the rest.
+    The calling process (and every worker) keeps freed memory for reuse afterwards
+    (:func:`satqkd.mission.execute.tune_allocator`, glibc only).
     """
     plan = mission if isinstance(mission, MissionPlan) else plan_mission(mission)
     cfg = plan.cfg
