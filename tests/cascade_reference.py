@@ -3,7 +3,8 @@
 Every pass materialises its whole permutation (from the same keyed Feistel network as
 ``satqkd.keys.cascade``) and the error pattern in pass order, and every parity is a scan
 over the bits of its block. The production kernel, which touches only the error positions,
-must disclose the same parities and flip the same bits.
+must disclose the same parities and flip the same bits. The parity-tree bookkeeping is
+restated here, not imported from the kernel, so that a slip in it cannot hide in both.
 """
 
 import numba

@@ -391,6 +391,9 @@ def generate_events(
             # hot path of a plain pass: same law, fewer branches. Clicks whose outcome
             # follows from the category are tallied per category (a 1-D increment costs
             # less than the 4-D one) and folded into the counts at the end of the slot.
+            # The draw of the next click is written out here and in the general loop
+            # below on purpose: moved into a shared inline helper it made
+            # engine.micius_pass 50 % slower (0.18 s against 0.12 s, measured).
             cs = counts[s]
             hits[:] = 0
             while True:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from satqkd.keys.bits import word_parity
 from satqkd.keys.finite_key import binary_entropy
 
 #: Martinez-Mateo et al. (2015) tuned k3 = 4096 on 2^14-bit frames; 2^16-bit frames keep the
@@ -140,14 +141,13 @@ def _block_of(k, pos, n):
 
 
 @numba.njit(cache=True, inline="always")
-def _word_parity(x):
-    x ^= x >> np.uint64(32)
-    x ^= x >> np.uint64(16)
-    x ^= x >> np.uint64(8)
-    x ^= x >> np.uint64(4)
-    x ^= x >> np.uint64(2)
-    x ^= x >> np.uint64(1)
-    return np.int32(x & np.uint64(1))
+def _toward(pos, h, lo, hi):
+    """One step down a block's parity tree (heap order): the child of node ``h`` over
+    [lo, hi) that holds position ``pos``, with its range."""
+    mid = lo + (hi - lo) // 2
+    if pos < mid:
+        return 2 * h, lo, mid
+    return 2 * h + 1, mid, hi
 
 
 @numba.njit(cache=True, inline="always")
@@ -160,12 +160,12 @@ def _range_parity(words, row, lo, hi):
     top = np.uint64(((hi - 1) & 63) + 1)  # bits of the last word inside the range
     last = ones if top == np.uint64(64) else (np.uint64(1) << top) - np.uint64(1)
     if wlo == whi:
-        return _word_parity((words[row, wlo] & last) >> np.uint64(lo & 63))
+        return word_parity((words[row, wlo] & last) >> np.uint64(lo & 63))
     acc = words[row, wlo] >> np.uint64(lo & 63)
     for w in range(wlo + 1, whi):
         acc ^= words[row, w]
     acc ^= words[row, whi] & last
-    return _word_parity(acc)
+    return word_parity(acc)
 
 
 @numba.njit(cache=True)
@@ -283,13 +283,7 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                         bhi = hi
                     if hi - lo == 1:
                         break
-                    mid = lo + (hi - lo) // 2
-                    if pos < mid:
-                        h = 2 * h
-                        hi = mid
-                    else:
-                        h = 2 * h + 1
-                        lo = mid
+                    h, lo, hi = _toward(pos, h, lo, hi)
                 if best < 0:
                     continue
                 # BINARY from the smallest odd node
@@ -336,13 +330,7 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                             odd = True
                         if hi - lo == 1:
                             break
-                        mid = lo + (hi - lo) // 2
-                        if pj < mid:
-                            h = 2 * h
-                            hi = mid
-                        else:
-                            h = 2 * h + 1
-                            lo = mid
+                        h, lo, hi = _toward(pj, h, lo, hi)
                     if odd:
                         stk_p[top] = j
                         stk_x[top] = pj

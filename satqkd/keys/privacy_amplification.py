@@ -41,6 +41,8 @@ import numba
 import numpy as np
 import scipy.fft
 
+from satqkd.keys.bits import word_parity
+
 #: largest row or column block handled by one FFT (FFT length about R + L <= 2 * block_bits).
 #: The float64 error grows like eps * log2(N) * n (2e-9 at n = 4e7, far inside the margin).
 DEFAULT_BLOCK_BITS = 1 << 23
@@ -327,14 +329,7 @@ def _toeplitz_packed_kernel(seed_words, xr_words, m, out):
             for w in range(nw):
                 word = (seed_words[w0 + w] >> s1) | (seed_words[w0 + w + 1] << s2)
                 acc ^= word & xr_words[w]
-        # parity of the accumulated word
-        acc ^= acc >> np.uint64(32)
-        acc ^= acc >> np.uint64(16)
-        acc ^= acc >> np.uint64(8)
-        acc ^= acc >> np.uint64(4)
-        acc ^= acc >> np.uint64(2)
-        acc ^= acc >> np.uint64(1)
-        out[i] = np.uint8(acc & np.uint64(1))
+        out[i] = np.uint8(word_parity(acc))
 
 
 def toeplitz_hash_packed(x: np.ndarray, seed: np.ndarray, m: int) -> np.ndarray:

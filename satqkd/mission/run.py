@@ -402,27 +402,27 @@ def run_mission(
             if progress:
                 progress("passes", n_done, n_total)
 
-        if workers > 1 or scheduler is not None:
-            # Heaviest passes first (long night passes high in the sky), so that workers
-            # finish together; the order does not change any result (each pass has its seed).
-            tasks.sort(key=lambda t: -_expected_cost(t, cfg.channel.operate_in_daylight))
+        # Heaviest passes first (long night passes high in the sky), so that workers
+        # finish together; the order does not change any result (each pass has its seed).
         costs = [_expected_cost(t, cfg.channel.operate_in_daylight) for t in tasks]
+        if workers > 1 or scheduler is not None:
+            order = sorted(range(len(tasks)), key=lambda i: -costs[i])
+            tasks, costs = [tasks[i] for i in order], [costs[i] for i in order]
         executor.run(functools.partial(simulate_encoded, simulate, sha), tasks, finished,
                      costs=costs)
         plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rows = store.read_checkpoints(out, ids)
-    table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
-    with atomic_path(out / "passes.csv") as tmp:
-        table[[c for c in PASSES_CSV_COLUMNS if c in table.columns]].to_csv(tmp, index=False)
-    store.merge_checkpoints(out, ids, out / "passes.nc", {
+    rows = store.merge_checkpoints(out, ids, out / "passes.nc", {
         "title": f"satqkd mission {cfg.mission.name}",
         "source": f"satqkd {satqkd.__version__}",
         "mission": cfg.mission.name,
         "config_sha256": sha,
         "step_s": cfg.mission.step_s,
     })
+    table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
+    with atomic_path(out / "passes.csv") as tmp:
+        table[[c for c in PASSES_CSV_COLUMNS if c in table.columns]].to_csv(tmp, index=False)
     plan.timings_s["write"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

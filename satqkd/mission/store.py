@@ -184,8 +184,10 @@ def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
 
 def merge_checkpoints(
     out_dir: Path, pass_ids: Sequence[str], target: Path, global_attrs: dict
-) -> None:
-    """Stream per-pass checkpoints, in order, into one ragged ``passes.nc``."""
+) -> list[dict]:
+    """Stream per-pass checkpoints, in order, into one ragged ``passes.nc``.
+
+    Returns the passes' scalars (as :func:`read_checkpoints`), read on the way."""
     paths = [checkpoint_path(out_dir, pid) for pid in pass_ids]
     metas = [checkpoint_meta(p) for p in paths]
     sizes = [int(m["sizes"].get("time", 0)) for m in metas]
@@ -233,6 +235,7 @@ def merge_checkpoints(
         if pending:
             for name, parts in batch.items():
                 out.variables[name][start:start + pending] = np.concatenate(parts)
+    return scalars
 
 
 #: samples buffered before a write while merging checkpoints
