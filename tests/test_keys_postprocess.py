@@ -56,7 +56,8 @@ def test_clean_channel_identical_final_keys_20_seeds():
         assert r.secret_bits > 0
         assert np.array_equal(r.alice_key, r.bob_key)
         assert r.alice_key.size == (r.secret_bits + 7) // 8
-        assert r.leaked_bits == r.ec_leaked_bits + 50
+        assert r.leaked_bits == r.ec_leaked_bits + r.ec_reply_bits + 50
+        assert r.ec_reply_bits == r.ec_leaked_bits  # one reply per disclosed parity
         # lambda_EC is the measured leakage
         assert r.bounds.leaked_ec_bits == r.ec_leaked_bits
         assert r.ec_efficiency == pytest.approx(
@@ -140,7 +141,7 @@ def test_scalars_and_abort_vocabulary():
     assert set(ABORT_REASONS) == {"qber_above_threshold", "no_single_photon_bound",
                                   "non_positive_length", "no_test_events", "ec_failed",
                                   "verification_failed", "bell_test_failed", "daylight",
-                                  "overcast", "too_short"}
+                                  "overcast", "too_short", "efficiency_mismatch", "pooled"}
 
 
 def test_process_pass_needs_generator():

@@ -24,7 +24,9 @@ kept in a binary tree per block, so the back-tracking search starts from the *sm
 known odd sub-block and never asks for a parity twice.  Passes with k_i = n/2 cut the
 permuted frame in two halves (the BICONF primitive of Brassard & Salvail).
 
-Leakage = number of parity bits Alice disclosed, counted exactly in the kernel.  The
+Leakage = number of parity bits Alice disclosed, counted exactly in the kernel; Bob sends
+one reply per disclosed parity (``CascadeResult.reply_bits``), which the finite key charges
+by the two-way rule of :mod:`satqkd.keys.finite_key` (Tupkary & Lutkenhaus 2023).  The
 simulation evaluates "Alice's parity XOR Bob's parity" of a block as the parity of the
 error pattern a XOR b over it, which is the same bit; because a position's place in a pass
 is computed alone (no shuffle of the frame), the kernel handles only the error positions
@@ -349,6 +351,18 @@ class CascadeResult:
     frame_bits: int
     leaked_per_pass: np.ndarray
     corrected_per_pass: np.ndarray
+
+    @property
+    def reply_bits(self) -> int:
+        """Bits Bob discloses: one reply for every parity Alice discloses.
+
+        Bob answers each disclosed block parity with "same/different" and each BINARY
+        step with "left/right"; a parity that follows from known ones draws no message
+        from either side.  With Alice's parity public, each reply reveals Bob's parity of
+        the same block (Tupkary & Lutkenhaus, Phys. Rev. Applied 20, 064040 (2023)), which
+        the finite key must account for (:mod:`satqkd.keys.finite_key`).
+        """
+        return self.leaked_bits
 
     def efficiency(self, qber: float | None = None) -> float:
         """f = leaked / (n h(QBER)); QBER defaults to errors_corrected / n (the actual one)."""

@@ -36,6 +36,23 @@ Tail bounds on the expected counts n*_k from the observed n_k (failure eps_sec/2
   The direct inversion of the upper tail exp(-d^2 mu/(2+d)) gives n + beta/2 - sqrt(...);
   the published form used here is lower by beta, i.e. more conservative.
 
+Two-way reconciliation (Tupkary & Lutkenhaus, "Using Cascade in quantum key distribution",
+Phys. Rev. Applied 20, 064040 (2023), arXiv:2307.00576).  Eq. 1 charges lambda_EC for the
+messages Alice sends.  When Bob talks back (Cascade's replies, a blind LDPC code's
+success flags), his messages are public functions of his raw key; in the rounds where
+Alice sent vacuum, Bob's bits may be Eve's own (she can inject light), so his replies,
+joined to Alice's parities, tell Eve parities of Alice's vacuum bits.  Two bounds remain
+valid, and the larger is used (both hold on the same parameter-estimation events, so
+their maximum does too)::
+
+    ell_TL    = s_Z1 (1 - h(phi_Z)) - lambda_A - overhead          (T&L: no vacuum credit)
+    ell_chain = s_Z0 + s_Z1 (1 - h(phi_Z)) - lambda_A - lambda_B - overhead
+
+``ell_chain`` is the chain rule for the smooth min-entropy over the *whole* transcript
+(H_min(Z|E C) >= H_min(Z|E) - log2|C|, Renner 2005, Lemma 3.1.10 / Tomamichel et al.
+2012): every bit either party sends is charged, and the vacuum bits keep their credit.
+For one-way reconciliation (lambda_B = 0) ``ell_chain`` is Lim14 eq. 1 and always wins.
+
 Asymptotic comparison: Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), vacuum + weak decoy
 (their eqs. 34, 37, 38 generalised to a weak third intensity by the infinite-statistics
 limit of Lim14 eqs. 2-4), inside the GLLP rate
@@ -65,6 +82,8 @@ ABORT_BELL_TEST = "bell_test_failed"  # entangled modes (satqkd.keys.bbm92)
 ABORT_DAYLIGHT = "daylight"  # the mission stage ran no QKD: Sun up, night-only operation
 ABORT_OVERCAST = "overcast"  # the mission stage ran no QKD: no clear second
 ABORT_TOO_SHORT = "too_short"  # the pass has no sample at the mission's time step
+ABORT_MISMATCH = "efficiency_mismatch"  # unequal detector efficiencies: no bound certifies it
+ABORT_POOLED = "pooled"  # pooled finite-key block: the key is reported on the closing pass
 ABORT_REASONS = (
     ABORT_QBER,
     ABORT_NO_SINGLE_PHOTON,
@@ -76,6 +95,8 @@ ABORT_REASONS = (
     ABORT_DAYLIGHT,
     ABORT_OVERCAST,
     ABORT_TOO_SHORT,
+    ABORT_MISMATCH,
+    ABORT_POOLED,
 )
 
 TAIL_BOUNDS = ("hoeffding", "chernoff")
@@ -201,22 +222,30 @@ class FiniteKeyResult:
     s_x1: float  # lower bound, single-photon events in the test basis
     v_x1: float  # upper bound, single-photon bit errors in the test basis
     phi_z: float  # upper bound, single-photon phase error rate of the key basis
-    leaked_ec_bits: float  # lambda_EC used
+    leaked_ec_bits: float  # lambda_EC used (lambda_A: bits Alice disclosed)
     overhead_bits: float  # 6 log2(21/eps_sec) + log2(2/eps_cor)
     abort_reason: str = ""
+    reply_bits: float = 0.0  # lambda_B: bits Bob disclosed (two-way reconciliation)
+    vacuum_credited: bool = True  # False: the Tupkary-Lutkenhaus bound (no s_Z0) was larger
 
     def asdict(self) -> dict:
         return asdict(self)
 
 
 def finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
-                      eps_sec: float = 1e-9, eps_cor: float = 1e-15, tail: str = "hoeffding"):
+                      eps_sec: float = 1e-9, eps_cor: float = 1e-15, tail: str = "hoeffding",
+                      reply_bits=0.0, overhead_bits=None):
     """Vectorised Lim14 bounds.  ``n_z``, ``n_x``, ``m_x``: (..., 3) counts per intensity
-    (order of ``intensities``); ``leaked_ec_bits``: (...) lambda_EC.
+    (order of ``intensities``); ``leaked_ec_bits``: (...) lambda_A, the bits Alice
+    disclosed; ``reply_bits``: (...) lambda_B, the bits Bob disclosed (0 for one-way
+    reconciliation); ``overhead_bits``: the constant cost (default
+    :func:`security_overhead_bits`; a pooled block of k verified passes pays k tags).
 
-    Returns a dict of arrays: s_z0, s_z1, s_x0, s_x1, v_x1, phi_z, length_raw (the bracket
-    of eq. 1; floor and clip it yourself).  Lower bounds are clipped at 0 (a valid lower
-    bound of a non-negative count); phi_z is 0.5 wherever s_x1 or s_z1 is not positive.
+    Returns a dict of arrays: s_z0, s_z1, s_x0, s_x1, v_x1, phi_z, length_raw (the larger
+    of the two brackets of the module docstring, eq. 1 when lambda_B = 0; floor and clip
+    it yourself) and vacuum_credited (whether the bracket with s_Z0 was the larger).
+    Lower bounds are clipped at 0 (a valid lower bound of a non-negative count); phi_z is
+    0.5 wherever s_x1 or s_z1 is not positive.
     """
     mu, p, order = _check_intensities(intensities, probabilities)
     n_z = np.asarray(n_z, dtype=float)[..., order]
@@ -240,17 +269,22 @@ def finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
     phi = ratio + lim_gamma(eps_sec, ratio, safe_sx1, safe_sz1)
     phi_z = np.where(ok, np.minimum(phi, 0.5), 0.5)
 
-    overhead = security_overhead_bits(eps_sec, eps_cor)
-    length_raw = (s_z0 + s_z1 * (1.0 - binary_entropy(phi_z))
-                  - np.asarray(leaked_ec_bits, dtype=float) - overhead)
+    overhead = security_overhead_bits(eps_sec, eps_cor) if overhead_bits is None else overhead_bits
+    single = s_z1 * (1.0 - binary_entropy(phi_z)) - np.asarray(leaked_ec_bits, dtype=float)
+    chain = s_z0 + single - np.asarray(reply_bits, dtype=float)
     return {"s_z0": s_z0, "s_z1": s_z1, "s_x0": s_x0, "s_x1": s_x1, "v_x1": v_x1,
-            "phi_z": phi_z, "length_raw": length_raw}
+            "phi_z": phi_z, "length_raw": np.maximum(chain, single) - overhead,
+            "vacuum_credited": chain >= single}
 
 
 def finite_key_length(counts, intensities, probabilities, leaked_ec_bits: float,
                       eps_sec: float = 1e-9, eps_cor: float = 1e-15,
-                      tail: str = "hoeffding") -> FiniteKeyResult:
+                      tail: str = "hoeffding", reply_bits: float = 0.0,
+                      overhead_bits: float | None = None) -> FiniteKeyResult:
     """Secret key length of one block from its sifted statistics (Lim14 eq. 1).
+
+    ``leaked_ec_bits`` is lambda_A (Alice's disclosures), ``reply_bits`` lambda_B (Bob's,
+    two-way reconciliation: the Tupkary-Lutkenhaus rule of the module docstring applies).
 
     ``counts`` is a :class:`satqkd.keys.sifting.DecoyCounts` (or anything with ``n_z``,
     ``n_x``, ``m_x`` arrays per intensity).  Several passes may be accumulated into one
@@ -265,13 +299,14 @@ def finite_key_length(counts, intensities, probabilities, leaked_ec_bits: float,
     n_z = np.asarray(counts.n_z, dtype=float)
     n_x = np.asarray(counts.n_x, dtype=float)
     m_x = np.asarray(counts.m_x, dtype=float)
-    overhead = security_overhead_bits(eps_sec, eps_cor)
+    overhead = security_overhead_bits(eps_sec, eps_cor) if overhead_bits is None else overhead_bits
     if n_x.sum() <= 0:
         nan = float("nan")
         return FiniteKeyResult(0, nan, nan, nan, nan, nan, nan, 0.5, float(leaked_ec_bits),
-                               overhead, ABORT_NO_TEST)
+                               overhead, ABORT_NO_TEST, float(reply_bits), False)
     b = finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
-                          eps_sec, eps_cor, tail)
+                          eps_sec, eps_cor, tail, reply_bits, overhead)
+    vacuum = bool(b.pop("vacuum_credited"))
     vals = {k: float(v) for k, v in b.items()}
     if vals["s_z1"] <= 0.0 or vals["s_x1"] <= 0.0:
         reason = ABORT_NO_SINGLE_PHOTON
@@ -282,7 +317,7 @@ def finite_key_length(counts, intensities, probabilities, leaked_ec_bits: float,
     length = int(math.floor(vals["length_raw"])) if reason == "" else 0
     return FiniteKeyResult(length, vals["length_raw"], vals["s_z0"], vals["s_z1"],
                            vals["s_x0"], vals["s_x1"], vals["v_x1"], vals["phi_z"],
-                           float(leaked_ec_bits), overhead, reason)
+                           float(leaked_ec_bits), overhead, reason, float(reply_bits), vacuum)
 
 
 # --------------------------------------------------------------------------- asymptotic

@@ -8,12 +8,22 @@ key basis Z and the test basis X):
    when the X-basis QBER exceeds ``qber_threshold``, ``no_single_photon_bound`` /
    ``non_positive_length`` when even a leak-free reconciliation could not give key;
 3. error correction by Cascade (block sizes from the X-basis QBER), leakage lambda_EC
-   counted exactly from the parities disclosed; ``ec_failed`` if it disclosed as many bits
-   as the key holds, ``qber_above_threshold`` if the corrected error rate is above threshold;
+   counted exactly from the parities disclosed (Alice's, lambda_A, and Bob's replies,
+   lambda_B); ``ec_failed`` if it disclosed as many bits as the key holds,
+   ``qber_above_threshold`` if the corrected error rate is above threshold;
 4. error verification with a 50-bit Toeplitz tag (eps_cor = 1e-15); ``verification_failed``
    if the tags differ;
-5. key length of Lim et al. eq. 1 with lambda_EC = the measured leakage; privacy
-   amplification of both reconciled keys by the same Toeplitz hash.
+5. key length of Lim et al. eq. 1 with the measured leakage and the two-way rule of
+   Tupkary & Lutkenhaus (2023) (:mod:`satqkd.keys.finite_key`); privacy amplification of
+   both reconciled keys by the same Toeplitz hash.
+
+A detector with basis-dependent efficiency breaks the assumption of Lim et al. (2014)
+that detection does not depend on the basis; no certified key is claimed then
+(``efficiency_mismatch``).
+
+Pooled blocks (Sidhu et al., npj Quantum Inf. 8, 18 (2022)): :func:`reconcile_sifted` runs
+steps 3-4 on one pass and keeps the reconciled keys; :func:`finish_block` runs the
+parameter estimation of step 2 and step 5 once on the statistics and keys of several.
 
 Randomness: every public random choice (Cascade permutations, hash seeds) is drawn in a fixed
 order from the ``rng`` passed in, so a pass is reproducible from its generator alone.
@@ -36,18 +46,23 @@ import numpy as np
 from satqkd.keys.cascade import DEFAULT_FRAME_BITS, DEFAULT_PASSES, cascade_reconcile
 from satqkd.keys.finite_key import (
     ABORT_EC_FAILED,
+    ABORT_MISMATCH,
     ABORT_NO_TEST,
     ABORT_QBER,
     ABORT_VERIFICATION,
     TAIL_BOUNDS,
     FiniteKeyResult,
     asymptotic_key_rate,
+    binary_entropy,
     finite_key_length,
     security_overhead_bits,
 )
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
-from satqkd.keys.sifting import DecoyCounts, SiftedKey, sift
+from satqkd.keys.sifting import DecoyCounts, SiftedKey, accumulate_counts, sift
 from satqkd.keys.verification import verify_keys
+
+
+ERROR_CORRECTIONS = ("cascade", "ldpc")
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,9 @@ class KeyParameters:
         so a pass with no observed X error still gets finite blocks.
     f_ec_asymptotic : reconciliation inefficiency assumed by the asymptotic comparison only.
     keep_keys : keep both final keys (packed) in the result.
+    error_correction : "cascade" (two-way) or "ldpc" (one-way syndrome decoding).
+    detector_mismatch : the four detector efficiencies differ: no certified key
+        (``efficiency_mismatch``), the counts and QBER are still reported.
     """
 
     eps_sec: float = 1e-9
@@ -79,8 +97,12 @@ class KeyParameters:
     min_qber_estimate: float = 1e-3
     f_ec_asymptotic: float = 1.16
     keep_keys: bool = True
+    error_correction: str = "cascade"
+    detector_mismatch: bool = False
 
     def __post_init__(self) -> None:
+        if self.error_correction not in ERROR_CORRECTIONS:
+            raise ValueError(f"error_correction must be one of {ERROR_CORRECTIONS}")
         if not (0 < self.eps_sec < 1 and 0 < self.eps_cor < 1):
             raise ValueError("eps_sec and eps_cor must be in (0, 1)")
         if self.tail_bound not in TAIL_BOUNDS:
@@ -105,15 +127,18 @@ class PassKeys:
     qber_z_true: float  # simulator diagnostic from both sides' raw keys
     counts: DecoyCounts
     bounds: FiniteKeyResult | None  # Lim et al. bounds with the final lambda_EC
-    ec_leaked_bits: int  # Cascade parities disclosed (lambda_EC)
+    ec_leaked_bits: int  # bits Alice disclosed in error correction (lambda_A)
     verification_tag_bits: int
-    leaked_bits: int  # ec_leaked_bits + verification_tag_bits (all public disclosure)
-    ec_efficiency: float  # measured f = lambda_EC / (n h(qber_z))
+    leaked_bits: int  # ec_leaked_bits + ec_reply_bits + verification_tag_bits (all public)
+    ec_efficiency: float  # measured f = lambda_A / (n h(qber_z))
     secret_bits: int
     abort_reason: str
     alice_key: np.ndarray = field(repr=False)  # np.packbits of the final key (uint8)
     bob_key: np.ndarray = field(repr=False)
     asymptotic_secret_bits: float = float("nan")  # GLLP/Ma et al. comparison
+    ec_reply_bits: int = 0  # bits Bob disclosed in error correction (lambda_B)
+    eps_sec: float = 0.0  # secrecy failure probability of this run (0: no protocol ran)
+    eps_cor: float = 0.0  # correctness failure probability of this run
 
     def scalars(self) -> dict:
         """Flat per-pass scalars for the mission stage (no arrays)."""
@@ -125,7 +150,11 @@ class PassKeys:
             "secret_bits": self.secret_bits,
             "leaked_bits": self.leaked_bits,
             "ec_leaked_bits": self.ec_leaked_bits,
+            "ec_reply_bits": self.ec_reply_bits,
             "verification_tag_bits": self.verification_tag_bits,
+            "eps_sec": self.eps_sec,
+            "eps_cor": self.eps_cor,
+            "vacuum_credited": bool(self.bounds.vacuum_credited) if self.bounds else False,
             "ec_efficiency": self.ec_efficiency,
             "abort_reason": self.abort_reason,
             "asymptotic_secret_bits": self.asymptotic_secret_bits,
@@ -172,6 +201,18 @@ def process_pass(events: np.ndarray, intensities, probabilities, p_z: float,
                           params, rng, pulses_sent=pulses_sent)
 
 
+def _reconcile(alice: np.ndarray, bob: np.ndarray, qber_estimate: float,
+               params: KeyParameters, rng: np.random.Generator):
+    """The chosen error correction; the result has ``bob_corrected``, ``leaked_bits``
+    (lambda_A), ``reply_bits`` (lambda_B), ``errors_corrected`` and ``efficiency()``."""
+    if params.error_correction == "ldpc":
+        from satqkd.keys.ldpc import ldpc_reconcile
+
+        return ldpc_reconcile(alice, bob, qber_estimate, rng)
+    return cascade_reconcile(alice, bob, qber_estimate, rng,
+                             frame_bits=params.cascade_frame_bits, passes=params.cascade_passes)
+
+
 def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
                    params: KeyParameters = KeyParameters(),
                    rng: np.random.Generator | None = None, *,
@@ -196,12 +237,18 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
             asym = float(r.rate_per_signal_pulse * pulses_sent * float(probabilities[signal]))
         except (ValueError, ZeroDivisionError):
             asym = float("nan")
+    # A run that processed detections is one execution of the protocol: its epsilons
+    # count towards the mission's total whatever its outcome.
+    ran = int(np.sum(c.n_z) + np.sum(c.n_x)) > 0 or bool(pulses_sent)
+    eps = (params.eps_sec, params.eps_cor) if ran else (0.0, 0.0)
 
     def done(reason, bounds=None, ec=None, tag_bits=0, qz=float("nan"), eff=float("nan"),
              secret=0, ka=empty, kb=empty):
         ec_leak = int(ec.leaked_bits) if ec is not None else 0
+        reply = int(ec.reply_bits) if ec is not None else 0
         return PassKeys(n, qz, qber_x, qber_z_true, c, bounds, ec_leak, tag_bits,
-                        ec_leak + tag_bits, eff, secret, reason, ka, kb, asym)
+                        ec_leak + reply + tag_bits, eff, secret, reason, ka, kb, asym,
+                        reply, *eps)
 
     fk_args = (c, intensities, probabilities)
     fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound)
@@ -213,10 +260,10 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     pre = finite_key_length(*fk_args, 0.0, **fk_kw)
     if pre.abort_reason:
         return done(pre.abort_reason, pre)
+    if params.detector_mismatch:
+        return done(ABORT_MISMATCH, pre)
 
-    estimate = max(qber_x, params.min_qber_estimate)
-    ec = cascade_reconcile(sk.alice_z, sk.bob_z, estimate, rng,
-                           frame_bits=params.cascade_frame_bits, passes=params.cascade_passes)
+    ec = _reconcile(sk.alice_z, sk.bob_z, max(qber_x, params.min_qber_estimate), params, rng)
     qber_z = ec.errors_corrected / n
     eff = ec.efficiency()
     if ec.leaked_bits >= n:
@@ -228,7 +275,8 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     if not ver.ok:
         return done(ABORT_VERIFICATION, pre, ec, ver.tag_bits, qber_z, eff)
 
-    fk = finite_key_length(*fk_args, float(ec.leaked_bits), **fk_kw)
+    fk = finite_key_length(*fk_args, float(ec.leaked_bits), **fk_kw,
+                           reply_bits=float(ec.reply_bits))
     if fk.abort_reason:
         return done(fk.abort_reason, fk, ec, ver.tag_bits, qber_z, eff)
     seed = toeplitz_seed(n, fk.length, rng)
@@ -236,6 +284,118 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     ka = np.packbits(final[0]) if params.keep_keys else empty
     kb = np.packbits(final[1]) if params.keep_keys else empty
     return done("", fk, ec, ver.tag_bits, qber_z, eff, fk.length, ka, kb)
+
+
+@dataclass(frozen=True)
+class ReconciledPass:
+    """One pass of a pooled block: statistics and reconciled keys, before privacy
+    amplification (:func:`reconcile_sifted`)."""
+
+    counts: DecoyCounts
+    alice: np.ndarray = field(repr=False)  # uint8 bits, Alice's raw key
+    bob: np.ndarray = field(repr=False)  # uint8 bits, Bob's reconciled key (== alice once verified)
+    leaked_bits: int  # lambda_A of this pass, disclosed bits included
+    reply_bits: int  # lambda_B
+    verified: bool  # a verification tag was exchanged and matched
+    disclosed: bool  # reconciliation failed: Alice disclosed the pass's bits (charged)
+    qber_z: float
+    ec_efficiency: float
+
+    @property
+    def sifted_bits(self) -> int:
+        return int(self.alice.size)
+
+
+def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Generator
+                     ) -> ReconciledPass:
+    """Error correction and verification of one pass of a pooled finite-key block.
+
+    Parameter estimation waits for the block (:func:`finish_block`).  A pass that cannot
+    be reconciled here (its own X-basis QBER above threshold, Cascade disclosing the
+    whole key, or a verification tag that differs) is not kept unverified: Alice discloses
+    its raw key, Bob adopts it and every bit is charged to lambda_A.  Publicly known bits
+    add no key, and by the chain rule the block's bound stays valid (Renner 2005,
+    Lemma 3.1.10): the block needs no abort for one bad pass.
+    """
+    c = sk.counts
+    n = sk.sifted_bits
+    a = np.ascontiguousarray(sk.alice_z, dtype=np.uint8)
+
+    def disclosed(lam_a, lam_b, qz=float("nan"), eff=float("nan")):
+        return ReconciledPass(c, a, a, int(lam_a) + n, int(lam_b), False, True, qz, eff)
+
+    if n == 0:
+        return ReconciledPass(c, a, a, 0, 0, False, False, float("nan"), float("nan"))
+    qber_x = c.qber_x
+    if not np.isfinite(qber_x) or qber_x > params.qber_threshold or params.detector_mismatch:
+        return disclosed(0, 0)
+    ec = _reconcile(a, sk.bob_z, max(qber_x, params.min_qber_estimate), params, rng)
+    qz, eff = ec.errors_corrected / n, ec.efficiency()
+    if ec.leaked_bits >= n:
+        return disclosed(ec.leaked_bits, ec.reply_bits, qz, eff)
+    ver = verify_keys(a, ec.bob_corrected, rng, params.eps_cor)
+    if not ver.ok:
+        return disclosed(ec.leaked_bits + ver.tag_bits, ec.reply_bits, qz, eff)
+    return ReconciledPass(c, a, ec.bob_corrected, int(ec.leaked_bits), int(ec.reply_bits),
+                          True, False, qz, eff)
+
+
+def finish_block(parts: list[ReconciledPass], intensities, probabilities,
+                 params: KeyParameters, rng: np.random.Generator) -> PassKeys:
+    """Parameter estimation and privacy amplification of a pooled block of passes.
+
+    The statistics of the passes are summed (one Lim et al. 2014 block, as in Sidhu et
+    al., npj Quantum Inf. 8, 18 (2022)); the reconciled keys are concatenated in order and
+    hashed once.  Each pass was verified with its own tag of eps_cor, so the block's
+    correctness failure is k eps_cor and it pays k log2(2/eps_cor) bits for the k tags,
+    where Lim et al. eq. 1 pays one; its secrecy failure is eps_sec, once.
+    """
+    c = accumulate_counts([p.counts for p in parts])
+    n = sum(p.sifted_bits for p in parts)
+    k = max(1, sum(p.verified for p in parts))
+    lam_a = sum(p.leaked_bits for p in parts)
+    lam_b = sum(p.reply_bits for p in parts)
+    qber_x = c.qber_x
+    qber_z_true = float(c.m_z_true.sum() / n) if n else float("nan")
+    eps_cor = k * params.eps_cor
+    overhead = (6.0 * math.log2(21.0 / params.eps_sec)
+                + k * math.log2(2.0 / params.eps_cor))
+    ran = n > 0 or int(np.sum(c.n_x)) > 0
+    eps = (params.eps_sec, eps_cor) if ran else (0.0, 0.0)
+    corrected = [p for p in parts if p.sifted_bits and np.isfinite(p.qber_z)]
+    qber_z = (sum(p.qber_z * p.sifted_bits for p in corrected)
+              / max(sum(p.sifted_bits for p in corrected), 1)) if corrected else float("nan")
+    reconciled = sum(p.sifted_bits for p in corrected)
+    eff = (lam_a / (reconciled * binary_entropy(qber_z))
+           if corrected and 0 < qber_z < 1 and not any(p.disclosed for p in parts)
+           else float("nan"))
+    empty = np.zeros(0, dtype=np.uint8)
+    tags = k * math.ceil(math.log2(1.0 / params.eps_cor))
+
+    def done(reason, bounds=None, secret=0, ka=empty, kb=empty):
+        return PassKeys(n, qber_z, qber_x, qber_z_true, c, bounds, lam_a, tags,
+                        lam_a + lam_b + tags, eff, secret, reason, ka, kb, float("nan"),
+                        lam_b, *eps)
+
+    if c.n_x.sum() == 0:
+        return done(ABORT_NO_TEST)
+    fk = finite_key_length(c, intensities, probabilities, float(lam_a),
+                           eps_sec=params.eps_sec, eps_cor=params.eps_cor,
+                           tail=params.tail_bound, reply_bits=float(lam_b),
+                           overhead_bits=overhead)
+    if qber_x > params.qber_threshold:
+        return done(ABORT_QBER, fk)
+    if params.detector_mismatch:
+        return done(ABORT_MISMATCH, fk)
+    if fk.abort_reason:
+        return done(fk.abort_reason, fk)
+    alice = np.concatenate([p.alice for p in parts])
+    bob = np.concatenate([p.bob for p in parts])
+    seed = toeplitz_seed(n, fk.length, rng)
+    final = privacy_amplification(np.stack([alice, bob]), fk.length, seed)
+    ka = np.packbits(final[0]) if params.keep_keys else empty
+    kb = np.packbits(final[1]) if params.keep_keys else empty
+    return done("", fk, fk.length, ka, kb)
 
 
 # --------------------------------------------------------------------------- key files
