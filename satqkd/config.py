@@ -191,6 +191,10 @@ class Detector(Section):
     dead_time_ns: float = Field(0.0, ge=0.0, le=1.0e6)
     afterpulse_probability: float = Field(0.0, ge=0.0, le=1.0)
     afterpulse_time_ns: float = Field(100.0, gt=0.0, le=1.0e6)
+    # Unequal efficiencies break the basis-independent detection that Lim et al. (2014)
+    # assume: "refuse" certifies no key; "equalise" attenuates every detector to the
+    # weakest one, as real receivers do.
+    mismatch: Literal["refuse", "equalise"] = "refuse"
 
     @field_validator("efficiency")
     @classmethod
@@ -203,8 +207,18 @@ class Detector(Section):
 
     @property
     def efficiencies(self) -> tuple[float, float, float, float]:
+        """The four efficiencies the receiver runs with (equalised to the weakest if asked)."""
         e = self.efficiency
-        return (e, e, e, e) if isinstance(e, float) else tuple(e)  # type: ignore[return-value]
+        if isinstance(e, float):
+            return (e, e, e, e)
+        if self.mismatch == "equalise":
+            return (min(e),) * 4  # type: ignore[return-value]
+        return tuple(e)  # type: ignore[return-value]
+
+    @property
+    def mismatched(self) -> bool:
+        """The detectors' efficiencies differ (after equalisation, if asked)."""
+        return len(set(self.efficiencies)) > 1
 
 
 class ReceiverOptics(Section):
@@ -369,6 +383,10 @@ class KeysSection(Section):
     qber_threshold: float = Field(0.11, gt=0.0, le=0.5)
     cascade_frame_bits: int = Field(65536, ge=64, le=1 << 24)
     cascade_passes: int = Field(14, ge=1, le=64)
+    error_correction: Literal["cascade", "ldpc"] = "cascade"
+    # Finite-key block: every pass alone, a UTC day, the whole mission, or N consecutive
+    # passes of one satellite-station link (statistics pooled, one privacy amplification).
+    block: Literal["pass", "day", "mission"] | Annotated[int, Field(ge=1, le=100000)] = "pass"
     write_keys: bool = False
 
 

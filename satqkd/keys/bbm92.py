@@ -29,6 +29,15 @@ al., Nature 582, 501 (2020)); leak_EC = the parities Cascade actually disclosed
 (:func:`satqkd.keys.verification.verify_keys`); privacy amplification by a Toeplitz hash
 (:func:`satqkd.keys.privacy_amplification.privacy_amplification`). Defaults eps_sec = 1e-9,
 eps_cor = 1e-15 (the project's defaults): log2(2/(eps_sec^2 eps_cor)) = 110.63 bits.
+
+Two-way error correction (Tupkary & Lutkenhaus, Phys. Rev. Applied 20, 064040 (2023)):
+Cascade's replies from Bob, joined to Alice's public parities, reveal parities of the
+bit-error pattern only.  For qubit (squashed) BB84 and BBM92 that information is the
+bit-error syndrome of the Shor-Preskill / phase-error picture, which costs nothing beyond
+Alice's messages, so leak_EC = Alice's parities stays the valid charge here (there is no
+vacuum term to lose, unlike decoy BB84, :mod:`satqkd.keys.finite_key`).  Bob's replies
+are reported as ``ec_reply_bits``.  Unequal detector efficiencies break the squashing
+argument: no key is certified then (``efficiency_mismatch``).
 """
 
 from __future__ import annotations
@@ -38,9 +47,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from satqkd.keys.cascade import DEFAULT_FRAME_BITS, DEFAULT_PASSES, cascade_reconcile
+from satqkd.keys.cascade import DEFAULT_FRAME_BITS, DEFAULT_PASSES
 from satqkd.keys.finite_key import (
     ABORT_EC_FAILED,
+    ABORT_MISMATCH,
     ABORT_NO_TEST,
     ABORT_NON_POSITIVE,
     ABORT_QBER,
@@ -48,6 +58,7 @@ from satqkd.keys.finite_key import (
     binary_entropy,
 )
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
+from satqkd.keys.reconcile import reconcile
 from satqkd.keys.verification import verify_keys
 
 __all__ = [
@@ -118,6 +129,8 @@ class BBM92Parameters:
     require_bell_test: bool = False
     bell_k_sigma: float = 3.0
     keep_keys: bool = True
+    error_correction: str = "cascade"
+    detector_mismatch: bool = False
 
     def __post_init__(self) -> None:
         if not (0 < self.eps_sec < 1 and 0 < self.eps_cor < 1):
@@ -152,6 +165,9 @@ class BBM92Keys:
     chsh_sigma: float
     alice_key: np.ndarray = field(repr=False)
     bob_key: np.ndarray = field(repr=False)
+    ec_reply_bits: int = 0  # Bob's replies (reported; TLGR charges Alice's messages, below)
+    eps_sec: float = 0.0  # this run's failure probabilities (0: no protocol ran)
+    eps_cor: float = 0.0
 
     def scalars(self) -> dict:
         """Flat per-pass scalars for the mission stage (no arrays)."""
@@ -165,9 +181,12 @@ class BBM92Keys:
             "secret_bits": self.secret_bits,
             "leaked_bits": self.leaked_bits,
             "ec_leaked_bits": self.ec_leaked_bits,
+            "ec_reply_bits": self.ec_reply_bits,
             "verification_tag_bits": self.verification_tag_bits,
             "ec_efficiency": self.ec_efficiency,
             "abort_reason": self.abort_reason,
+            "eps_sec": self.eps_sec,
+            "eps_cor": self.eps_cor,
             "chsh_s": self.chsh_s,
             "chsh_sigma": self.chsh_sigma,
         }
@@ -205,10 +224,14 @@ def process_bbm92(key_a: np.ndarray, key_b: np.ndarray, test_a: np.ndarray, test
     mu = tomamichel_mu(n, k, params.eps_sec)
     empty = np.zeros(0, dtype=np.uint8)
 
+    eps = (params.eps_sec, params.eps_cor) if n + k > 0 else (0.0, 0.0)
+
     def done(reason, ec=None, tag_bits=0, qz=float("nan"), eff=float("nan"), secret=0, ka=empty, kb=empty):
         leak = int(ec.leaked_bits) if ec is not None else 0
-        return BBM92Keys(n, k, qz, qber_x, qber_z_true, mu, leak, tag_bits, leak + tag_bits, eff,
-                         secret, reason, float(chsh_s), float(chsh_sigma), ka, kb)
+        reply = int(ec.reply_bits) if ec is not None else 0
+        return BBM92Keys(n, k, qz, qber_x, qber_z_true, mu, leak, tag_bits,
+                         leak + reply + tag_bits, eff, secret, reason, float(chsh_s),
+                         float(chsh_sigma), ka, kb, reply, *eps)
 
     if params.require_bell_test:
         ok = (math.isfinite(chsh_s) and math.isfinite(chsh_sigma)
@@ -227,8 +250,11 @@ def process_bbm92(key_a: np.ndarray, key_b: np.ndarray, test_a: np.ndarray, test
     if n == 0 or tomamichel_key_length(n, k, q_tol, 0.0, **fk) < 1.0:
         return done(ABORT_NON_POSITIVE)
 
-    ec = cascade_reconcile(a, b, max(qber_x, params.min_qber_estimate), rng,
-                           frame_bits=params.cascade_frame_bits, passes=params.cascade_passes)
+    if params.detector_mismatch:
+        return done(ABORT_MISMATCH)
+    ec = reconcile(a, b, max(qber_x, params.min_qber_estimate), rng, params.error_correction,
+                   cascade_frame_bits=params.cascade_frame_bits,
+                   cascade_passes=params.cascade_passes)
     qber_z = ec.errors_corrected / n
     eff = ec.efficiency()
     if ec.leaked_bits >= n:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from satqkd.keys.cascade import DEFAULT_FRAME_BITS, DEFAULT_PASSES, cascade_reconcile
+from satqkd.keys.cascade import DEFAULT_FRAME_BITS, DEFAULT_PASSES
 from satqkd.keys.finite_key import (
     ABORT_EC_FAILED,
     ABORT_MISMATCH,
@@ -57,12 +57,10 @@ from satqkd.keys.finite_key import (
     finite_key_length,
     security_overhead_bits,
 )
+from satqkd.keys.reconcile import ERROR_CORRECTIONS, reconcile
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
 from satqkd.keys.sifting import DecoyCounts, SiftedKey, accumulate_counts, sift
 from satqkd.keys.verification import verify_keys
-
-
-ERROR_CORRECTIONS = ("cascade", "ldpc")
 
 
 @dataclass(frozen=True)
@@ -203,14 +201,9 @@ def process_pass(events: np.ndarray, intensities, probabilities, p_z: float,
 
 def _reconcile(alice: np.ndarray, bob: np.ndarray, qber_estimate: float,
                params: KeyParameters, rng: np.random.Generator):
-    """The chosen error correction; the result has ``bob_corrected``, ``leaked_bits``
-    (lambda_A), ``reply_bits`` (lambda_B), ``errors_corrected`` and ``efficiency()``."""
-    if params.error_correction == "ldpc":
-        from satqkd.keys.ldpc import ldpc_reconcile
-
-        return ldpc_reconcile(alice, bob, qber_estimate, rng)
-    return cascade_reconcile(alice, bob, qber_estimate, rng,
-                             frame_bits=params.cascade_frame_bits, passes=params.cascade_passes)
+    return reconcile(alice, bob, qber_estimate, rng, params.error_correction,
+                     cascade_frame_bits=params.cascade_frame_bits,
+                     cascade_passes=params.cascade_passes)
 
 
 def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,

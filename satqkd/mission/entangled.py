@@ -199,7 +199,10 @@ def simulate_window(task: WindowTask):
                              cascade_frame_bits=kc.cascade_frame_bits,
                              cascade_passes=kc.cascade_passes,
                              require_bell_test=protocol == "e91",
-                             bell_k_sigma=ent.bell_k_sigma, keep_keys=kc.write_keys)
+                             bell_k_sigma=ent.bell_k_sigma, keep_keys=kc.write_keys,
+                             error_correction=kc.error_correction,
+                             detector_mismatch=st_a.detector.mismatched or (
+                                 st_b is not None and st_b.detector.mismatched))
     flip_key, flip_test = bbm92_flips(source, ra, rb, KEY, TEST)
     sifted = sift_bbm92(result.coincidences, KEY, TEST, flip_key, flip_test)
     keys = process_bbm92(sifted.key_a, sifted.key_b, sifted.test_a, sifted.test_b, params,

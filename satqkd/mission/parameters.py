@@ -97,8 +97,12 @@ def eavesdropper(cfg: config.MissionConfig) -> Eavesdropper | None:
                         pns_bob_transmittance=e.pns_bob_transmittance)
 
 
-def key_parameters(cfg: config.MissionConfig) -> KeyParameters:
+def key_parameters(cfg: config.MissionConfig, station: config.Station | None = None
+                   ) -> KeyParameters:
+    """Keys-stage parameters; with ``station``, its detectors decide the mismatch flag."""
     k = cfg.keys
     return KeyParameters(eps_sec=k.eps_sec, eps_cor=k.eps_cor, tail_bound=k.tail_bound,
                          qber_threshold=k.qber_threshold, cascade_frame_bits=k.cascade_frame_bits,
-                         cascade_passes=k.cascade_passes, keep_keys=k.write_keys)
+                         cascade_passes=k.cascade_passes, keep_keys=k.write_keys,
+                         error_correction=k.error_correction,
+                         detector_mismatch=station is not None and station.detector.mismatched)

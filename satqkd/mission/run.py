@@ -8,7 +8,6 @@ import math
 import shutil
 import time
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,9 +26,11 @@ from satqkd.errors import InputError
 from satqkd.engine.decoy import simulate_decoy_bb84
 from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
-from satqkd.keys.postprocess import process_sifted, write_keys
+from satqkd.keys.postprocess import process_sifted, reconcile_sifted, write_keys
 from satqkd.keys.sifting import concatenate_sifted, sift
-from satqkd.mission import parameters, store
+from satqkd.mission import blocks, parameters, store
+from satqkd.mission.seeds import aos_seconds as _aos_seconds
+from satqkd.mission.seeds import pass_seed
 from satqkd.mission.execute import open_executor, tune_allocator
 from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
@@ -80,7 +81,8 @@ PASSES_CSV_COLUMNS = [
     "pass_id", "satellite", "norad_id", "station", "aos", "tca", "los", "max_elevation_deg",
     "duration_s", "tle_epoch", "min_loss_db", "max_loss_db", "clear_fraction", "detections",
     "sifted_bits", "qber", "qber_z", "qber_x", "secret_bits", "leaked_bits", "ec_efficiency",
-    "abort_reason", "chsh_s", "chsh_sigma", "coincidence_rate_hz",
+    "abort_reason", "block_id", "eps_sec", "eps_cor", "chsh_s", "chsh_sigma",
+    "coincidence_rate_hz",
 ]
 
 
@@ -129,18 +131,6 @@ class PassTask:
     station_index: int  # into cfg.stations
 
 
-def pass_seed(mission_seed: int, norad_id: int, station: str, aos_s: float) -> np.random.SeedSequence:
-    """The pass's own random stream: keyed by (satellite, station, pass start).
-
-    Any pass can be re-run alone, and results do not depend on how passes are
-    distributed over workers (DESIGN.md section 3).
-    """
-    return np.random.SeedSequence(
-        entropy=mission_seed,
-        spawn_key=(int(norad_id), zlib.crc32(station.encode("utf-8")), int(math.floor(aos_s))),
-    )
-
-
 @dataclass
 class PassOutput:
     """One simulated pass: the per-second dataset (scalars in attrs) and the final keys."""
@@ -149,6 +139,7 @@ class PassOutput:
     alice_key: np.ndarray  # np.packbits of the final key
     bob_key: np.ndarray
     key_bits: int
+    reconciled: bytes | None = None  # pooled block: the pass's reconciled keys (blocks.py)
 
 
 _COUNT_DIMS = ("intensity", "alice_basis", "bob_basis", "error")
@@ -166,6 +157,7 @@ class EncodedPass:
     alice_key: np.ndarray
     bob_key: np.ndarray
     key_bits: int
+    reconciled: bytes | None = None
 
 
 def simulate_encoded(simulate: Callable, config_sha256: str, task) -> EncodedPass:
@@ -173,7 +165,7 @@ def simulate_encoded(simulate: Callable, config_sha256: str, task) -> EncodedPas
     r = simulate(task)
     pid = r.dataset.attrs.get("pass_id", getattr(task, "window_id", ""))
     return EncodedPass(pid, store.encode_checkpoint(r.dataset, config_sha256),
-                       r.alice_key, r.bob_key, r.key_bits)
+                       r.alice_key, r.bob_key, r.key_bits, r.reconciled)
 
 
 def simulate_pass(task: PassTask) -> PassOutput:
@@ -217,7 +209,9 @@ def simulate_pass(task: PassTask) -> PassOutput:
         slot_s = step / sub
     else:
         sub, slot_s = 1, step
-    kp = parameters.key_parameters(cfg)
+    kp = parameters.key_parameters(cfg, station)
+    pooled = cfg.keys.block != "pass"
+    reconciled = None
     operating = operating_s & (var["cloud_clear"].values > 0)
     if not operating.any():
         # Nobody runs QKD in daylight (night-only operation) or under full overcast.
@@ -233,9 +227,16 @@ def simulate_pass(task: PassTask) -> PassOutput:
             eta, noise, slot_s, source, receiver, parameters.eavesdropper(cfg), engine_seed)
         counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
         doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
-        keys = process_sifted(sifted_key, source.intensities, source.probabilities, source.p_z,
-                              kp, np.random.default_rng(keys_seed), pulses_sent=pulses)
-        scalars = keys.scalars()
+        if pooled:  # error correction now; parameter estimation and PA when the block closes
+            part = reconcile_sifted(sifted_key, kp, np.random.default_rng(keys_seed))
+            scalars = blocks.pooled_scalars(part)
+            reconciled = blocks.encode_reconciled(part)
+            keys = None
+        else:
+            keys = process_sifted(sifted_key, source.intensities, source.probabilities,
+                                  source.p_z, kp, np.random.default_rng(keys_seed),
+                                  pulses_sent=pulses)
+            scalars = keys.scalars()
     sifted = counts[:, :, [0, 1], [0, 1], :]  # (time, intensity, basis, error)
     attrs = dict(ds.attrs)
     ds = ds.assign({  # one merge: each separate assignment costs ~1 ms
@@ -254,6 +255,9 @@ def simulate_pass(task: PassTask) -> PassOutput:
     ds.attrs.update(scalars)
     ds.attrs["detections"] = int(counts.sum())
     ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
+    if keys is None:
+        empty = np.zeros(0, np.uint8)
+        return PassOutput(ds, empty, empty, 0, reconciled)
     return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
 
 
@@ -295,13 +299,6 @@ def _run_engine(eta, noise, slot_s, source, receiver, eve, seed: np.random.SeedS
         del r
     del buf  # before the pass's key arrays are joined: a lower peak of memory
     return (np.concatenate(counts), np.concatenate(doubles), concatenate_sifted(parts), pulses)
-
-
-def _aos_seconds(iso: str) -> float:
-    return float(np.datetime64(iso.rstrip("Z"), "ns").astype(np.int64)) / 1e9
-
-
-
 
 
 def warm_up(cfg: config.MissionConfig) -> None:
@@ -394,6 +391,8 @@ def run_mission(
 
         def finished(result: EncodedPass) -> None:
             nonlocal n_done
+            if result.reconciled is not None:  # before the checkpoint: resume needs both
+                blocks.write_reconciled(out, result.pass_id, result.reconciled)
             if cfg.keys.write_keys and result.key_bits > 0:
                 write_keys(out / "keys", result.pass_id, result.alice_key, result.bob_key,
                            result.key_bits)
@@ -413,13 +412,18 @@ def run_mission(
         plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    overrides = None
+    if cfg.mission.protocol == "decoy-bb84":
+        overrides = blocks.close_blocks(out, cfg, ids, save_keys=cfg.keys.write_keys)
+        plan.timings_s["blocks"] = time.perf_counter() - t0
     rows = store.merge_checkpoints(out, ids, out / "passes.nc", {
         "title": f"satqkd mission {cfg.mission.name}",
         "source": f"satqkd {satqkd.__version__}",
         "mission": cfg.mission.name,
         "config_sha256": sha,
         "step_s": cfg.mission.step_s,
-    })
+        "finite_key_block": str(cfg.keys.block),
+    }, overrides=overrides)
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
     with atomic_path(out / "passes.csv") as tmp:
         table[[c for c in PASSES_CSV_COLUMNS if c in table.columns]].to_csv(tmp, index=False)
@@ -459,6 +463,7 @@ def run_mission(
         "workers": workers if scheduler is None else scheduler,
         "tle_epochs_used": epochs,
         "warnings": plan.warnings,
+        "security": blocks.security_totals(table, cfg),
         "timings_s": {k: round(v, 4) for k, v in plan.timings_s.items()},
     })
     if cfg.report.mission_report:

@@ -47,6 +47,12 @@ PASS_ATTRS: dict[str, dict[str, str]] = {
     "station_lat_deg": {"units": "degrees_north", "long_name": "station latitude (WGS84)"},
     "station_lon_deg": {"units": "degrees_east", "long_name": "station longitude (WGS84)"},
     "station_alt_m": {"units": "m", "long_name": "station altitude"},
+    "block_id": {"units": "1", "long_name": "finite-key block of the pass (-1: no QKD ran)"},
+    "eps_sec": {"units": "1", "long_name": "secrecy failure probability charged to the pass "
+                                         "(a pooled block's on its closing pass)"},
+    "eps_cor": {"units": "1", "long_name": "correctness failure probability charged to the pass"},
+    "ec_reply_bits": {"units": "bit", "long_name": "bits Bob disclosed in error correction"},
+    "vacuum_credited": {"long_name": "the key bound credits the vacuum events (s_Z0)"},
 }
 
 
@@ -183,15 +189,21 @@ def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
 
 
 def merge_checkpoints(
-    out_dir: Path, pass_ids: Sequence[str], target: Path, global_attrs: dict
+    out_dir: Path, pass_ids: Sequence[str], target: Path, global_attrs: dict,
+    overrides: dict[str, dict] | None = None,
 ) -> list[dict]:
     """Stream per-pass checkpoints, in order, into one ragged ``passes.nc``.
 
+    ``overrides`` maps a pass id to scalars that replace its checkpoint's (the results
+    of a pooled finite-key block, known only once the block closes).
     Returns the passes' scalars (as :func:`read_checkpoints`), read on the way."""
     paths = [checkpoint_path(out_dir, pid) for pid in pass_ids]
     metas = [checkpoint_meta(p) for p in paths]
     sizes = [int(m["sizes"].get("time", 0)) for m in metas]
     scalars = [_scalars(m["attrs"]) for m in metas]
+    if overrides:
+        for pid, row in zip(pass_ids, scalars):
+            row.update(overrides.get(pid, {}))
     offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
     with atomic_path(target) as tmp, h5netcdf.File(tmp, "w") as out:
         out.dimensions = {"pass": len(paths), "sample": int(offsets[-1])}
