@@ -72,7 +72,8 @@ def test_identical_final_keys_after_ec_and_pa():
     assert np.array_equal(res.alice_key, res.bob_key)
     assert res.alice_key.size == (res.secret_bits + 7) // 8
     assert res.qber_z == pytest.approx(res.qber_z_true)  # Cascade found every error
-    assert res.leaked_bits == res.ec_leaked_bits + res.verification_tag_bits == res.ec_leaked_bits + 50
+    assert res.leaked_bits == res.ec_leaked_bits + res.ec_reply_bits + res.verification_tag_bits
+    assert res.verification_tag_bits == 50 and res.ec_reply_bits == res.ec_leaked_bits
     # the length is TLGR with the measured leakage
     ell = tomamichel_key_length(res.sifted_bits, res.test_bits, res.qber_x, res.ec_leaked_bits)
     assert res.secret_bits == math.floor(ell)

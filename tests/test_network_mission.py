@@ -53,6 +53,12 @@ def test_relay_outputs_and_conservation(relay_out):
         assert 0 < 2 * final <= generated
         stock = [v for v in ds.data_vars if "stock" in v]
         assert stock and float(ds[stock[0]].min()) >= 0
+        # a relay key's epsilon sums its legs' pass keys (1e-9 each, at least two legs)
+        assert ds.sizes["relay"] > 0
+        k = ds["relay_eps_sec"].values / 1e-9
+        assert np.all(k >= 2 - 1e-9) and np.allclose(k, np.round(k))
+        assert ds.attrs["eps_sec_total"] <= table["eps_sec"].sum() + 1e-24
+        assert ds.attrs["eps_sec_total"] >= ds["relay_eps_sec"].values.max()
     report = (relay_out / "network_report.md").read_text()
     assert "Beijing-Vienna" in report and "greedy" in report and "milp" in report
     assert (relay_out / "plots" / "network_map.png").stat().st_size > 10_000

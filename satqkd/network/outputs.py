@@ -106,11 +106,16 @@ def _str(a) -> np.ndarray:
     return np.array([str(x) for x in a], dtype=object)
 
 
-def network_dataset(execution: Execution, compare: tuple[PlanResult, ...] | list[PlanResult] = ()) -> xr.Dataset:
+def network_dataset(execution: Execution, compare: tuple[PlanResult, ...] | list[PlanResult] = (),
+                    eps: dict[str, tuple[float, float]] | None = None) -> xr.Dataset:
     """The ``network.nc`` dataset of an executed plan (layout in the module docstring).
 
     ``compare``: other plans of the same problem (e.g. the greedy baseline), reported in
     ``objective_value`` / ``delivered_bits_by_planner`` beside the executed plan.
+    ``eps``: (eps_sec, eps_cor) of every pass or window key; a delivered key's epsilons
+    are the sums over the keys it was made from (composability: publishing K_A xor K_B
+    is a one-time pad and adds nothing).  The fibre legs to cities are capacity models,
+    not simulated QKD; their epsilons are not included (said in the attributes).
     """
     ex = execution
     prob = ex.problem
@@ -265,6 +270,19 @@ def network_dataset(execution: Execution, compare: tuple[PlanResult, ...] | list
     ds["relay_satellite"] = ("relay", _str([x.satellite for x in dv]))
     ds["relay_path"] = ("relay", _str([x.path for x in dv]))
     ds["relay_bits"] = ("relay", np.array([x.bits for x in dv], dtype=float), {"units": bit})
+    if eps is not None:
+        sec = np.array([sum(eps.get(s, (0.0, 0.0))[0] for s in set(x.sources)) for x in dv])
+        cor = np.array([sum(eps.get(s, (0.0, 0.0))[1] for s in set(x.sources)) for x in dv])
+        ds["relay_eps_sec"] = ("relay", sec, {"units": "1", "long_name":
+                               "secrecy failure probability: sum over the keys used"})
+        ds["relay_eps_cor"] = ("relay", cor, {"units": "1", "long_name":
+                               "correctness failure probability: sum over the keys used"})
+        used = {s for x in dv for s in x.sources}
+        ds.attrs["eps_sec_total"] = float(sum(eps.get(s, (0.0, 0.0))[0] for s in used))
+        ds.attrs["eps_cor_total"] = float(sum(eps.get(s, (0.0, 0.0))[1] for s in used))
+        ds.attrs["eps_note"] = ("relay keys: sums over the satellite-station (or window) keys "
+                                "they use; the xor publication adds nothing; fibre "
+                                "trusted-node legs are not simulated and not included")
     # methods
     plans = [plan] + [p for p in compare]
     ds = ds.assign_coords(planner=("planner", _str([p.method for p in plans])))

@@ -35,13 +35,16 @@ def _seconds(iso: str) -> float:
     return float(np.datetime64(str(iso).rstrip("Z"), "ns").astype(np.int64)) / 1e9
 
 
-def entanglement_windows(plan) -> tuple[tuple[EntanglementWindow, ...], dict[str, int]]:
+def entanglement_windows(plan, eps: dict[str, tuple[float, float]] | None = None
+                         ) -> tuple[tuple[EntanglementWindow, ...], dict[str, int]]:
     """Dual-downlink windows of the ``[entanglement] pairs`` as a second, trust-free path.
 
     Each common-visibility window is simulated as a BBM92 dual downlink from the
     satellite's pair source (``[satellites.pair_source]``); its secret key is the key the
-    window would give A and B directly, without trusting the satellite.
+    window would give A and B directly, without trusting the satellite.  ``eps``, if
+    given, receives each window's (eps_sec, eps_cor).
     """
+    eps = {} if eps is None else eps
     from satqkd.mission.entangled import simulate_window, window_tasks
     from satqkd.orbit.passes import pass_geometry
 
@@ -64,6 +67,7 @@ def entanglement_windows(plan) -> tuple[tuple[EntanglementWindow, ...], dict[str
                                           attrs["station_b"], _seconds(attrs["aos"]),
                                           _seconds(attrs["los"]), float(n)))
         bits[task.window_id] = n
+        eps[task.window_id] = (float(attrs.get("eps_sec", 0.0)), float(attrs.get("eps_cor", 0.0)))
     return tuple(windows), bits
 
 
@@ -112,7 +116,9 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     run_mission(plan, out, progress=progress, workers=workers)
 
     table = pd.read_csv(out / "passes.csv", keep_default_na=False)
-    windows, window_bits = entanglement_windows(plan)
+    eps = {str(r.pass_id): (float(r.eps_sec or 0.0), float(r.eps_cor or 0.0))
+           for r in table.itertuples()} if "eps_sec" in table else {}
+    windows, window_bits = entanglement_windows(plan, eps)
     problem = network_problem(cfg, table, windows)
     milp = plan_milp(problem, time_limit_s=cfg.relay.milp_time_limit_s)
     greedy = plan_greedy(problem)
@@ -125,7 +131,7 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
             pass_keys[c.pass_id] = PassKey(c.pass_id, c.satellite, c.station, c.aos_s, c.los_s,
                                            alice, int(index[c.pass_id]["bits"]))
     execution = execute_plan(problem, milp, pass_keys, window_bits=window_bits)
-    ds = network_dataset(execution, compare=[greedy])
+    ds = network_dataset(execution, compare=[greedy], eps=eps)
     ds.attrs.update({"mission": cfg.mission.name, "Conventions": "CF-1.8"})
     with atomic_path(out / "network.nc") as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
