@@ -386,9 +386,12 @@ def _assess(params: DecoyParameters, st: _Stacked, receiver: Receiver, key: KeyP
         ez_p = np.where(nz_p > 0, c.m_z.sum(-1) / nz_p, 0.0)
         ex_p = np.where(nx_p > 0, mx_p / nx_p, 0.5)
     leak_p = _f_ec(settings, ez_p, nz_p) * nz_p * binary_entropy(ez_p)
+    # Cascade's replies (one per parity) are charged by the two-way rule of finite_key;
+    # a one-way code's few success flags are neglected here (expected-value model).
+    reply_p = leak_p if key.error_correction == "cascade" else np.zeros_like(leak_p)
     kw = {"eps_sec": key.eps_sec, "eps_cor": key.eps_cor, "tail": key.tail_bound}
     per = finite_key_bounds(c.n_z, c.n_x, c.m_x, params.intensities, params.probabilities,
-                            leak_p, **kw)
+                            leak_p, reply_bits=reply_p, **kw)
     ok_p = (per["s_z1"] > 0) & (per["s_x1"] > 0) & (ex_p <= key.qber_threshold)
     raw_p = per["length_raw"]
     # the weakest intensity (vacuum, or mu3 -> 0) counts mostly noise and is legitimately
@@ -397,7 +400,8 @@ def _assess(params: DecoyParameters, st: _Stacked, receiver: Receiver, key: KeyP
     if mode == "mission-block":
         nx_tot, mx_tot = c.n_x.sum(0), c.m_x.sum(0)
         blk = finite_key_bounds(c.n_z.sum(0), nx_tot, mx_tot, params.intensities,
-                                params.probabilities, leak_p.sum(), **kw)
+                                params.probabilities, leak_p.sum(), reply_bits=reply_p.sum(),
+                                **kw)
         ex = mx_tot.sum() / nx_tot.sum() if nx_tot.sum() > 0 else 0.5
         ok = bool(blk["s_z1"] > 0 and blk["s_x1"] > 0 and ex <= key.qber_threshold)
         objective = float(blk["length_raw"])

@@ -110,6 +110,12 @@ def pass_table(ds_or_frame: xr.Dataset | pd.DataFrame) -> pd.DataFrame:
     table["month"] = aos.dt.strftime("%Y-%m").fillna("")
     table["usable"] = is_usable(table["abort_reason"].to_numpy(), table["secret_bits"].to_numpy()) \
         if len(table) else np.zeros(0, dtype=bool)
+    if "block_id" in table and len(table):
+        # a pooled pass is usable when the block it joined gave key (on its closing pass)
+        block = pd.to_numeric(table["block_id"], errors="coerce").fillna(-1).astype(np.int64)
+        keyed = set(block[table["usable"] & (block >= 0)])
+        table["usable"] = table["usable"] | ((table["abort_reason"] == "pooled")
+                                             & block.isin(keyed))
     return table
 
 
@@ -314,7 +320,7 @@ def _header_table(table: pd.DataFrame, info: dict, attrs: dict) -> _Table:
 def _totals_table(tot: dict) -> _Table:
     rows = [
         ("passes above the elevation mask", _int(tot["passes"])),
-        ("usable passes (not aborted, secret key > 0)", _int(tot["usable_passes"])),
+        ("usable passes (gave key, or joined a block that did)", _int(tot["usable_passes"])),
         ("availability (usable / passes)", _pct(tot["availability"])),
         ("time above the mask", f"{_num(tot['duration_s'] / 3600.0, '{:.2f}')} h"),
         ("clear-sky fraction of that time", _pct(tot["clear_fraction"])),
@@ -324,6 +330,31 @@ def _totals_table(tot: dict) -> _Table:
         ("secret key", f"{_int(tot['secret_bits'])} bit"),
     ]
     return _Table(["quantity", "value"], rows, right=[1])
+
+
+def _security_table(info: dict) -> list:
+    """What the keys are certified to, in words and figures (run.json's ``security``)."""
+    sec = info.get("security")
+    if not sec:
+        return []
+    block = sec.get("finite_key_block", "pass")
+    where = {"pass": "each pass is its own finite-key block",
+             "day": "the passes of a satellite-station link on one UTC day form one block",
+             "mission": "all passes of a satellite-station link form one block"}.get(
+        block, f"every {block} consecutive passes of a satellite-station link form one block")
+    text = (f"Finite-key blocks: {where}; a pooled block's key is reported on its last pass "
+            "(the others say `pooled`). Error correction: "
+            f"{sec.get('error_correction', 'cascade')}. Composed over the "
+            f"{sec.get('runs', 0)} runs of the protocol, every key of this mission is "
+            f"eps-secure with eps_sec = {sec.get('eps_sec_total', 0):.3g} and "
+            f"eps_cor = {sec.get('eps_cor_total', 0):.3g} (sums of the per-run values).")
+    rows = [("per run: eps_sec / eps_cor", f"{sec.get('eps_sec_per_run', 0):.3g} / "
+             f"{sec.get('eps_cor_per_run', 0):.3g}"),
+            ("runs of the protocol (passes or blocks)", _int(sec.get("runs", 0))),
+            ("keys produced", _int(sec.get("keys", 0))),
+            ("mission total eps_sec", f"{sec.get('eps_sec_total', 0):.3g}"),
+            ("mission total eps_cor", f"{sec.get('eps_cor_total', 0):.3g}")]
+    return [text, _Table(["quantity", "value"], rows, right=[1])]
 
 
 def _station_table(summary: xr.Dataset) -> _Table:
@@ -449,6 +480,9 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple
         ("Mission totals", ([] if len(table) else [
             "No pass above the elevation mask in the mission period."]) + [_totals_table(tot)]),
     ]
+    security = _security_table(info)
+    if security:
+        sections.append(("Security of the keys", security))
     aborts = _abort_table(table)
     if aborts is not None:
         sections.append(("Passes without key, by reason", [aborts]))
