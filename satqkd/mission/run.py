@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 import satqkd
-from satqkd import config
+from satqkd import config, notices
 from satqkd.channel.clouds import monthly_clear_probability
 from satqkd.channel.link_budget import link_budget
 from satqkd.mission.entangled import physical_loss_db
@@ -50,7 +50,9 @@ class MissionPlan:
     satellites: list[tuple[Satellite, config.Satellite]]
     stations: list[GroundStation]
     passes: list[Pass]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one line per kind of warning
+    # per kind: count, worst case, a few examples (satqkd.notices.summarize); run.json
+    warning_summary: list[dict] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -66,11 +68,17 @@ def plan_mission(path: Path | str) -> MissionPlan:
     passes: list[Pass] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for sat, _ in sats:
-            passes.extend(find_passes(sat, stations, start, end, cfg.mission.min_elevation_deg))
+        for sat, sat_cfg in sats:
+            try:
+                passes.extend(find_passes(sat, stations, start, end,
+                                          cfg.mission.min_elevation_deg))
+            except InputError as exc:  # no usable orbit: name the mission file's entry
+                i = next(k for k, c in enumerate(cfg.satellites) if c is sat_cfg)
+                raise InputError(f"{path}: satellites[{i}]: {exc}") from None
     passes.sort(key=lambda p: (p.aos_s, p.station, p.norad_id))
+    summary = notices.summarize(notices.from_warnings(caught))
     plan = MissionPlan(path, cfg, sats, stations, passes,
-                       warnings=sorted({str(w.message) for w in caught}))
+                       warnings=notices.summary_lines(summary), warning_summary=summary)
     plan.timings_s["passes"] = time.perf_counter() - t0
     return plan
 
@@ -458,7 +466,7 @@ def run_mission(
         "n_passes_resumed": len(done & set(ids)),
         "workers": workers if scheduler is None else scheduler,
         "tle_epochs_used": epochs,
-        "warnings": plan.warnings,
+        "warnings": plan.warning_summary,
         "timings_s": {k: round(v, 4) for k, v in plan.timings_s.items()},
     })
     if cfg.report.mission_report:
