@@ -347,17 +347,23 @@ def run_mission(
     workers: int = 1,
     scheduler: str | None = None,
     resume: bool = False,
+    keep_checkpoints: bool = False,
+    force: bool = False,
 ) -> Path:
     """Run a mission (file path or plan); write its outputs; return the output folder.
 
     Each pass is checkpointed as soon as it finishes; ``resume=True`` keeps the
-    checkpoints made with the same configuration and computes only the rest.
+    checkpoints made with the same configuration and computes only the rest. Once
+    ``passes.nc`` holds every pass the checkpoints are deleted (they duplicate it),
+    unless ``keep_checkpoints``. A folder holding another mission's run is refused
+    (:class:`InputError`) unless ``force``, which clears that run's outputs first.
     The calling process (and every worker) keeps freed memory for reuse afterwards
     (:func:`satqkd.mission.execute.tune_allocator`, glibc only).
     """
     plan = mission if isinstance(mission, MissionPlan) else plan_mission(mission)
     cfg = plan.cfg
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+    store.claim_out_dir(out, cfg.mission.name, force)
     out.mkdir(parents=True, exist_ok=True)
     sha = config.config_hash(cfg)
 
@@ -436,8 +442,13 @@ def run_mission(
     t0 = time.perf_counter()
     from satqkd.report.link_budget import plot_link_budget
 
-    for pid in ids[: cfg.report.pass_plots]:
-        ds = store.read_checkpoint(store.checkpoint_path(out, pid))
+    # From passes.nc, not the checkpoints (removed below): only the plotted passes' rows.
+    n_plots = min(cfg.report.pass_plots, len(ids))
+    with xr.open_dataset(out / "passes.nc", engine="h5netcdf") as merged:
+        rows = int(merged["row_size"].values[:n_plots].sum())
+        head = merged.isel({"pass": slice(0, n_plots), "sample": slice(0, rows)}).load()
+    for i, pid in enumerate(ids[:n_plots]):
+        ds = pass_from_ragged(head, i)
         if ds.sizes["time"]:
             plot_link_budget(ds, out / "plots" / f"{pid}_link_budget.png")
     plan.timings_s["plots"] = time.perf_counter() - t0
@@ -480,6 +491,8 @@ def run_mission(
         run_json = json.loads((out / "run.json").read_text())
         run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         write_json_atomic(out / "run.json", run_json)
+    if not keep_checkpoints:  # the run is complete: passes.nc holds every pass
+        shutil.rmtree(out / store.CHECKPOINT_DIR, ignore_errors=True)
     return out
 
 
