@@ -16,7 +16,6 @@ from satqkd.orbit.elements import circular_orbit
 from satqkd.orbit.passes import (
     Pass,
     PropagationWarning,
-    StaleElementsWarning,
     find_passes,
     pass_geometry,
 )
@@ -34,7 +33,7 @@ def _utc(*args) -> float:
 
 
 @pytest.fixture(scope="module")
-def micius(request):
+def micius():
     from conftest import REPO
 
     return Satellite("MICIUS", 41731, tuple(read_element_sets(REPO / "tle" / "micius.tle")))
