@@ -87,8 +87,12 @@ def run(
                                                  "e.g. tcp://10.0.0.5:8786."),
     resume: bool = typer.Option(False, "--resume", help="Keep the passes a killed run "
                                 "finished; compute only the rest."),
+    keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep the "
+                                          "per-pass checkpoints (passes/) after the merge."),
+    force: bool = typer.Option(False, "--force", help="Write into a folder holding another "
+                               "mission's run (its outputs are replaced)."),
 ) -> None:
-    """Run a mission and write passes.csv, passes.nc, run.json (and per-pass checkpoints)."""
+    """Run a mission and write passes.csv, passes.nc, run.json and the report."""
     from satqkd.mission.run import plan_mission, run_mission
 
     plan = plan_mission(mission)  # bad input is reported before anything is drawn
@@ -108,7 +112,8 @@ def run(
             bar.update(tasks[stage], completed=done, total=total)
 
         folder = run_mission(plan, out_dir, progress=progress, workers=workers,
-                             scheduler=scheduler, resume=resume)
+                             scheduler=scheduler, resume=resume,
+                             keep_checkpoints=keep_checkpoints, force=force)
     out.print(f"wrote {folder}")
 
 

@@ -28,9 +28,11 @@ from pydantic import (
 )
 
 from satqkd.errors import InputError
+from satqkd.resources import REPO_ROOT, data_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CATALOGUE = REPO_ROOT / "missions" / "stations.toml"
+#: The station catalogue shipped with satqkd (package data, or the source tree's copy).
+DEFAULT_CATALOGUE = (data_path("missions/stations.toml")
+                     or REPO_ROOT / "missions" / "stations.toml")
 
 
 class Section(BaseModel):
@@ -568,10 +570,10 @@ def _resolve_file(value: str, mission_path: Path) -> Path | None:
     candidate = Path(value)
     if candidate.is_absolute():
         return candidate if candidate.exists() else None
-    for base in (mission_path.parent, Path.cwd(), REPO_ROOT):
+    for base in (mission_path.parent, Path.cwd()):
         if (base / candidate).exists():
             return (base / candidate).resolve()
-    return None
+    return data_path(candidate)  # the files shipped with satqkd, e.g. tle/micius.tle
 
 
 def _complete_stations(raw: dict, path: Path) -> None:
@@ -619,7 +621,7 @@ def load_mission(path: Path | str) -> MissionConfig:
             if resolved is None:
                 raise InputError(
                     f"{path}: satellites[{i}].tle: file {sat.tle!r} not found (looked "
-                    f"relative to the mission file, the working directory and the repository)"
+                    f"relative to the mission file, the working directory and satqkd's data)"
                 )
             sat = sat.model_copy(update={"tle": str(resolved)})
         sats.append(sat)

@@ -117,7 +117,7 @@ def test_resume_after_sigkill(mission_file, serial_run, tmp_path):
     n_total = len(pd.read_csv(serial_run / "passes.csv"))
     assert len(before) < n_total
 
-    run_mission(mission_file, out, resume=True)
+    run_mission(mission_file, out, resume=True, keep_checkpoints=True)
     after = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.ckpt")}
     assert all(after[name] == mtime for name, mtime in before.items())  # not recomputed
     assert len(after) == n_total
@@ -126,11 +126,12 @@ def test_resume_after_sigkill(mission_file, serial_run, tmp_path):
 
 
 def test_resume_recomputes_when_the_configuration_changed(mission_file, tmp_path):
-    out = run_mission(mission_file, tmp_path / "a")
+    out = run_mission(mission_file, tmp_path / "a", keep_checkpoints=True)
     other = mission_file.parent / "other.toml"
     other.write_text(MISSION.replace("seed = 7", "seed = 8"))
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "passes").glob("*.ckpt")}
-    run_mission(other, out, resume=True)
+    assert stamps
+    run_mission(other, out, resume=True, keep_checkpoints=True)
     changed = [p.name for p in (out / "passes").glob("*.ckpt")
                if p.stat().st_mtime_ns != stamps.get(p.name)]
     assert len(changed) == len(stamps)

@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 import satqkd
-from satqkd import config
+from satqkd import config, notices
 from satqkd.channel.clouds import monthly_clear_probability
 from satqkd.channel.link_budget import link_budget
 from satqkd.mission.entangled import physical_loss_db
@@ -51,7 +51,9 @@ class MissionPlan:
     satellites: list[tuple[Satellite, config.Satellite]]
     stations: list[GroundStation]
     passes: list[Pass]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one line per kind of warning
+    # per kind: count, worst case, a few examples (satqkd.notices.summarize); run.json
+    warning_summary: list[dict] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -67,11 +69,17 @@ def plan_mission(path: Path | str) -> MissionPlan:
     passes: list[Pass] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for sat, _ in sats:
-            passes.extend(find_passes(sat, stations, start, end, cfg.mission.min_elevation_deg))
+        for sat, sat_cfg in sats:
+            try:
+                passes.extend(find_passes(sat, stations, start, end,
+                                          cfg.mission.min_elevation_deg))
+            except InputError as exc:  # no usable orbit: name the mission file's entry
+                i = next(k for k, c in enumerate(cfg.satellites) if c is sat_cfg)
+                raise InputError(f"{path}: satellites[{i}]: {exc}") from None
     passes.sort(key=lambda p: (p.aos_s, p.station, p.norad_id))
+    summary = notices.summarize(notices.from_warnings(caught))
     plan = MissionPlan(path, cfg, sats, stations, passes,
-                       warnings=sorted({str(w.message) for w in caught}))
+                       warnings=notices.summary_lines(summary), warning_summary=summary)
     plan.timings_s["passes"] = time.perf_counter() - t0
     return plan
 
@@ -336,17 +344,23 @@ def run_mission(
     workers: int = 1,
     scheduler: str | None = None,
     resume: bool = False,
+    keep_checkpoints: bool = False,
+    force: bool = False,
 ) -> Path:
     """Run a mission (file path or plan); write its outputs; return the output folder.
 
     Each pass is checkpointed as soon as it finishes; ``resume=True`` keeps the
-    checkpoints made with the same configuration and computes only the rest.
+    checkpoints made with the same configuration and computes only the rest. Once
+    ``passes.nc`` holds every pass the checkpoints are deleted (they duplicate it),
+    unless ``keep_checkpoints``. A folder holding another mission's run is refused
+    (:class:`InputError`) unless ``force``, which clears that run's outputs first.
     The calling process (and every worker) keeps freed memory for reuse afterwards
     (:func:`satqkd.mission.execute.tune_allocator`, glibc only).
     """
     plan = mission if isinstance(mission, MissionPlan) else plan_mission(mission)
     cfg = plan.cfg
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+    store.claim_out_dir(out, cfg.mission.name, force)
     out.mkdir(parents=True, exist_ok=True)
     sha = config.config_hash(cfg)
 
@@ -432,8 +446,13 @@ def run_mission(
     t0 = time.perf_counter()
     from satqkd.report.link_budget import plot_link_budget
 
-    for pid in ids[: cfg.report.pass_plots]:
-        ds = store.read_checkpoint(store.checkpoint_path(out, pid))
+    # From passes.nc, not the checkpoints (removed below): only the plotted passes' rows.
+    n_plots = min(cfg.report.pass_plots, len(ids))
+    with xr.open_dataset(out / "passes.nc", engine="h5netcdf") as merged:
+        rows = int(merged["row_size"].values[:n_plots].sum())
+        head = merged.isel({"pass": slice(0, n_plots), "sample": slice(0, rows)}).load()
+    for i, pid in enumerate(ids[:n_plots]):
+        ds = pass_from_ragged(head, i)
         if ds.sizes["time"]:
             plot_link_budget(ds, out / "plots" / f"{pid}_link_budget.png")
     plan.timings_s["plots"] = time.perf_counter() - t0
@@ -462,7 +481,7 @@ def run_mission(
         "n_passes_resumed": len(done & set(ids)),
         "workers": workers if scheduler is None else scheduler,
         "tle_epochs_used": epochs,
-        "warnings": plan.warnings,
+        "warnings": plan.warning_summary,
         "security": blocks.security_totals(table, cfg),
         "timings_s": {k: round(v, 4) for k, v in plan.timings_s.items()},
     })
@@ -477,6 +496,8 @@ def run_mission(
         run_json = json.loads((out / "run.json").read_text())
         run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         write_json_atomic(out / "run.json", run_json)
+    if not keep_checkpoints:  # the run is complete: passes.nc holds every pass
+        shutil.rmtree(out / store.CHECKPOINT_DIR, ignore_errors=True)
     return out
 
 

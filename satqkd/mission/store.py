@@ -4,7 +4,9 @@ Each finished pass is written at once to ``<out>/passes/<pass_id>.ckpt`` (tempor
 file, then rename), so a killed run loses at most the passes in flight and
 ``--resume`` recomputes nothing that finished. At the end the checkpoints are copied,
 a batch of passes at a time, into the CF contiguous ragged ``passes.nc`` (layout in
-:mod:`satqkd.ragged`): memory stays bounded whatever the mission length.
+:mod:`satqkd.ragged`): memory stays bounded whatever the mission length. Once the run
+is complete the checkpoints duplicate ``passes.nc`` and are deleted (``satqkd run
+--keep-checkpoints`` keeps them); everything afterwards reads ``passes.nc``.
 
 A checkpoint is the pass's dataset, CF-encoded (times as int64 nanoseconds with ``units``,
 booleans as int8 with ``dtype = "bool"``, as xarray encodes them) and stored as one
@@ -19,6 +21,7 @@ passes that was most of a mission's budget.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -161,6 +164,43 @@ def read_checkpoint(path: Path) -> xr.Dataset:
     ds = xr.conventions.decode_cf(xr.Dataset(variables, attrs=meta["attrs"]))
     ds.attrs.pop("config_sha256", None)
     return ds
+
+
+#: What runs write into their folder: all ``--force`` clears there, and nothing else.
+RUN_OUTPUTS = (CHECKPOINT_DIR, "plots", "keys", "passes.nc", "passes.csv", "run.json",
+               "summary.nc", "report.md", "report.html", "network.nc", "network_report.md")
+
+
+def claim_out_dir(out_dir: Path, mission_name: str, force: bool = False) -> None:
+    """Refuse an output folder that holds another mission's run, unless ``force``.
+
+    The folder's ``run.json`` names the mission it belongs to. The same mission may
+    write there again (an edited configuration replaces its outputs); another mission
+    would leave a folder mixing two runs. With ``force`` the other run's outputs
+    (:data:`RUN_OUTPUTS`) are deleted first, and nothing else in the folder.
+    """
+    from satqkd.errors import InputError
+
+    out_dir = Path(out_dir)
+    info = out_dir / "run.json"
+    if not info.is_file():
+        return
+    try:
+        other = json.loads(info.read_text(encoding="utf-8")).get("mission")
+    except (OSError, ValueError, AttributeError):
+        other = None  # unreadable: whose it is cannot be told, so it is not ours
+    if other == mission_name:
+        return
+    if not force:
+        raise InputError(
+            f"{out_dir}: holds the run of mission {other!r} (run.json), not "
+            f"{mission_name!r}; give another --out folder, or --force to replace that run")
+    for name in RUN_OUTPUTS:
+        target = out_dir / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
 
 
 def remove_stale_temporaries(out_dir: Path) -> None:

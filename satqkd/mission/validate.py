@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from satqkd.config import REPO_ROOT
 from satqkd.errors import InputError
 from satqkd.mission.run import PassTask, plan_mission, simulate_pass
 from satqkd.orbit.passes import pass_geometry
 from satqkd.ragged import pass_from_ragged
+from satqkd.resources import data_path
 
-MICIUS_DECOY_MISSION = REPO_ROOT / "missions" / "micius-2016-12-19.toml"
+# Shipped missions: package data when installed, the repository's missions/ otherwise.
+MICIUS_DECOY_MISSION = data_path("missions/micius-2016-12-19.toml")
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def micius_decoy_bb84(mission: Path | str = MICIUS_DECOY_MISSION,
     ]
 
 
-MICIUS_ENTANGLEMENT_MISSION = REPO_ROOT / "missions" / "micius-entanglement-2017.toml"
+MICIUS_ENTANGLEMENT_MISSION = data_path("missions/micius-entanglement-2017.toml")
 
 
 def micius_entanglement(mission: Path | str = MICIUS_ENTANGLEMENT_MISSION,

@@ -95,7 +95,8 @@ def circular_orbit(
     if sat.error:
         raise ValueError(f"SGP4 rejects the orbit of {name} (error {sat.error})")
     return ElementSet(name=name, norad_id=norad_id, epoch=epoch, satrec=sat,
-                      source=f"elements: circular {altitude_km} km, i={inclination_deg:.4f} deg")
+                      source=f"elements: circular {altitude_km} km, i={inclination_deg:.4f} deg",
+                      design=True)
 
 
 def parse_walker(pattern: str) -> tuple[float | None, int, int, int]:

@@ -18,16 +18,30 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from satqkd.errors import InputError
+from satqkd.notices import Notice, NoticeWarning
 from satqkd.orbit import geometry as geo
 from satqkd.orbit.elements import MU_KM3_S2
 from satqkd.orbit.satellite import STALE_EPOCH_DAYS, Satellite
 from satqkd.orbit.stations import GroundStation
 from satqkd.orbit.tle import ElementSet
+from satqkd.orbit.validity import (
+    ValidSpan,
+    check_start,
+    satellite_spans,
+    sgp4_errors,
+    sgp4_reason,
+    utc_text,
+)
 from satqkd.ragged import ragged_dataset
 
 
-class StaleElementsWarning(UserWarning):
-    """An element set's epoch is far from the pass it is used for."""
+class StaleElementsWarning(NoticeWarning):
+    """Element sets far from the passes they are used for (one warning per call)."""
+
+
+class PropagationWarning(NoticeWarning):
+    """SGP4 flags part of the mission period: no pass is made there."""
 
 
 def to_datetime64(unix_s: np.ndarray | float) -> np.ndarray:
@@ -81,15 +95,26 @@ def _max_elevation_rate_deg_s(satellite: Satellite) -> float:
 
 
 def _positions(satellite: Satellite, unix_s: np.ndarray, dut1: float,
-               which: np.ndarray | None = None) -> np.ndarray:
-    """Earth-fixed positions; each time uses element set ``which`` (default: nearest)."""
+               spans: Sequence[ValidSpan], which: np.ndarray | None = None,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Earth-fixed positions and a code per time (0: usable).
+
+    Each time uses element set ``which`` (default: the nearest). The code is SGP4's error
+    code, or the code that ended the set's valid span when the time lies beyond it
+    (:mod:`satqkd.orbit.validity`); positions with a non-zero code mean nothing.
+    """
     out = np.empty((unix_s.size, 3))
+    code = np.zeros(unix_s.size, dtype=np.int64)
     if which is None:
         which = satellite.nearest_index(unix_s)
     for k in np.unique(which):
         sel = which == k
-        out[sel], _ = geo.satellite_itrf_km(satellite.element_sets[k].satrec, unix_s[sel], dut1)
-    return out
+        t = unix_s[sel]
+        out[sel], err = geo.satellite_itrf_km(satellite.element_sets[k].satrec, t, dut1)
+        span = spans[k]
+        code[sel] = np.where(err != 0, err, np.where(
+            t >= span.hi_s, span.hi_code, np.where(t <= span.lo_s, span.lo_code, 0)))
+    return out, code
 
 
 def find_passes(
@@ -111,26 +136,77 @@ def find_passes(
     """
     if end_s <= start_s:
         return []
+    check_start(satellite, start_s, end_s)
+    spans = satellite_spans(satellite, start_s, end_s)
     grid = np.arange(start_s, end_s + coarse_step_s, coarse_step_s)
     grid[-1] = min(grid[-1], end_s)
     dut1 = float(geo.dut1_s(0.5 * (start_s + end_s))[0])
-    r_coarse = _positions(satellite, grid, dut1)
+    r_coarse, code = _positions(satellite, grid, dut1, spans)
+    flagged = code != 0
+    if flagged.all():
+        raise InputError(_no_orbit_message(satellite, spans, start_s, end_s, grid, code))
     margin = _max_elevation_rate_deg_s(satellite) * coarse_step_s / 2.0 + 1.0
     passes: list[Pass] = []
+    dropped = 0
     for station in stations:
         el, _, _ = geo.look_angles(r_coarse, station)
-        passes.extend(_refine_all(satellite, station, grid, el, min_elevation_deg, margin, dut1))
+        el = np.where(flagged, -90.0, el)  # no pass where SGP4 is flagged
+        found, n_bad = _refine_all(satellite, station, grid, el, min_elevation_deg, margin,
+                                   dut1, spans)
+        passes.extend(found)
+        dropped += n_bad
+    passes, n_bad = _without_flagged_seconds(passes, satellite, spans)
+    dropped += n_bad
     passes.sort(key=lambda p: (p.aos_s, p.station))
-    for p in passes:
-        if p.epoch_offset_days > STALE_EPOCH_DAYS:
-            warnings.warn(
-                f"{p.satellite}: the element set nearest the pass of {iso_utc(p.aos_s)} over "
-                f"{p.station} has epoch {p.element_set.epoch:%Y-%m-%d %H:%M} UTC, "
-                f"{p.epoch_offset_days:.1f} days away (> {STALE_EPOCH_DAYS:g})",
-                StaleElementsWarning,
-                stacklevel=2,
-            )
+    if flagged.any() or dropped:
+        first = int(np.argmax(flagged)) if flagged.any() else 0
+        where = (f"{flagged.mean():.0%} of the period, first at {utc_text(grid[first])}: "
+                 f"{sgp4_reason(code[first])}" if flagged.any() else "")
+        warnings.warn(PropagationWarning([Notice(
+            "invalid propagation", "satellite",
+            "with times SGP4 flags in the mission period (no pass is made there)",
+            float(flagged.mean()),
+            f"{satellite.name}: {where}" + (f"; {dropped} pass(es) dropped" if dropped else ""),
+        )]), stacklevel=2)
+    stale = [p for p in passes
+             if not p.element_set.design and p.epoch_offset_days > STALE_EPOCH_DAYS]
+    if stale:
+        warnings.warn(StaleElementsWarning([Notice(
+            "stale element set", "pass",
+            f"using an element set more than {STALE_EPOCH_DAYS:g} days from the pass",
+            p.epoch_offset_days,
+            f"{p.epoch_offset_days:.0f} days: {p.satellite} over {p.station} "
+            f"{iso_utc(p.aos_s)[:16]}Z, element set of {p.element_set.epoch:%Y-%m-%d %H:%M}",
+        ) for p in stale]), stacklevel=2)
     return passes
+
+
+def _no_orbit_message(satellite: Satellite, spans: Sequence[ValidSpan], start_s: float,
+                      end_s: float, grid: np.ndarray, code: np.ndarray) -> str:
+    """One line: satellite, period, why SGP4 gives no usable orbit, and since when."""
+    k = int(satellite.nearest_index(start_s))
+    es, span = satellite.element_sets[k], spans[k]
+    if grid[0] >= span.hi_s:
+        why = f"{sgp4_reason(span.hi_code)} from {utc_text(span.hi_s)} on"
+    elif grid[-1] <= span.lo_s:
+        why = f"{sgp4_reason(span.lo_code)} before {utc_text(span.lo_s)}"
+    else:
+        why = sgp4_reason(int(code[0]))
+    return (f"{satellite.name}: no valid orbit from {utc_text(start_s)} to {utc_text(end_s)}: "
+            f"{why} (element set of epoch {utc_text(es.epoch.timestamp())}, {es.source})")
+
+
+def _without_flagged_seconds(passes: list[Pass], satellite: Satellite,
+                             spans: Sequence[ValidSpan]) -> tuple[list[Pass], int]:
+    """Drop every pass with a second SGP4 flags (the per-second geometry must be sound)."""
+    span_of = {id(es): span for es, span in zip(satellite.element_sets, spans)}
+    keep = []
+    for p in passes:
+        t = np.arange(math.floor(p.aos_s), math.ceil(p.los_s) + 1.0)
+        ok = (sgp4_errors(p.element_set.satrec, t) == 0) & span_of[id(p.element_set)].contains(t)
+        if ok.all():
+            keep.append(p)
+    return keep, len(passes) - len(keep)
 
 
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -138,20 +214,24 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 def _refine_all(
     satellite: Satellite, station: GroundStation, grid: np.ndarray, el: np.ndarray,
-    min_el: float, margin: float, dut1: float,
-) -> list[Pass]:
+    min_el: float, margin: float, dut1: float, spans: Sequence[ValidSpan],
+) -> tuple[list[Pass], int]:
+    """Passes over one station, and how many candidates SGP4 flags during refinement."""
     n = grid.size
     # Coarse local maxima (edges count: a pass may be cut by the window).
     left = np.r_[-np.inf, el[:-1]]
     right = np.r_[el[1:], -np.inf]
     cand = np.flatnonzero((el >= left) & (el > right) & (el > min_el - margin))
     if cand.size == 0:
-        return []
+        return [], 0
     which = satellite.nearest_index(grid[cand])
+    bad = np.zeros(cand.size, dtype=bool)  # a refinement step met an SGP4 flag
 
     def elevation(t: np.ndarray) -> np.ndarray:
-        r = _positions(satellite, t, dut1, which)
-        return geo.look_angles(r, station)[0]
+        nonlocal bad
+        r, code = _positions(satellite, t, dut1, spans, which)
+        bad = bad | (code != 0)
+        return np.where(code != 0, -90.0, geo.look_angles(r, station)[0])
 
     # Culmination: golden-section search in the two coarse steps around each maximum.
     a = grid[np.maximum(cand - 1, 0)]
@@ -167,9 +247,9 @@ def _refine_all(
     tca = 0.5 * (a + b)
     peak = elevation(tca)
     keep = peak >= min_el
-    cand, which, tca, peak = cand[keep], which[keep], tca[keep], peak[keep]
+    cand, which, tca, peak, bad = cand[keep], which[keep], tca[keep], peak[keep], bad[keep]
     if cand.size == 0:
-        return []
+        return [], 0
 
     # Mask crossings: bracket with the nearest coarse sample below the mask, bisect.
     below = el < min_el
@@ -200,8 +280,8 @@ def _refine_all(
     return [
         Pass(satellite.name, satellite.norad_id, station.name, float(aos[k]), float(tca[k]),
              float(los[k]), float(peak[k]), satellite.element_sets[which[k]])
-        for k in range(cand.size) if los[k] > aos[k]
-    ]
+        for k in range(cand.size) if los[k] > aos[k] and not bad[k]
+    ], int(np.count_nonzero(bad & (los > aos)))
 
 
 def common_windows(
@@ -299,7 +379,15 @@ def pass_geometry(
         for members in groups.values():
             sel = np.isin(pass_of_sample, members)
             satrec = passes[members[0]].element_set.satrec
-            r_all[sel], _ = geo.satellite_itrf_km(satrec, t_all[sel], dut1[pass_of_sample[sel]])
+            r_all[sel], err = geo.satellite_itrf_km(satrec, t_all[sel],
+                                                    dut1[pass_of_sample[sel]])
+            if err.any():  # find_passes makes no such pass; a hand-made one may
+                i = int(np.flatnonzero(sel)[np.argmax(err != 0)])
+                p = passes[pass_of_sample[i]]
+                raise InputError(
+                    f"{p.satellite}: the pass of {iso_utc(p.aos_s)} over {p.station} has "
+                    f"{int(np.count_nonzero(err))} samples SGP4 flags, first at "
+                    f"{iso_utc(t_all[i])}: {sgp4_reason(int(err[err != 0][0]))}")
 
     data = {name: np.empty(t_all.size) for name in _ATTRS}
     data["sunlit"] = np.zeros(t_all.size, dtype=bool)

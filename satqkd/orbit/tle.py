@@ -31,6 +31,9 @@ class ElementSet:
     epoch: datetime  # UTC, timezone-aware
     satrec: Satrec = field(repr=False, compare=False)
     source: str = ""  # "file:line" or a description, for run.json provenance
+    # True for orbits by elements (satqkd.orbit.elements): a design, not a measurement,
+    # so its epoch's distance to a pass says nothing about accuracy.
+    design: bool = False
 
     @property
     def epoch_datetime64(self) -> np.datetime64:

@@ -312,8 +312,9 @@ def _header_table(table: pd.DataFrame, info: dict, attrs: dict) -> _Table:
     if epochs:
         rows.append(("element-set epochs used", "; ".join(
             f"{sat}: " + ", ".join(e.get("epoch", "?") for e in lst) for sat, lst in epochs.items())))
-    if info.get("warnings"):
-        rows.append(("run warnings", str(len(info["warnings"]))))
+    if info.get("warnings"):  # one entry per kind, with its count (older runs: strings)
+        rows.append(("run warnings", "; ".join(
+            w["message"] if isinstance(w, dict) else str(w) for w in info["warnings"])))
     return _Table(["item", "value"], rows)
 
 

@@ -129,8 +129,8 @@ def _var(ds: xr.Dataset, name: str, default: float = np.nan) -> np.ndarray:
 def plot_pass(ds_pass: xr.Dataset, path: str | Path) -> Path:
     """Write the five-panel PNG of one pass (dataset with dim ``time``, scalars in attrs).
 
-    ``ds_pass`` is what :func:`satqkd.ragged.pass_from_ragged` returns or a checkpoint
-    ``passes/<pass_id>.nc``. Panels: elevation (deg) and slant range (km); stacked loss
+    ``ds_pass`` is what :func:`satqkd.ragged.pass_from_ragged` returns (or a checkpoint
+    read by :func:`satqkd.mission.store.read_checkpoint`). Panels: elevation (deg) and slant range (km); stacked loss
     terms (dB); sifted detections and errors per second; QBER per second (both bases:
     ``sifted_errors / sifted_counts``) with 68 % Wilson intervals and a pooled
     ``QBER_WINDOW_S``-second moving estimate; cumulative sifted key (Z basis) and the

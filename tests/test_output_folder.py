@@ -1,0 +1,85 @@
+"""The output folder: no checkpoints left after a complete run, and no run written over
+another mission's folder by accident."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from satqkd import cli
+from satqkd.mission import store
+from satqkd.ragged import pass_from_ragged
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    old = sys.argv
+    sys.argv = ["satqkd", *argv]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+@pytest.fixture
+def quick_mission(write_mission):
+    """The default pass at a 1 MHz source, without the mission report."""
+    return write_mission(("rate_hz = 1.0e8", "rate_hz = 1.0e6"),
+                         ("[[stations]]", "[report]\npass_plots = 1\nmission_report = false\n\n"
+                                          "[[stations]]"))
+
+
+def test_checkpoints_go_after_the_merge_unless_kept(quick_mission, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = _cli(["run", str(quick_mission), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert (out / "passes.nc").is_file() and not (out / store.CHECKPOINT_DIR).exists()
+    # the link-budget plot and `satqkd plot --pass` read passes.nc
+    assert list((out / "plots").glob("*_link_budget.png"))
+    code, stdout, err = _cli(["plot", str(out), "--pass", "0"], capsys)
+    assert code == 0, err
+    assert list((out / "plots").glob("*_pass.png"))
+
+    kept = tmp_path / "kept"
+    code, _, err = _cli(["run", str(quick_mission), "--out", str(kept), "--keep-checkpoints"],
+                        capsys)
+    assert code == 0, err
+    (ckpt,) = (kept / store.CHECKPOINT_DIR).glob("*.ckpt")
+    from_ckpt = store.read_checkpoint(ckpt)
+    with xr.open_dataset(kept / "passes.nc") as ds:
+        merged = pass_from_ragged(ds, 0)
+    for name in ("elevation", "transmittance", "sifted_counts"):
+        assert np.array_equal(from_ckpt[name].values, merged[name].values), name
+    assert from_ckpt.attrs["secret_bits"] == merged.attrs["secret_bits"]
+
+
+def test_out_onto_another_missions_folder_needs_force(quick_mission, tmp_path, capsys):
+    out = tmp_path / "theirs"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "old_pass.png").write_bytes(b"png")
+    (out / "notes.txt").write_text("not a run output")
+    (out / "run.json").write_text(json.dumps({"mission": "year-4-stations"}))
+    code, _, err = _cli(["run", str(quick_mission), "--out", str(out)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    for words in (str(out), "'year-4-stations'", "'micius-2016-12-19'", "--force"):
+        assert words in lines[0], (words, lines[0])
+    assert json.loads((out / "run.json").read_text())["mission"] == "year-4-stations"
+    assert (out / "plots" / "old_pass.png").exists() and not (out / "passes.csv").exists()
+
+    code, _, err = _cli(["run", str(quick_mission), "--out", str(out), "--force"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "run.json").read_text())["mission"] == "micius-2016-12-19"
+    assert not (out / "plots" / "old_pass.png").exists()  # the other run's outputs went
+    assert (out / "notes.txt").read_text() == "not a run output"  # nothing else did
+    # the same mission may write its own folder again
+    code, _, err = _cli(["run", str(quick_mission), "--out", str(out)], capsys)
+    assert code == 0, err
