@@ -29,7 +29,7 @@ from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
 from satqkd.keys.postprocess import process_sifted, write_keys
 from satqkd.keys.sifting import concatenate_sifted, sift
-from satqkd.mission import parameters, store
+from satqkd.mission import cf, parameters, store
 from satqkd.mission.execute import open_executor, tune_allocator
 from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
@@ -416,10 +416,12 @@ def run_mission(
     rows = store.merge_checkpoints(out, ids, out / "passes.nc", {
         "title": f"satqkd mission {cfg.mission.name}",
         "source": f"satqkd {satqkd.__version__}",
+        "history": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} satqkd "
+                   f"{satqkd.__version__}: run {plan.path.name}",
         "mission": cfg.mission.name,
         "config_sha256": sha,
         "step_s": cfg.mission.step_s,
-    })
+    }, intensities=[list(s.source.intensities) for s in cfg.satellites])
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
     with atomic_path(out / "passes.csv") as tmp:
         table[[c for c in PASSES_CSV_COLUMNS if c in table.columns]].to_csv(tmp, index=False)
@@ -467,7 +469,9 @@ def run_mission(
 
         write_reports(out)
         with atomic_path(out / "summary.nc") as tmp:
-            mission_summary(out).to_netcdf(tmp, engine="h5netcdf")
+            cf.encode_summary(mission_summary(out), history=f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
+                              f"satqkd {satqkd.__version__}: run {plan.path.name}"
+                              ).to_netcdf(tmp, engine="h5netcdf")
         timings = {**plan.timings_s, "report": time.perf_counter() - t0}
         run_json = json.loads((out / "run.json").read_text())
         run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
