@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Callable
 
 import numpy as np
@@ -54,11 +55,12 @@ class MissionPlan:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def plan_mission(path: Path | str) -> MissionPlan:
-    """Read a mission file and find every pass of every satellite over every station."""
-    path = Path(path)
+def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = ()) -> MissionPlan:
+    """Read a mission (file or mapping, with ``section.key=value`` overrides) and find
+    every pass of every satellite over every station."""
+    path = Path(config.DICT_SOURCE) if isinstance(source, Mapping) else Path(source)
     t0 = time.perf_counter()
-    cfg = config.load_mission(path)
+    cfg = config.load_mission(source, overrides)
     _check_station_weather(cfg, path)
     sats = build_satellites(cfg, path)
     stations = build_stations(cfg)
@@ -176,6 +178,27 @@ def simulate_encoded(simulate: Callable, config_sha256: str, task) -> EncodedPas
                        r.alice_key, r.bob_key, r.key_bits)
 
 
+def _channel_stage(task: PassTask) -> tuple[xr.Dataset, tuple[np.random.SeedSequence, ...]]:
+    """The pass's per-second link budget, and the seeds left for the engine and keys."""
+    cfg = task.cfg
+    station = cfg.stations[task.station_index]
+    geo = task.geometry
+    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], geo.attrs["station"],
+                     _aos_seconds(geo.attrs["aos"]))
+    channel_seed, engine_seed, keys_seed = seed.spawn(3)
+    link = parameters.link_parameters(cfg, cfg.satellites[task.satellite_index], station)
+    fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
+    ds = link_budget(geo, link, np.random.default_rng(channel_seed),
+                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
+    ds.attrs.update(geo.attrs)
+    return ds, (engine_seed, keys_seed)
+
+
+def pass_link_budget(task: PassTask) -> xr.Dataset:
+    """The channel stage of :func:`simulate_pass` alone (same random stream)."""
+    return _channel_stage(task)[0]
+
+
 def simulate_pass(task: PassTask) -> PassOutput:
     """Run one pass through the stages after the orbit.
 
@@ -186,16 +209,7 @@ def simulate_pass(task: PassTask) -> PassOutput:
     cfg = task.cfg
     sat = cfg.satellites[task.satellite_index]
     station = cfg.stations[task.station_index]
-    geo = task.geometry
-    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], geo.attrs["station"],
-                     _aos_seconds(geo.attrs["aos"]))
-    channel_seed, engine_seed, keys_seed = seed.spawn(3)
-
-    link = parameters.link_parameters(cfg, sat, station)
-    fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
-    ds = link_budget(geo, link, np.random.default_rng(channel_seed),
-                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
-    ds.attrs.update(geo.attrs)
+    ds, (engine_seed, keys_seed) = _channel_stage(task)
     n = ds.sizes["time"]
     var = ds.variables  # plain arrays: DataArray construction costs more than this stage
     total_loss = physical_loss_db(ds)
