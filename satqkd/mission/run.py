@@ -55,9 +55,10 @@ class MissionPlan:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = ()) -> MissionPlan:
+def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = (),
+                 progress: Progress | None = None) -> MissionPlan:
     """Read a mission (file or mapping, with ``section.key=value`` overrides) and find
-    every pass of every satellite over every station."""
+    every pass of every satellite over every station (stage ``orbit`` of ``progress``)."""
     path = Path(config.DICT_SOURCE) if isinstance(source, Mapping) else Path(source)
     t0 = time.perf_counter()
     cfg = config.load_mission(source, overrides)
@@ -68,8 +69,12 @@ def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = ()) ->
     passes: list[Pass] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for sat, _ in sats:
+        for k, (sat, _) in enumerate(sats):
+            if progress:
+                progress("orbit", k, len(sats))
             passes.extend(find_passes(sat, stations, start, end, cfg.mission.min_elevation_deg))
+        if progress:
+            progress("orbit", len(sats), len(sats))
     passes.sort(key=lambda p: (p.aos_s, p.station, p.norad_id))
     plan = MissionPlan(path, cfg, sats, stations, passes,
                        warnings=sorted({str(w.message) for w in caught}))
@@ -372,9 +377,13 @@ def run_mission(
     warm = functools.partial(warm_up, cfg) if cfg.mission.protocol == "decoy-bb84" else None
     with open_executor(workers, scheduler, warm_up=warm) as executor:
         t0 = time.perf_counter()
+        if progress:
+            progress("geometry", 0, 1)
         geometry = pass_geometry(plan.passes, plan.stations, cfg.mission.step_s,
                                  cfg.mission.night_sun_elevation_deg)
         plan.timings_s["geometry"] = time.perf_counter() - t0
+        if progress:
+            progress("geometry", 1, 1)
 
         store.remove_stale_temporaries(out)
         done = store.finished_passes(out, sha) if resume else set()
@@ -435,7 +444,8 @@ def run_mission(
         "mission": cfg.mission.name,
         "config_sha256": sha,
         "step_s": cfg.mission.step_s,
-    }, intensities=[list(s.source.intensities) for s in cfg.satellites])
+    }, intensities=[list(s.source.intensities) for s in cfg.satellites],
+        progress=(lambda done, total: progress("merge", done, total)) if progress else None)
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
     with atomic_path(out / "passes.csv") as tmp:
         table[[c for c in PASSES_CSV_COLUMNS if c in table.columns]].to_csv(tmp, index=False)
@@ -444,10 +454,15 @@ def run_mission(
     t0 = time.perf_counter()
     from satqkd.report.link_budget import plot_link_budget
 
-    for pid in ids[: cfg.report.pass_plots]:
+    plotted = ids[: cfg.report.pass_plots]
+    for k, pid in enumerate(plotted):
+        if progress:
+            progress("plots", k, len(plotted))
         ds = store.read_checkpoint(store.checkpoint_path(out, pid))
         if ds.sizes["time"]:
             plot_link_budget(ds, out / "plots" / f"{pid}_link_budget.png")
+    if progress and plotted:
+        progress("plots", len(plotted), len(plotted))
     plan.timings_s["plots"] = time.perf_counter() - t0
 
     epochs = {}
@@ -481,7 +496,11 @@ def run_mission(
         t0 = time.perf_counter()
         from satqkd.report.mission_report import mission_summary, write_reports
 
+        if progress:
+            progress("report", 0, 2)
         write_reports(out)
+        if progress:
+            progress("report", 1, 2)
         with atomic_path(out / "summary.nc") as tmp:
             cf.encode_summary(mission_summary(out), history=f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
                               f"satqkd {satqkd.__version__}: run {plan.path.name}"
@@ -490,6 +509,8 @@ def run_mission(
         run_json = json.loads((out / "run.json").read_text())
         run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         write_json_atomic(out / "run.json", run_json)
+        if progress:
+            progress("report", 2, 2)
     return out
 
 

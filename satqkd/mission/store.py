@@ -19,7 +19,7 @@ passes that was most of a mission's budget.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import h5netcdf
@@ -167,12 +167,14 @@ def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
 def merge_checkpoints(
     out_dir: Path, pass_ids: Sequence[str], target: Path, global_attrs: dict,
     intensities: list[list[float]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
     """Stream per-pass checkpoints, in order, into one ragged ``passes.nc`` (CF-1.8).
 
     The file is a CF contiguous ragged array of trajectories (metadata from
     :mod:`satqkd.mission.cf`); ``intensities`` (each satellite's mean photon numbers)
-    label the ``intensity`` dimension. Returns the passes' scalars (as
+    label the ``intensity`` dimension; ``progress(done, total)`` is called after each
+    batch of passes. Returns the passes' scalars (as
     :func:`read_checkpoints`), read on the way.
     """
     paths = [checkpoint_path(out_dir, pid) for pid in pass_ids]
@@ -231,8 +233,12 @@ def merge_checkpoints(
                 flush(start, pending)
                 start += pending
                 pending = 0
+                if progress:
+                    progress(i + 1, len(paths))
         if pending:
             flush(start, pending)
+    if progress:
+        progress(len(paths), len(paths))
     return scalars
 
 
