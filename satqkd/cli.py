@@ -204,7 +204,7 @@ def run(
         _on_interrupt[0] = _resume_hint("run", mission, out_dir, set_, workers)
         folder = run_mission(plan, folder, progress=progress, workers=workers,
                              scheduler=scheduler, resume=resume)
-    _closing_summary(folder, time.perf_counter() - t0, progress, quiet, verbose)
+    _closing_summary(folder, time.perf_counter() - t0, quiet, verbose)
 
 
 def _resume_hint(command: str, mission: Path, out_dir: Optional[Path], sets: list[str],
@@ -217,40 +217,33 @@ def _resume_hint(command: str, mission: Path, out_dir: Optional[Path], sets: lis
             "continues" + (" (then plans the relay)" if command == "relay" else ""))
 
 
-def _closing_summary(folder: Path, wall_s: float, progress: StageProgress, quiet: bool,
-                     verbose: bool) -> None:
+def _closing_summary(folder: Path, wall_s: float, quiet: bool, verbose: bool) -> None:
     """Passes, usable passes, secret bits per station, pooled QBER, wall time, report."""
     import json
 
     import numpy as np
     import pandas as pd
 
-    from satqkd.report.mission_report import is_usable
+    from satqkd.report.mission_report import mission_totals, pass_table
 
     if quiet:
         print(folder)
         return
-    table = pd.read_csv(folder / "passes.csv", keep_default_na=False)
-    lines = []
-    if len(table):
-        usable = is_usable(table["abort_reason"].to_numpy(), table["secret_bits"].to_numpy())
-        lines.append(f"passes          {len(table)} ({int(usable.sum())} usable)")
-        per_station = table.groupby("station", sort=True)["secret_bits"].sum()
-        for k, (station, bits) in enumerate(per_station.items()):
-            label = "secret bits" if k == 0 else ""
-            lines.append(f"{label:<15} {int(bits):>14,} {station}")
-        qber = pd.to_numeric(table["qber"], errors="coerce").to_numpy(float)
-        sifted = pd.to_numeric(table["sifted_bits"], errors="coerce").fillna(0).to_numpy(float)
-        ok = np.isfinite(qber) & (sifted > 0)
-        # Pooled over passes: errors / sifted bits, i.e. each pass weighted by its bits.
-        if ok.any():
-            pooled = float(np.sum(qber[ok] * sifted[ok]) / np.sum(sifted[ok]))
-            lines.append(f"pooled QBER     {100 * pooled:.2f} % over {int(sifted[ok].sum()):,} "
-                         "sifted bits")
-        else:
-            lines.append("pooled QBER     - (no sifted bits)")
+    # The report's definitions (docs/reports.md): usable = not aborted with key; the
+    # pooled QBER is errors / sifted bits over the usable passes.
+    table = pass_table(pd.read_csv(folder / "passes.csv", keep_default_na=False))
+    tot = mission_totals(table)
+    lines = [f"passes          {tot['passes']} ({tot['usable_passes']} usable)"]
+    per_station = table.groupby("station", sort=True)["secret_bits"].sum()
+    for k, (station, bits) in enumerate(per_station.items()):
+        label = "secret bits" if k == 0 else ""
+        lines.append(f"{label:<15} {int(bits):>14,} {station}")
+    if np.isfinite(tot["qber_usable"]):
+        usable_sifted = int(table.loc[table["usable"], "sifted_bits"].sum())
+        lines.append(f"pooled QBER     {100 * tot['qber_usable']:.2f} % over {usable_sifted:,} "
+                     "sifted bits of the usable passes")
     else:
-        lines.append("passes          0")
+        lines.append("pooled QBER     - (no usable pass)")
     lines.append(f"wall time       {wall_s:.1f} s")
     if verbose:
         run_info = json.loads((folder / "run.json").read_text())
@@ -259,7 +252,7 @@ def _closing_summary(folder: Path, wall_s: float, progress: StageProgress, quiet
         lines.append(f"seed            {run_info.get('seed')}")
         lines.append(f"config sha256   {run_info.get('config_sha256')}")
     report = folder / "report.html"
-    if report.exists():
+    if report.exists() and report.stat().st_mtime >= time.time() - wall_s - 1.0:  # this run's
         lines.append(f"report          {report}")
     lines.append(f"wrote {folder}")
     for line in lines:
@@ -367,7 +360,7 @@ def relay(
     if quiet:
         print(folder)
         return
-    _closing_summary(folder, time.perf_counter() - t0, progress, quiet, verbose)
+    _closing_summary(folder, time.perf_counter() - t0, quiet, verbose)
     out.print(f"wrote {folder / 'network.nc'} and {folder / 'network_report.md'}")
 
 

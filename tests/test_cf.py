@@ -17,8 +17,6 @@ import xarray as xr
 
 from conftest import DEFAULT_MISSION
 
-pytest.importorskip("compliance_checker")
-
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
