@@ -105,3 +105,21 @@ def test_readers_still_work_on_cf_passes(default_run):
         assert int(m.summary["secret_bits"].sum()) == int(m.table["secret_bits"].sum()) > 0
     finally:
         m.passes.close()
+
+
+def test_entangled_passes_nc_is_cf_compliant(tmp_path):
+    """A dual-downlink window (other variables, the ``kind`` category) passes too."""
+    from conftest import REPO
+
+    from satqkd.mission.run import run_mission
+
+    text = (REPO / "missions" / "micius-entanglement-2017.toml").read_text()
+    text = text.replace('tle = "tle/micius.tle"', f'tle = "{REPO / "tle" / "micius.tle"}"')
+    text = text.replace("start = 2016-12-18T12:00:00Z", "start = 2016-12-21T17:00:00Z")
+    text = text.replace("end = 2016-12-22T00:00:00Z", "end = 2016-12-21T18:30:00Z")
+    (tmp_path / "e91.toml").write_text(text)
+    out = run_mission(tmp_path / "e91.toml", tmp_path / "e91")
+    assert _cf_check(out / "passes.nc", tmp_path) == []
+    with xr.open_dataset(out / "passes.nc") as ds:
+        assert ds["kind"].attrs["flag_meanings"] == "true_pair multi_pair noise"
+        assert "lat" in ds.coords and ds.sizes["pass"] == 1

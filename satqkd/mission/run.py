@@ -9,10 +9,10 @@ import shutil
 import time
 import warnings
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Mapping, Sequence
 from typing import Callable
 
 import numpy as np
@@ -515,4 +515,4 @@ def run_mission(
 
 
 __all__ = ["MissionPlan", "PassTask", "pass_seed", "plan_mission", "passes_csv_table",
-           "run_mission", "simulate_pass", "PassOutput"]
+           "run_mission", "simulate_pass", "pass_link_budget", "PassOutput"]
