@@ -29,3 +29,27 @@ def open_mission(folder):  # noqa: ANN001, ANN201 - lazy import keeps `import sa
 
 
 __all__ += ["open_mission"]
+
+
+def load_mission(source, overrides=()):  # noqa: ANN001, ANN201 - lazy import keeps `import satqkd` light
+    """A mission from a TOML file or a dict of the same structure, validated like the file.
+
+    Returns a :class:`satqkd.api.Mission`: ``passes()``, ``geometry(p)``,
+    ``link_budget(p)``, ``simulate(p)``, ``run(out=...)``, each a labelled xarray
+    object. ``overrides`` takes ``section.key=value`` strings, as ``--set`` does.
+    See ``docs/api.md``.
+    """
+    from satqkd.api import load_mission as _load
+
+    return _load(source, overrides)
+
+
+def __getattr__(name):  # noqa: ANN001, ANN202 - lazy attribute: satqkd.Mission
+    if name == "Mission":
+        from satqkd.api import Mission
+
+        return Mission
+    raise AttributeError(f"module 'satqkd' has no attribute {name!r}")
+
+
+__all__ += ["load_mission", "Mission"]

@@ -5,14 +5,23 @@ Exit status 0 on success, 2 on bad input (one line on stderr, no traceback).
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 import satqkd
@@ -48,15 +57,102 @@ def _print_warnings(messages: list[str]) -> None:
         err.print(f"[yellow]warning:[/yellow] {m}", highlight=False, soft_wrap=True)
 
 
+class Interrupted(Exception):
+    """Ctrl-C in a command: ``main`` prints the message as one line, exit status 130."""
+
+
+#: What a Ctrl-C says, set by the command running (``--resume`` continues a run).
+_on_interrupt = ["interrupted"]
+
+def _interruptible(command: Callable) -> Callable:
+    """Turn Ctrl-C in a command into :class:`Interrupted` (click would print "Aborted!")."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        _on_interrupt[0] = "interrupted"
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted(_on_interrupt[0]) from None
+
+    return wrapper
+
+
+SET_HELP = ("Override one value of the mission file, validated like the file: SECTION.KEY="
+            "VALUE (TOML value; list entries by index: stations.0.aperture_m=1.2). Repeatable.")
+QUIET_HELP = "Print only errors and, at the end, the output folder."
+VERBOSE_HELP = "Also print each stage's time and the run's provenance."
+
+
+def _stdout_console() -> Console:
+    """stdout for tables: a pipe gets full-width rows (never truncated or wrapped)."""
+    return out if out.is_terminal else Console(width=100_000, no_color=True, highlight=False)
+
+
+class StageProgress:
+    """Progress of the long stages: rich bars with ETA on a terminal, plain log lines
+    (stage start, every 10 %, end) when stdout or stderr is not one, nothing when quiet."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet, self.verbose = quiet, verbose
+        self.rich = not quiet and out.is_terminal and err.is_terminal
+        self.started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+        self._last: dict[str, int] = {}
+        self._bar: Progress | None = None
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "StageProgress":
+        if self.rich:
+            self._bar = Progress(TextColumn("{task.description:<9}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=err, transient=True)
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        first = stage not in self.started
+        if first:
+            self.started[stage] = now
+        if done >= total:
+            self.seconds[stage] = now - self.started[stage]
+        if self.quiet:
+            return
+        if self._bar is not None:
+            if stage not in self._tasks:
+                self._tasks[stage] = self._bar.add_task(stage, total=total)
+            self._bar.update(self._tasks[stage], completed=done, total=total)
+            return
+        tenth = int(10 * done / total) if total else 10
+        if not first and done < total and tenth <= self._last.get(stage, -1):
+            return
+        if stage in self._last and self._last[stage] >= 10:
+            return  # this stage already said it finished
+        self._last[stage] = tenth
+        elapsed = now - self.started[stage]
+        eta = ""
+        if 0 < done < total:
+            eta = f", ETA {elapsed * (total - done) / done:.0f} s"
+        err.print(f"{stage}: {done}/{total} ({100 * done / max(total, 1):.0f} %), "
+                  f"{elapsed:.1f} s{eta}", highlight=False, markup=False, soft_wrap=True)
+
+
 @app.command()
+@_interruptible
 def passes(
     mission: Path = typer.Argument(..., help="Mission file (TOML)."),
     csv: bool = typer.Option(False, "--csv", help="Print CSV instead of a table."),
+    set_: list[str] = typer.Option([], "--set", metavar="SECTION.KEY=VALUE", help=SET_HELP),
 ) -> None:
     """List every pass of every satellite over every station."""
     from satqkd.mission.run import passes_csv_table, plan_mission
 
-    plan = plan_mission(mission)
+    plan = plan_mission(mission, set_)
     _print_warnings(plan.warnings)
     table = passes_csv_table(plan).drop(columns=["pass_id"])
     if csv:
@@ -72,10 +168,11 @@ def passes(
     for row in table.itertuples(index=False):
         t.add_row(row.satellite, row.station, row.aos[:10], row.aos[11:19], row.tca[11:19],
                   row.los[11:19], f"{row.max_elevation_deg:.1f}", f"{row.duration_s:.0f}")
-    out.print(t)
+    _stdout_console().print(t)
 
 
 @app.command()
+@_interruptible
 def run(
     mission: Path = typer.Argument(..., help="Mission file (TOML)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder "
@@ -91,30 +188,120 @@ def run(
                                           "per-pass checkpoints (passes/) after the merge."),
     force: bool = typer.Option(False, "--force", help="Write into a folder holding another "
                                "mission's run (its outputs are replaced)."),
+    set_: list[str] = typer.Option([], "--set", metavar="SECTION.KEY=VALUE", help=SET_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
-    """Run a mission and write passes.csv, passes.nc, run.json and the report."""
-    from satqkd.mission.run import plan_mission, run_mission
+    """Run a mission: passes.csv, passes.nc, summary.nc, run.json, report.html; then a summary."""
+    from satqkd.mission.run import default_out_dir, plan_mission, run_mission
 
-    plan = plan_mission(mission)  # bad input is reported before anything is drawn
-    if scheduler is not None:
-        from satqkd.mission.execute import check_scheduler
+    t0 = time.perf_counter()
+    with StageProgress(quiet, verbose) as progress:
+        plan = plan_mission(mission, set_, progress=progress)  # bad input: before any work
+        if scheduler is not None:
+            from satqkd.mission.execute import check_scheduler
 
-        check_scheduler(scheduler)
-    _print_warnings(plan.warnings)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-            "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
-            transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        folder = run_mission(plan, out_dir, progress=progress, workers=workers,
+            check_scheduler(scheduler)
+        if not quiet:
+            _print_warnings(plan.warnings)
+        folder = out_dir if out_dir is not None else default_out_dir(plan.cfg)
+        _on_interrupt[0] = _resume_hint("run", mission, out_dir, set_, workers)
+        folder = run_mission(plan, folder, progress=progress, workers=workers,
                              scheduler=scheduler, resume=resume,
                              keep_checkpoints=keep_checkpoints, force=force)
-    out.print(f"wrote {folder}")
+    _closing_summary(folder, time.perf_counter() - t0, quiet, verbose)
+
+
+def _resume_hint(command: str, mission: Path, out_dir: Optional[Path], sets: list[str],
+                 workers: int) -> str:
+    args = [f"satqkd {command} {mission}"]
+    args += [f"--out {out_dir}"] if out_dir is not None else []
+    args += [f"--set {s}" for s in sets]
+    args += [f"--workers {workers}"] if workers > 1 else []
+    return (f"interrupted: finished passes are checkpointed; `{' '.join(args)} --resume` "
+            "continues" + (" (then plans the relay)" if command == "relay" else ""))
+
+
+def _closing_summary(folder: Path, wall_s: float, quiet: bool, verbose: bool) -> None:
+    """Passes, usable passes, secret bits per station, pooled QBER, wall time, report."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from satqkd.report.mission_report import mission_totals, pass_table
+
+    if quiet:
+        print(folder)
+        return
+    # The report's definitions (docs/reports.md): usable = not aborted with key; the
+    # pooled QBER is errors / sifted bits over the usable passes.
+    table = pass_table(pd.read_csv(folder / "passes.csv", keep_default_na=False))
+    tot = mission_totals(table)
+    lines = [f"passes          {tot['passes']} ({tot['usable_passes']} usable)"]
+    per_station = table.groupby("station", sort=True)["secret_bits"].sum()
+    for k, (station, bits) in enumerate(per_station.items()):
+        label = "secret bits" if k == 0 else ""
+        lines.append(f"{label:<15} {int(bits):>14,} {station}")
+    if np.isfinite(tot["qber_usable"]):
+        usable_sifted = int(table.loc[table["usable"], "sifted_bits"].sum())
+        lines.append(f"pooled QBER     {100 * tot['qber_usable']:.2f} % over {usable_sifted:,} "
+                     "sifted bits of the usable passes")
+    else:
+        lines.append("pooled QBER     - (no usable pass)")
+    lines.append(f"wall time       {wall_s:.1f} s")
+    if verbose:
+        run_info = json.loads((folder / "run.json").read_text())
+        for stage, seconds in run_info.get("timings_s", {}).items():
+            lines.append(f"  {stage:<13} {seconds:.2f} s")
+        lines.append(f"seed            {run_info.get('seed')}")
+        lines.append(f"config sha256   {run_info.get('config_sha256')}")
+    report = folder / "report.html"
+    if report.exists() and report.stat().st_mtime >= time.time() - wall_s - 1.0:  # this run's
+        lines.append(f"report          {report}")
+    lines.append(f"wrote {folder}")
+    for line in lines:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+def stations(
+    csv: bool = typer.Option(False, "--csv", help="Print CSV instead of a table."),
+) -> None:
+    """The ground-station catalogue (missions/stations.toml), with the source of each entry."""
+    import pandas as pd
+
+    from satqkd.config import DEFAULT_CATALOGUE, load_catalogue
+
+    rows = list(load_catalogue().values())
+    cols = ["name", "lat_deg", "lon_deg", "alt_m", "aperture_m", "full_name", "source", "note"]
+    if csv:
+        sys.stdout.write(pd.DataFrame(rows).reindex(columns=cols).to_csv(index=False))
+        return
+    t = Table(title=f"{len(rows)} ground stations ({DEFAULT_CATALOGUE.name}; "
+                    "a mission names them in [[stations]] name = ...)",
+              box=box.SIMPLE_HEAD, pad_edge=False, show_lines=out.is_terminal)
+    for col, justify in (("name", "left"), ("lat deg", "right"), ("lon deg", "right"),
+                         ("alt m", "right"), ("aperture m", "right"), ("site", "left"),
+                         ("source", "left")):
+        t.add_column(col, justify=justify, no_wrap=col in ("name", "lat deg", "lon deg"))
+    for r in rows:
+        t.add_row(r["name"], f"{r['lat_deg']:.4f}", f"{r['lon_deg']:.4f}", f"{r['alt_m']:g}",
+                  f"{r['aperture_m']:g}", r.get("full_name", ""), r.get("source", ""))
+    _stdout_console().print(t)
+
+
+@app.command()
+def init(
+    name: str = typer.Argument(..., help="Mission name: writes NAME.toml."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file."),
+) -> None:
+    """Write a starter mission file NAME.toml, every section explained (it runs as it is)."""
+    from satqkd.mission.starter import write_starter
+
+    path = write_starter(name, force=force)
+    out.print(f"wrote {path}; run it with: satqkd run {path}", highlight=False, markup=False,
+              soft_wrap=True)
 
 
 def _output_dir(folder: Path) -> Path:
@@ -156,26 +343,44 @@ def plot(
 
 
 @app.command()
+@_interruptible
 def relay(
     mission: Path = typer.Argument(..., help="Mission file (TOML) with [relay] demands."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder "
                                            "(default outputs/<mission name>)."),
     workers: int = typer.Option(1, "--workers", min=1, max=512,
                                 help="Local worker processes (Dask) for the passes."),
+    set_: list[str] = typer.Option([], "--set", metavar="SECTION.KEY=VALUE", help=SET_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """Run the mission, plan the trusted relay (MILP and greedy), execute it on the keys."""
     from satqkd.network.relay_run import run_relay
 
-    folder = run_relay(mission, out_dir, workers=workers)
+    t0 = time.perf_counter()
+    _on_interrupt[0] = _resume_hint("relay", mission, out_dir, set_, workers)
+    with StageProgress(quiet, verbose) as progress:
+        folder = run_relay(mission, out_dir, progress=progress, workers=workers,
+                           overrides=set_)
+    if quiet:
+        print(folder)
+        return
+    _closing_summary(folder, time.perf_counter() - t0, quiet, verbose)
     out.print(f"wrote {folder / 'network.nc'} and {folder / 'network_report.md'}")
 
 
 @app.command()
-def validate() -> None:
+@_interruptible
+def validate(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only the tables."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print the wall time."),
+) -> None:
     """Run the validation missions and print our figures beside the published ones."""
     from satqkd.mission.validate import run_validations
 
-    figures = run_validations()
+    t0 = time.perf_counter()
+    with StageProgress(quiet, verbose) as progress:
+        figures = run_validations(progress=progress)
     for experiment in dict.fromkeys(f.experiment for f in figures):
         rows = [f for f in figures if f.experiment == experiment]
         t = Table(title=experiment, box=box.SIMPLE_HEAD, title_justify="left")
@@ -187,6 +392,8 @@ def validate() -> None:
         out.print(t)
         for source in dict.fromkeys(f.source for f in rows):
             out.print(f"  source: {source}", highlight=False)
+    if verbose:
+        out.print(f"wall time {time.perf_counter() - t0:.1f} s", highlight=False)
 
 
 def main() -> None:
@@ -199,6 +406,9 @@ def main() -> None:
     except InputError as exc:
         err.print(f"satqkd: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
+    except Interrupted as exc:
+        err.print(f"satqkd: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,11 +9,13 @@ documented default, listed in the README's mission-file reference.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import tomllib
 import typing
 from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -546,9 +548,13 @@ def _format_error(path: Path, err: dict) -> str:
     return f"{path}: {where}: {msg}{shown}"
 
 
-def _raise_validation(path: Path, exc: ValidationError) -> typing.NoReturn:
+def _raise_validation(path: Path, exc: ValidationError,
+                      set_locs: Sequence[str] = ()) -> typing.NoReturn:
     errors = exc.errors()
     line = _format_error(path, errors[0])
+    loc = _loc_str(tuple(p for p in errors[0]["loc"] if not (isinstance(p, str) and "[" in p)))
+    if any(loc == s or loc.startswith(s + ".") or loc.startswith(s + "[") for s in set_locs):
+        line += " (from --set)"
     if len(errors) > 1:
         line += f" (and {len(errors) - 1} more)"
     raise InputError(line) from None
@@ -604,15 +610,108 @@ def _complete_stations(raw: dict, path: Path) -> None:
         st["name"] = entry["name"] if st["name"].lower() == entry["name"].lower() else st["name"]
 
 
-def load_mission(path: Path | str) -> MissionConfig:
-    """Read and validate a mission file; raises :class:`InputError` with one line."""
-    path = Path(path)
-    raw = _read_toml(path, "mission file")
+def _check_dict(raw: dict) -> None:
+    """A mapping must look like a parsed TOML file: string keys, plain values."""
+    for key in raw:
+        if not isinstance(key, str):
+            raise InputError(f"{DICT_SOURCE}: key {key!r}: keys must be strings")
+
+
+#: How a mission given as a dict is named in error messages (in place of a file path).
+DICT_SOURCE = "<mission dict>"
+
+
+def _set_path(key: str) -> list[str | int]:
+    """``stations.0.aperture_m`` or ``stations[0].aperture_m`` -> [stations, 0, aperture_m]."""
+    parts: list[str | int] = []
+    for piece in key.replace("[", ".").replace("]", "").split("."):
+        if piece == "":
+            raise ValueError("empty key component")
+        parts.append(int(piece) if piece.isdigit() else piece)
+    if isinstance(parts[0], int):
+        raise ValueError("the key must start with a section name")
+    return parts
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value as TOML (numbers, booleans, dates, arrays, quoted strings); a bare
+    word that is not TOML is taken as a string, so ``mission.name=test`` needs no quotes."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: Sequence[str], source: str = "--set") -> list[str]:
+    """Apply ``section.key=value`` overrides to a raw mission mapping (in place).
+
+    List entries are addressed by their 0-based index: ``stations.0.aperture_m=1.2`` (or
+    ``stations[0].aperture_m=1.2``, the spelling of error messages). A missing section
+    is created; an index past the end of a list is an error. Returns the locations set,
+    as error messages spell them (``stations[0].aperture_m``).
+    """
+    set_locs = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"{source} {item!r}: expected section.key=value, "
+                             "e.g. mission.seed=3 or stations.0.aperture_m=1.2")
+        try:
+            parts = _set_path(key)
+        except ValueError as exc:
+            raise InputError(f"{source} {item!r}: {exc} (expected section.key=value)") from None
+        node: Any = raw
+        for depth, part in enumerate(parts[:-1]):
+            nxt = parts[depth + 1]
+            where = _loc_str(tuple(parts[:depth + 1]))
+            if isinstance(part, int):
+                if not isinstance(node, list) or not -len(node) <= part < len(node):
+                    n = len(node) if isinstance(node, list) else 0
+                    raise InputError(f"{source} {item!r}: {where}: index out of range (the "
+                                     f"mission has {n} entries: 0..{n - 1})")
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    raise InputError(f"{source} {item!r}: {where}: not a table")
+                node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+        last = parts[-1]
+        where = _loc_str(tuple(parts))
+        if isinstance(last, int):
+            if not isinstance(node, list) or not 0 <= last < len(node):
+                raise InputError(f"{source} {item!r}: {where}: index out of range")
+            node[last] = _parse_value(text.strip())
+        elif isinstance(node, dict):
+            node[last] = _parse_value(text.strip())
+        else:
+            raise InputError(f"{source} {item!r}: {_loc_str(tuple(parts[:-1]))}: "
+                             "a list: give an index, e.g. stations.0.name")
+        set_locs.append(where)
+    return set_locs
+
+
+def load_mission(source: Path | str | Mapping[str, Any],
+                 overrides: Sequence[str] = ()) -> MissionConfig:
+    """Read and validate a mission; raises :class:`InputError` with one line.
+
+    ``source`` is a mission file or a mapping with the file's structure (validated
+    exactly like the file; relative file names in it are looked up from the working
+    directory). ``overrides`` are ``section.key=value`` strings applied before
+    validation (:func:`apply_overrides`, the CLI's ``--set``).
+    """
+    if isinstance(source, Mapping):
+        path = Path(DICT_SOURCE)
+        raw = copy.deepcopy(dict(source))
+        _check_dict(raw)
+    else:
+        path = Path(source)
+        raw = _read_toml(path, "mission file")
+    set_locs = apply_overrides(raw, overrides)
     _complete_stations(raw, path)
     try:
         cfg = MissionConfig.model_validate(raw)
     except ValidationError as exc:
-        _raise_validation(path, exc)
+        _raise_validation(path, exc, set_locs)
     # Resolve element files now so that a bad path is reported against its field.
     sats = []
     for i, sat in enumerate(cfg.satellites):

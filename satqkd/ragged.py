@@ -70,19 +70,42 @@ def to_ragged(
     return ragged_dataset(table, sizes, time, sample_vars, attrs)
 
 
+def iso_utc(values: np.ndarray) -> np.ndarray:
+    """datetime64 values as ISO 8601 UTC strings with milliseconds (``...T16:48:44.123Z``).
+
+    ``passes.nc`` stores AOS, TCA, LOS and the element-set epoch as CF times; the pass
+    scalars and ``passes.csv`` keep them as these strings (NaT becomes ``""``).
+    """
+    values = np.asarray(values, dtype="datetime64[ns]")
+    ms = (values + np.timedelta64(500_000, "ns")).astype("datetime64[ms]")  # nearest ms
+    out = np.char.add(np.datetime_as_string(ms, unit="ms"), "Z")
+    return np.where(np.isnat(values), "", out)
+
+
 def pass_from_ragged(ds: xr.Dataset, i: int) -> xr.Dataset:
-    """The per-second dataset of pass ``i`` (dim ``time``); pass scalars become attrs."""
+    """The per-second dataset of pass ``i`` (dim ``time``); pass scalars become attrs.
+
+    Times among the pass scalars (``aos``, ``tca``, ``los``...) become ISO 8601 strings;
+    coordinates labelling the other dimensions (``intensity``...) are kept.
+    """
     var = ds.variables  # plain Variables: a year's thousands of passes are cut in the loop
     offsets = np.concatenate(([0], np.cumsum(var["row_size"].values)))
     rows = slice(int(offsets[i]), int(offsets[i + 1]))
+    sample = [v for v in var if var[v].dims[:1] == ("sample",) and v != "time"]
+    coords = {"time": ("time", var["time"].values[rows], var["time"].attrs)}
+    for v in sample:
+        for d in var[v].dims[1:]:
+            if d in var and d not in coords:
+                coords[d] = var[d]
     out = xr.Dataset(
-        {v: (("time",) + var[v].dims[1:], var[v].values[rows], var[v].attrs)
-         for v in ds.data_vars if var[v].dims[:1] == ("sample",) and v != "time"},
-        coords={"time": ("time", var["time"].values[rows], var["time"].attrs)},
+        {v: (("time",) + var[v].dims[1:], var[v].values[rows], var[v].attrs) for v in sample},
+        coords=coords,
     )
-    for v in ds.data_vars:
+    for v in var:
         if var[v].dims == ("pass",) and v != "row_size":
             value = var[v].values[i]
+            if isinstance(value, np.datetime64):
+                value = str(iso_utc(value))
             out.attrs[v] = value.item() if hasattr(value, "item") else value
     return out
 

@@ -68,7 +68,8 @@ def test_out_onto_another_missions_folder_needs_force(quick_mission, tmp_path, c
     (out / "notes.txt").write_text("not a run output")
     (out / "run.json").write_text(json.dumps({"mission": "year-4-stations"}))
     code, _, err = _cli(["run", str(quick_mission), "--out", str(out)], capsys)
-    lines = err.strip().splitlines()
+    # stderr also carries the plain progress lines of the stages before the check
+    lines = [ln for ln in err.strip().splitlines() if "error" in ln]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     for words in (str(out), "'year-4-stations'", "'micius-2016-12-19'", "--force"):
         assert words in lines[0], (words, lines[0])

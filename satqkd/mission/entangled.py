@@ -215,6 +215,9 @@ def simulate_window(task: WindowTask):
         scalars["abort_reason"] = "daylight" if not link_a["operating"].values.any() else "overcast"
 
     ds = xr.Dataset(coords={"time": geo["time"]})
+    for var in ("lat", "lon", "altitude"):  # the sub-satellite track: CF coordinates of passes.nc
+        if var in geo:
+            ds[var] = geo[var].variable.copy()
     for side, link in (("a", link_a), ("b", link_b)):
         if link is None:
             continue

@@ -8,6 +8,7 @@ import math
 import shutil
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +29,7 @@ from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
 from satqkd.keys.postprocess import process_sifted, reconcile_sifted, write_keys
 from satqkd.keys.sifting import concatenate_sifted, sift
-from satqkd.mission import blocks, parameters, store
+from satqkd.mission import blocks, cf, parameters, store
 from satqkd.mission.seeds import aos_seconds as _aos_seconds
 from satqkd.mission.seeds import pass_seed
 from satqkd.mission.execute import open_executor, tune_allocator
@@ -57,11 +58,13 @@ class MissionPlan:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def plan_mission(path: Path | str) -> MissionPlan:
-    """Read a mission file and find every pass of every satellite over every station."""
-    path = Path(path)
+def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = (),
+                 progress: Progress | None = None) -> MissionPlan:
+    """Read a mission (file or mapping, with ``section.key=value`` overrides) and find
+    every pass of every satellite over every station (stage ``orbit`` of ``progress``)."""
+    path = Path(config.DICT_SOURCE) if isinstance(source, Mapping) else Path(source)
     t0 = time.perf_counter()
-    cfg = config.load_mission(path)
+    cfg = config.load_mission(source, overrides)
     _check_station_weather(cfg, path)
     sats = build_satellites(cfg, path)
     stations = build_stations(cfg)
@@ -69,13 +72,17 @@ def plan_mission(path: Path | str) -> MissionPlan:
     passes: list[Pass] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for sat, sat_cfg in sats:
+        for k, (sat, sat_cfg) in enumerate(sats):
+            if progress:
+                progress("orbit", k, len(sats))
             try:
                 passes.extend(find_passes(sat, stations, start, end,
                                           cfg.mission.min_elevation_deg))
             except InputError as exc:  # no usable orbit: name the mission file's entry
-                i = next(k for k, c in enumerate(cfg.satellites) if c is sat_cfg)
+                i = next(j for j, c in enumerate(cfg.satellites) if c is sat_cfg)
                 raise InputError(f"{path}: satellites[{i}]: {exc}") from None
+        if progress:
+            progress("orbit", len(sats), len(sats))
     passes.sort(key=lambda p: (p.aos_s, p.station, p.norad_id))
     summary = notices.summarize(notices.from_warnings(caught))
     plan = MissionPlan(path, cfg, sats, stations, passes,
@@ -176,6 +183,27 @@ def simulate_encoded(simulate: Callable, config_sha256: str, task) -> EncodedPas
                        r.alice_key, r.bob_key, r.key_bits, r.reconciled)
 
 
+def _channel_stage(task: PassTask) -> tuple[xr.Dataset, tuple[np.random.SeedSequence, ...]]:
+    """The pass's per-second link budget, and the seeds left for the engine and keys."""
+    cfg = task.cfg
+    station = cfg.stations[task.station_index]
+    geo = task.geometry
+    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], geo.attrs["station"],
+                     _aos_seconds(geo.attrs["aos"]))
+    channel_seed, engine_seed, keys_seed = seed.spawn(3)
+    link = parameters.link_parameters(cfg, cfg.satellites[task.satellite_index], station)
+    fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
+    ds = link_budget(geo, link, np.random.default_rng(channel_seed),
+                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
+    ds.attrs.update(geo.attrs)
+    return ds, (engine_seed, keys_seed)
+
+
+def pass_link_budget(task: PassTask) -> xr.Dataset:
+    """The channel stage of :func:`simulate_pass` alone (same random stream)."""
+    return _channel_stage(task)[0]
+
+
 def simulate_pass(task: PassTask) -> PassOutput:
     """Run one pass through the stages after the orbit.
 
@@ -186,16 +214,7 @@ def simulate_pass(task: PassTask) -> PassOutput:
     cfg = task.cfg
     sat = cfg.satellites[task.satellite_index]
     station = cfg.stations[task.station_index]
-    geo = task.geometry
-    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], geo.attrs["station"],
-                     _aos_seconds(geo.attrs["aos"]))
-    channel_seed, engine_seed, keys_seed = seed.spawn(3)
-
-    link = parameters.link_parameters(cfg, sat, station)
-    fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
-    ds = link_budget(geo, link, np.random.default_rng(channel_seed),
-                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
-    ds.attrs.update(geo.attrs)
+    ds, (engine_seed, keys_seed) = _channel_stage(task)
     n = ds.sizes["time"]
     var = ds.variables  # plain arrays: DataArray construction costs more than this stage
     total_loss = physical_loss_db(ds)
@@ -369,9 +388,13 @@ def run_mission(
     warm = functools.partial(warm_up, cfg) if cfg.mission.protocol == "decoy-bb84" else None
     with open_executor(workers, scheduler, warm_up=warm) as executor:
         t0 = time.perf_counter()
+        if progress:
+            progress("geometry", 0, 1)
         geometry = pass_geometry(plan.passes, plan.stations, cfg.mission.step_s,
                                  cfg.mission.night_sun_elevation_deg)
         plan.timings_s["geometry"] = time.perf_counter() - t0
+        if progress:
+            progress("geometry", 1, 1)
 
         store.remove_stale_temporaries(out)
         done = store.finished_passes(out, sha) if resume else set()
@@ -433,11 +456,15 @@ def run_mission(
     rows = store.merge_checkpoints(out, ids, out / "passes.nc", {
         "title": f"satqkd mission {cfg.mission.name}",
         "source": f"satqkd {satqkd.__version__}",
+        "history": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} satqkd "
+                   f"{satqkd.__version__}: run {plan.path.name}",
         "mission": cfg.mission.name,
         "config_sha256": sha,
         "step_s": cfg.mission.step_s,
         "finite_key_block": str(cfg.keys.block),
-    }, overrides=overrides)
+    }, intensities=[list(s.source.intensities) for s in cfg.satellites],
+        progress=(lambda done, total: progress("merge", done, total)) if progress else None,
+        overrides=overrides)
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
     with atomic_path(out / "passes.csv") as tmp:
         table[[c for c in PASSES_CSV_COLUMNS if c in table.columns]].to_csv(tmp, index=False)
@@ -452,9 +479,13 @@ def run_mission(
         rows = int(merged["row_size"].values[:n_plots].sum())
         head = merged.isel({"pass": slice(0, n_plots), "sample": slice(0, rows)}).load()
     for i, pid in enumerate(ids[:n_plots]):
+        if progress:
+            progress("plots", i, n_plots)
         ds = pass_from_ragged(head, i)
         if ds.sizes["time"]:
             plot_link_budget(ds, out / "plots" / f"{pid}_link_budget.png")
+    if progress and n_plots:
+        progress("plots", n_plots, n_plots)
     plan.timings_s["plots"] = time.perf_counter() - t0
 
     epochs = {}
@@ -489,17 +520,25 @@ def run_mission(
         t0 = time.perf_counter()
         from satqkd.report.mission_report import mission_summary, write_reports
 
+        if progress:
+            progress("report", 0, 2)
         write_reports(out)
+        if progress:
+            progress("report", 1, 2)
         with atomic_path(out / "summary.nc") as tmp:
-            mission_summary(out).to_netcdf(tmp, engine="h5netcdf")
+            cf.encode_summary(mission_summary(out), history=f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
+                              f"satqkd {satqkd.__version__}: run {plan.path.name}"
+                              ).to_netcdf(tmp, engine="h5netcdf")
         timings = {**plan.timings_s, "report": time.perf_counter() - t0}
         run_json = json.loads((out / "run.json").read_text())
         run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         write_json_atomic(out / "run.json", run_json)
+        if progress:
+            progress("report", 2, 2)
     if not keep_checkpoints:  # the run is complete: passes.nc holds every pass
         shutil.rmtree(out / store.CHECKPOINT_DIR, ignore_errors=True)
     return out
 
 
 __all__ = ["MissionPlan", "PassTask", "pass_seed", "plan_mission", "passes_csv_table",
-           "run_mission", "simulate_pass", "PassOutput"]
+           "run_mission", "simulate_pass", "pass_link_budget", "PassOutput"]

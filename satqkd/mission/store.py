@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import h5netcdf
@@ -30,34 +30,10 @@ import h5py
 import numpy as np
 import xarray as xr
 
+from satqkd.mission import cf
 from satqkd.mission.io import atomic_path
 
 CHECKPOINT_DIR = "passes"
-
-#: CF attributes of the per-pass variables of ``passes.nc``.
-PASS_ATTRS: dict[str, dict[str, str]] = {
-    "pass_id": {"long_name": "pass identifier (NORAD id, station, AOS)", "cf_role": "trajectory_id"},
-    "satellite": {"long_name": "satellite name"},
-    "norad_id": {"long_name": "NORAD catalogue number"},
-    "station": {"long_name": "ground station name"},
-    "aos": {"long_name": "acquisition of signal (ISO 8601 UTC)"},
-    "tca": {"long_name": "time of closest approach (ISO 8601 UTC)"},
-    "los": {"long_name": "loss of signal (ISO 8601 UTC)"},
-    "max_elevation_deg": {"units": "deg", "long_name": "maximum elevation of the pass"},
-    "duration_s": {"units": "s", "long_name": "time from AOS to LOS"},
-    "tle_epoch": {"long_name": "epoch of the element set used (ISO 8601 UTC)"},
-    "tle_source": {"long_name": "file and line of the element set used"},
-    "station_lat_deg": {"units": "degrees_north", "long_name": "station latitude (WGS84)"},
-    "station_lon_deg": {"units": "degrees_east", "long_name": "station longitude (WGS84)"},
-    "station_alt_m": {"units": "m", "long_name": "station altitude"},
-    "block_id": {"units": "1", "long_name": "finite-key block of the pass (-1: no QKD ran)"},
-    "eps_sec": {"units": "1", "long_name": "secrecy failure probability charged to the pass "
-                                         "(a pooled block's on its closing pass)"},
-    "eps_cor": {"units": "1", "long_name": "correctness failure probability charged to the pass"},
-    "ec_reply_bits": {"units": "bit", "long_name": "bits Bob disclosed in error correction"},
-    "vacuum_credited": {"long_name": "the key bound credits the vacuum events (s_Z0)"},
-}
-
 
 CHECKPOINT_SUFFIX = ".ckpt"
 _MAGIC = b"SATQKDCK"
@@ -231,12 +207,18 @@ def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
 def merge_checkpoints(
     out_dir: Path, pass_ids: Sequence[str], target: Path, global_attrs: dict,
     overrides: dict[str, dict] | None = None,
+    intensities: list[list[float]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
-    """Stream per-pass checkpoints, in order, into one ragged ``passes.nc``.
+    """Stream per-pass checkpoints, in order, into one ragged ``passes.nc`` (CF-1.8).
 
-    ``overrides`` maps a pass id to scalars that replace its checkpoint's (the results
-    of a pooled finite-key block, known only once the block closes).
-    Returns the passes' scalars (as :func:`read_checkpoints`), read on the way."""
+    The file is a CF contiguous ragged array of trajectories (metadata from
+    :mod:`satqkd.mission.cf`); ``intensities`` (each satellite's mean photon numbers)
+    label the ``intensity`` dimension; ``progress(done, total)`` is called after each
+    batch of passes; ``overrides`` maps a pass id to scalars that replace its
+    checkpoint's (the results of a pooled finite-key block, known only once the block
+    closes). Returns the passes' scalars (as :func:`read_checkpoints`), read on the way.
+    """
     paths = [checkpoint_path(out_dir, pid) for pid in pass_ids]
     metas = [checkpoint_meta(p) for p in paths]
     sizes = [int(m["sizes"].get("time", 0)) for m in metas]
@@ -247,22 +229,36 @@ def merge_checkpoints(
     offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
     with atomic_path(target) as tmp, h5netcdf.File(tmp, "w") as out:
         out.dimensions = {"pass": len(paths), "sample": int(offsets[-1])}
-        out.attrs.update({"Conventions": "CF-1.8", "featureType": "trajectory", **global_attrs})
+        out.attrs.update({"Conventions": cf.CONVENTIONS, "featureType": "trajectory",
+                          **global_attrs})
         _write_pass_table(out, scalars)
-        rs = out.create_variable("row_size", ("pass",), np.int64)
-        rs[:] = np.asarray(sizes, dtype=np.int64)
-        rs.attrs.update({"long_name": "number of per-second samples of each pass",
-                         "sample_dimension": "sample"})
-        schema = _sample_schema(next((m for m, n in zip(metas, sizes) if n), None))
+        rs = out.create_variable("row_size", ("pass",), np.int32)
+        rs[:] = np.asarray(sizes, dtype=np.int32)
+        rs.attrs.update(cf.pass_variable_attrs("row_size"))
+        k_first = next((k for k, n in enumerate(sizes) if n), None)
+        first = None if k_first is None else read_checkpoint_arrays(paths[k_first])
+        schema = _sample_schema(None if first is None else first[0])
+        coordinates = " ".join(c for c in ("time", "lat", "lon", "altitude") if c in schema)
         for name, (dims, shape, dtype, attrs) in schema.items():
             for d, n in zip(dims, shape):
                 if d not in out.dimensions:
                     out.dimensions[d] = n
+                    _write_category(out, d, n, first, intensities)
             v = out.create_variable(name, ("sample",) + dims, dtype, fillvalue=_fill(dtype))
-            v.attrs.update(attrs)
+            v.attrs.update(cf.sample_variable_attrs(name, attrs, coordinates))
         # Passes are written in batches of about BATCH_SAMPLES samples: few, large
         # writes; bounded memory.
         batch: dict[str, list[np.ndarray]] = {name: [] for name in schema}
+
+        def flush(start: int, count: int) -> None:
+            for name, parts in batch.items():
+                values = np.concatenate(parts)
+                if schema[name][2] == np.int32 and values.size and (
+                        values.max() > _INT32_MAX or values.min() < -_INT32_MAX):
+                    raise OverflowError(f"passes.nc: {name} exceeds the int32 range")
+                out.variables[name][start:start + count] = values
+                parts.clear()
+
         start = 0
         pending = 0
         for i, p in enumerate(paths):
@@ -279,15 +275,39 @@ def merge_checkpoints(
                     batch[name].append(arrays[name])
             pending += sizes[i]
             if pending >= BATCH_SAMPLES or i == len(paths) - 1:
-                for name, parts in batch.items():
-                    out.variables[name][start:start + pending] = np.concatenate(parts)
-                    parts.clear()
+                flush(start, pending)
                 start += pending
                 pending = 0
+                if progress:
+                    progress(i + 1, len(paths))
         if pending:
-            for name, parts in batch.items():
-                out.variables[name][start:start + pending] = np.concatenate(parts)
+            flush(start, pending)
+    if progress:
+        progress(len(paths), len(paths))
     return scalars
+
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def _write_category(out: h5netcdf.File, dim: str, n: int,
+                    first: tuple[dict, dict[str, np.ndarray]] | None,
+                    intensities: list[list[float]] | None) -> None:
+    """The coordinate variable that labels a categorical dimension of the sample data."""
+    if dim == "intensity":
+        values, attrs = cf.intensity_coordinate(intensities, n)
+    elif dim in cf.CATEGORIES and len(cf.CATEGORIES[dim][0]) == n:
+        values, attrs = cf.CATEGORIES[dim]
+    elif first is not None and dim in first[1]:  # a stage's own coordinate (subslot)
+        info, values = first[0]["variables"][dim], first[1][dim]
+        attrs = {k: a for k, a in info["attrs"].items() if k != "_FillValue"}
+        attrs["units"] = cf.cf_units(str(attrs.get("units", "1")))
+        attrs.setdefault("long_name", dim)
+    else:
+        values, attrs = np.arange(n, dtype=np.int32), {"units": "1", "long_name": f"{dim} index"}
+    v = out.create_variable(dim, (dim,), np.asarray(values).dtype)
+    v[:] = values
+    v.attrs.update(attrs)
 
 
 #: samples buffered before a write while merging checkpoints
@@ -301,9 +321,7 @@ def _text(value) -> str | None:
 def _sample_schema(meta: dict | None) -> dict[str, tuple]:
     """Per-sample variables of the checkpoints: name -> (extra dims, their sizes, dtype, attrs)."""
     schema: dict[str, tuple] = {
-        "time": ((), (), np.float64, {"units": "seconds since 1970-01-01 00:00:00",
-                                      "calendar": "proleptic_gregorian",
-                                      "long_name": "time (UTC)", "standard_name": "time"})}
+        "time": ((), (), np.float64, dict(cf.TIME_ATTRS))}
     if meta is None:
         return schema
     for name, var in meta["variables"].items():
@@ -314,6 +332,8 @@ def _sample_schema(meta: dict | None) -> dict[str, tuple]:
         dtype = np.dtype(var["dtype"])
         if dtype.kind in "USO":
             dtype = h5py.string_dtype()
+        elif dtype.kind in "iu" and dtype.itemsize > 4:
+            dtype = np.dtype(np.int32)  # CF-1.8 has no 64-bit integers; checked on write
         schema[name] = (dims, tuple(meta["sizes"][d] for d in dims), dtype, attrs)
     return schema
 
@@ -326,6 +346,10 @@ def _fill(dtype) -> object:
     return None
 
 
+#: Per-pass ISO 8601 strings stored as CF times.
+_TIME_COLUMNS = ("aos", "tca", "los", "tle_epoch")
+
+
 def _write_pass_table(out: h5netcdf.File, rows: list[dict]) -> None:
     names: list[str] = []
     for row in rows:
@@ -335,22 +359,35 @@ def _write_pass_table(out: h5netcdf.File, rows: list[dict]) -> None:
     for name in names:
         column = [row.get(name) for row in rows]
         sample = next((c for c in column if c is not None), None)
-        if isinstance(sample, (str, bytes)):
+        text = False
+        if name in _TIME_COLUMNS and isinstance(sample, str):
+            values = np.array([np.datetime64(str(c).rstrip("Z"), "ns") if c else
+                               np.datetime64("NaT") for c in column], dtype="datetime64[ns]")
+            seconds = values.astype(np.int64) / 1e9
+            values = np.where(np.isnat(values), np.nan, seconds)
+            v = out.create_variable(name, ("pass",), np.float64, fillvalue=np.nan)
+        elif isinstance(sample, (str, bytes)):
             values = np.array(["" if c is None else str(c) for c in column], dtype=object)
             v = out.create_variable(name, ("pass",), h5py.string_dtype())
+            text = True
         elif isinstance(sample, (bool, np.bool_)):
             values = np.array([bool(c) for c in column], dtype=np.int8)
             v = out.create_variable(name, ("pass",), np.int8)
             v.attrs["dtype"] = "bool"
         elif isinstance(sample, (int, np.integer)):
             values = np.array([0 if c is None else int(c) for c in column], dtype=np.int64)
-            v = out.create_variable(name, ("pass",), np.int64)
+            dtype = cf.integer_dtype(values)
+            flags = "flag_values" in cf.pass_variable_attrs(name)
+            dtype = np.dtype(np.int8) if flags else dtype
+            values = values.astype(dtype)
+            v = out.create_variable(name, ("pass",), dtype,
+                                    fillvalue=np.nan if dtype.kind == "f" else None)
         else:
             values = np.array([np.nan if c is None else float(c) for c in column])
             v = out.create_variable(name, ("pass",), np.float64, fillvalue=np.nan)
         if len(values):
             v[:] = values
-        v.attrs.update(PASS_ATTRS.get(name, {}))
+        v.attrs.update(cf.pass_variable_attrs(name, text=text))
 
 
 def read_checkpoints(out_dir: Path, pass_ids: Iterable[str]) -> list[dict]:

@@ -119,6 +119,14 @@ def micius_entanglement(mission: Path | str = MICIUS_ENTANGLEMENT_MISSION,
     ]
 
 
-def run_validations() -> list[Figure]:
-    """Every shipped validation."""
-    return micius_decoy_bb84() + micius_entanglement()
+def run_validations(progress=None) -> list[Figure]:  # noqa: ANN001 - progress(stage, done, total)
+    """Every shipped validation (stage ``validate`` of ``progress``, one step each)."""
+    steps = (micius_decoy_bb84, micius_entanglement)
+    figures: list[Figure] = []
+    for k, step in enumerate(steps):
+        if progress:
+            progress("validate", k, len(steps))
+        figures += step()
+    if progress:
+        progress("validate", len(steps), len(steps))
+    return figures

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,9 +101,17 @@ def network_problem(cfg: config.MissionConfig, table: pd.DataFrame,
 
 
 def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None,
-              workers: int = 1) -> Path:
-    """Run the mission at ``path``, plan the relay, execute it on the real keys."""
-    plan = plan_mission(path)
+              workers: int = 1, overrides: Sequence[str] = ()) -> Path:
+    """Run the mission at ``path``, plan the relay, execute it on the real keys.
+
+    ``overrides``: ``section.key=value`` strings (``--set``); ``progress(stage, done,
+    total)`` sees the stages of ``run_mission``, then ``relay``.
+    """
+    def step(done: int) -> None:
+        if progress:
+            progress("relay", done, 4)
+
+    plan = plan_mission(path, overrides, progress=progress)
     cfg = plan.cfg
     if not cfg.relay.demands:
         from satqkd.errors import InputError
@@ -115,13 +124,16 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
     run_mission(plan, out, progress=progress, workers=workers)
 
+    step(0)
     table = pd.read_csv(out / "passes.csv", keep_default_na=False)
     eps = {str(r.pass_id): (float(r.eps_sec or 0.0), float(r.eps_cor or 0.0))
            for r in table.itertuples()} if "eps_sec" in table else {}
     windows, window_bits = entanglement_windows(plan, eps)
+    step(1)
     problem = network_problem(cfg, table, windows)
     milp = plan_milp(problem, time_limit_s=cfg.relay.milp_time_limit_s)
     greedy = plan_greedy(problem)
+    step(2)
     index = {row["pass_id"]: row for row in read_key_index(out / "keys")} \
         if (out / "keys").is_dir() else {}
     pass_keys = {}
@@ -131,6 +143,7 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
             pass_keys[c.pass_id] = PassKey(c.pass_id, c.satellite, c.station, c.aos_s, c.los_s,
                                            alice, int(index[c.pass_id]["bits"]))
     execution = execute_plan(problem, milp, pass_keys, window_bits=window_bits)
+    step(3)
     ds = network_dataset(execution, compare=[greedy], eps=eps)
     ds.attrs.update({"mission": cfg.mission.name, "Conventions": "CF-1.8"})
     with atomic_path(out / "network.nc") as tmp:
@@ -139,4 +152,5 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     from satqkd.report.network_plots import plot_network
 
     plot_network(ds, out / "plots")
+    step(4)
     return out

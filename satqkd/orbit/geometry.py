@@ -18,7 +18,7 @@ import numpy as np
 from sgp4.api import Satrec
 
 from satqkd.orbit.ephemeris import ephemeris, timescale
-from satqkd.orbit.stations import GroundStation
+from satqkd.orbit.stations import WGS84_A_KM, WGS84_F, GroundStation
 
 UNIX_EPOCH_JD = 2440587.5
 J2000_JD = 2451545.0
@@ -62,6 +62,30 @@ def satellite_itrf_km(
     err, r, _ = satrec.sgp4_array(whole, frac)
     gmst = gmst1982_rad(whole, frac + np.asarray(dut1_s) / 86400.0)
     return teme_to_itrf_km(r, gmst), err
+
+
+def itrf_to_geodetic(r_itrf_km: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sub-satellite point of Earth-fixed positions (N, 3): WGS84 latitude, longitude (deg)
+    and height above the ellipsoid (km).
+
+    Bowring's formula with two fixed-point steps: sub-millimetre at LEO heights, a few
+    array operations for a whole mission (no per-sample skyfield calls).
+    """
+    r = np.asarray(r_itrf_km, dtype=float).reshape(-1, 3)
+    x, y, z = r[:, 0], r[:, 1], r[:, 2]
+    e2 = WGS84_F * (2.0 - WGS84_F)
+    b = WGS84_A_KM * (1.0 - WGS84_F)
+    ep2 = e2 / (1.0 - e2)
+    p = np.hypot(x, y)
+    lat = np.arctan2(z, p * (1.0 - e2))
+    for _ in range(2):
+        beta = np.arctan2((1.0 - WGS84_F) * np.sin(lat), np.cos(lat))
+        lat = np.arctan2(z + ep2 * b * np.sin(beta) ** 3, p - e2 * WGS84_A_KM * np.cos(beta) ** 3)
+    sin_lat = np.sin(lat)
+    n = WGS84_A_KM / np.sqrt(1.0 - e2 * sin_lat**2)
+    # Height from the projection on the normal: well conditioned at every latitude.
+    h = p * np.cos(lat) + z * sin_lat - WGS84_A_KM ** 2 / n
+    return np.degrees(lat), np.degrees(np.arctan2(y, x)), h
 
 
 def look_angles(

@@ -320,6 +320,9 @@ _ATTRS = {
     "moon_illumination": ("1", "illuminated fraction of the lunar disc"),
     "sunlit": ("1", "satellite in sunlight (cylindrical Earth shadow)"),
     "night": ("1", "Sun below the night threshold elevation at the station"),
+    "lat": ("degrees_north", "sub-satellite latitude (WGS84)"),
+    "lon": ("degrees_east", "sub-satellite longitude (WGS84)"),
+    "altitude": ("km", "satellite height above the WGS84 ellipsoid"),
 }
 
 
@@ -418,6 +421,8 @@ def pass_geometry(
         data["moon_illumination"][sel] = np.interp(t, nodes, sm["moon_illumination"])
         data["sunlit"][sel] = geo.satellite_sunlit(r, sun @ station.enu_matrix)
     data["night"] = data["sun_elevation"] < night_sun_elevation_deg
+    # The trajectory's CF coordinates (passes.nc): a few array operations for all passes.
+    data["lat"], data["lon"], data["altitude"] = geo.itrf_to_geodetic(r_all)
 
     sample_vars = {name: (values, {"units": _ATTRS[name][0], "long_name": _ATTRS[name][1]})
                    for name, values in data.items()}

@@ -30,6 +30,7 @@ import xarray as xr
 
 from satqkd.errors import InputError
 from satqkd.mission.io import write_text_atomic
+from satqkd.ragged import iso_utc
 
 #: Per-pass columns the report relies on, with the value used when a column is missing.
 BASE_COLUMNS: dict[str, object] = {
@@ -90,8 +91,11 @@ def pass_table(ds_or_frame: xr.Dataset | pd.DataFrame) -> pd.DataFrame:
     """
     if isinstance(ds_or_frame, xr.Dataset):
         ds = ds_or_frame
-        cols = {v: ds[v].values for v in ds.data_vars
+        cols = {v: ds[v].values for v in ds.variables
                 if ds[v].dims == ("pass",) and v != "row_size"}
+        for v, values in cols.items():  # CF times (passes.nc) -> the ISO strings of passes.csv
+            if np.issubdtype(values.dtype, np.datetime64):
+                cols[v] = iso_utc(values)
         table = pd.DataFrame(cols, index=pd.RangeIndex(ds.sizes.get("pass", 0)))
     else:
         table = ds_or_frame.copy().reset_index(drop=True)
