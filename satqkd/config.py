@@ -73,12 +73,20 @@ class Transmitter(Section):
 
     wavelength_nm: float = Field(848.62, ge=300.0, le=2500.0)
     aperture_m: float = Field(0.30, gt=0.0, le=5.0)
+    obscuration_m: float = Field(0.0, ge=0.0, le=5.0)  # central obscuration: truncates the beam
     divergence_urad: float = Field(10.0, gt=0.0, le=10000.0)
     pointing_jitter_urad: float = Field(1.2, ge=0.0, le=1000.0)
     waist_m: float | None = Field(None, gt=0.0, le=5.0)
     pointing_bias_urad: float = Field(0.0, ge=0.0, le=1000.0)
     optics_efficiency: float = Field(1.0, gt=0.0, le=1.0)
     implementation_loss_db: float = Field(0.0, ge=0.0, le=60.0)
+
+    @model_validator(mode="after")
+    def _obscuration(self) -> "Transmitter":
+        if self.obscuration_m >= self.aperture_m:
+            raise ValueError(f"obscuration_m ({self.obscuration_m}) must be smaller than aperture_m "
+                             f"({self.aperture_m})")
+        return self
 
 
 class Source(Section):

@@ -5,9 +5,9 @@ transmittance = eta_geometric * eta_pointing * eta_atmosphere * eta_turbulence
 
 with each factor also reported as a loss in dB (positive = loss):
 
-* geometric: transmit optics x truncation by the transmit aperture x fraction of the
-  diffraction-limited Gaussian beam collected by the (annular) receive aperture
-  (``beam``; Bourgoin et al. 2013);
+* geometric: transmit optics x fraction of the laser power collected by the (annular)
+  receive aperture, for a Gaussian truncated by the (obscured) transmit aperture, by the
+  Fresnel-Hankel integral (``beam``; Klein & Degnan 1974, Siegman ch. 17);
 * pointing: mean collected fraction under Rayleigh/Rician jitter + bias over the
   perfectly pointed one (``pointing``; Farid & Hranilovic 2007, exact Gaussian form);
 * atmosphere: T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
@@ -123,9 +123,13 @@ def link_budget(
 
     # --- beam: ideal Gaussian of the stated divergence, or the stated waist
     w0 = tx.waist_m if tx.waist_m is not None else float(beam.waist_from_divergence_m(lam, tx.divergence_urad))
-    truncation = float(beam.aperture_transmission(tx.aperture_m, w0))
-    w_diff = beam.beam_radius_m(range_m, lam, w0)
-    eta_geo = tx.optics_efficiency * truncation * beam.annular_collection(w_diff, rx.aperture_m, rx.obscuration_m)
+    # Truncated (and obscured) Gaussian: Fresnel-Hankel integral tabulated once per link
+    # (Klein & Degnan 1974); w_diff is the equivalent Gaussian radius used for pointing.
+    tg = beam.truncated_gaussian_link(range_m, lam, w0, tx.aperture_m, rx.aperture_m,
+                                      tx.obscuration_m, rx.obscuration_m)
+    truncation = float(beam.annular_collection(w0, tx.aperture_m, tx.obscuration_m))
+    w_diff = tg["equivalent_radius_m"]
+    eta_geo = tx.optics_efficiency * tg["collected"]
 
     # --- turbulence
     h_w = turbulence.scintillation_weighted_height_m(alt_m, turb)
@@ -273,6 +277,8 @@ def link_budget(
         "beam_waist_m": w0,
         "beam_divergence_urad": float(beam.divergence_from_waist_urad(lam, w0)),
         "transmit_truncation": truncation,
+        "transmit_obscuration_m": tx.obscuration_m,
+        "beam_model": "truncated Gaussian, Fresnel-Hankel integral (Klein & Degnan 1974)",
         "pointing_jitter_urad": tx.pointing_jitter_urad,
         "pointing_bias_urad": tx.pointing_bias_urad,
         "implementation_loss_db": tx.implementation_loss_db,

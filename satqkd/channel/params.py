@@ -35,6 +35,8 @@ class Transmitter:
 
     wavelength_nm: signal wavelength (Micius BB84 source: 848.62 nm).
     aperture_m: clear aperture diameter of the transmit telescope (Micius: 0.30 m).
+    obscuration_m: diameter of the transmit telescope's central obscuration (0: none);
+        with the aperture it truncates the Gaussian beam (Klein & Degnan 1974).
     divergence_urad: far-field full divergence angle at the 1/e^2 intensity radius
         (Micius: ~10 urad). Used when ``waist_m`` is None; the beam is then the ideal
         Gaussian with that divergence, waist w0 = lambda / (pi * theta_half).
@@ -56,6 +58,7 @@ class Transmitter:
 
     wavelength_nm: float = 848.62
     aperture_m: float = 0.30
+    obscuration_m: float = 0.0
     divergence_urad: float = 10.0
     waist_m: float | None = None
     pointing_jitter_urad: float = 1.2
@@ -67,6 +70,10 @@ class Transmitter:
         _positive("transmitter.wavelength_nm", self.wavelength_nm)
         _positive("transmitter.implementation_loss_db", self.implementation_loss_db, True)
         _positive("transmitter.aperture_m", self.aperture_m)
+        _positive("transmitter.obscuration_m", self.obscuration_m, True)
+        if self.obscuration_m >= self.aperture_m:
+            raise InputError(f"transmitter.obscuration_m ({self.obscuration_m}) must be < aperture_m "
+                             f"({self.aperture_m})")
         _positive("transmitter.divergence_urad", self.divergence_urad)
         _positive("transmitter.waist_m", self.waist_m)
         _positive("transmitter.pointing_jitter_urad", self.pointing_jitter_urad, True)

@@ -31,7 +31,7 @@ def link_parameters(
     cl = station.clouds
     return LinkParameters(
         transmitter=Transmitter(
-            wavelength_nm=tx.wavelength_nm, aperture_m=tx.aperture_m,
+            wavelength_nm=tx.wavelength_nm, aperture_m=tx.aperture_m, obscuration_m=tx.obscuration_m,
             divergence_urad=tx.divergence_urad, waist_m=tx.waist_m,
             pointing_jitter_urad=tx.pointing_jitter_urad,
             pointing_bias_urad=tx.pointing_bias_urad, optics_efficiency=tx.optics_efficiency,
