@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from satqkd.orbit import geometry as geo
+from satqkd.orbit.refraction import apparent_elevation_deg
 from satqkd.orbit.elements import MU_KM3_S2
 from satqkd.orbit.satellite import STALE_EPOCH_DAYS, Satellite
 from satqkd.orbit.stations import GroundStation
@@ -99,6 +100,7 @@ def find_passes(
     end_s: float,
     min_elevation_deg: float = 10.0,
     coarse_step_s: float = 30.0,
+    refraction: bool = True,
 ) -> list[Pass]:
     """Every pass of ``satellite`` over each station between two UTC times (s since 1970).
 
@@ -107,7 +109,9 @@ def find_passes(
     by the largest elevation change in half a step) is refined, for all candidates
     at once, by a golden-section search for the culmination and a bisection for the
     mask crossings on either side (elevation is unimodal within a pass). A pass cut
-    by the mission window starts or ends at the window's edge.
+    by the mission window starts or ends at the window's edge. With ``refraction`` (default)
+    the mask and ``max_elevation_deg`` are apparent elevations (Saemundsson 1986,
+    :mod:`satqkd.orbit.refraction`), which moves AOS/LOS by ~1 s at a 10 deg mask.
     """
     if end_s <= start_s:
         return []
@@ -119,7 +123,10 @@ def find_passes(
     passes: list[Pass] = []
     for station in stations:
         el, _, _ = geo.look_angles(r_coarse, station)
-        passes.extend(_refine_all(satellite, station, grid, el, min_elevation_deg, margin, dut1))
+        if refraction:  # the mask applies to the apparent elevation (what the telescope sees)
+            el = apparent_elevation_deg(el, station.alt_m)
+        passes.extend(_refine_all(satellite, station, grid, el, min_elevation_deg, margin, dut1,
+                                  refraction))
     passes.sort(key=lambda p: (p.aos_s, p.station))
     for p in passes:
         if p.epoch_offset_days > STALE_EPOCH_DAYS:
@@ -138,7 +145,7 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 def _refine_all(
     satellite: Satellite, station: GroundStation, grid: np.ndarray, el: np.ndarray,
-    min_el: float, margin: float, dut1: float,
+    min_el: float, margin: float, dut1: float, refraction: bool = True,
 ) -> list[Pass]:
     n = grid.size
     # Coarse local maxima (edges count: a pass may be cut by the window).
@@ -151,7 +158,8 @@ def _refine_all(
 
     def elevation(t: np.ndarray) -> np.ndarray:
         r = _positions(satellite, t, dut1, which)
-        return geo.look_angles(r, station)[0]
+        el_geo = geo.look_angles(r, station)[0]
+        return apparent_elevation_deg(el_geo, station.alt_m) if refraction else el_geo
 
     # Culmination: golden-section search in the two coarse steps around each maximum.
     a = grid[np.maximum(cand - 1, 0)]
@@ -230,7 +238,8 @@ def sample_times(p: Pass, step_s: float = 1.0) -> np.ndarray:
 
 
 _ATTRS = {
-    "elevation": ("deg", "satellite elevation above the horizon (geometric)"),
+    "elevation": ("deg", "apparent satellite elevation above the horizon (refracted, Saemundsson 1986)"),
+    "elevation_geometric": ("deg", "geometric satellite elevation (no refraction)"),
     "azimuth": ("deg", "satellite azimuth, from north through east"),
     "range": ("km", "slant range from station to satellite"),
     "sun_elevation": ("deg", "apparent elevation of the Sun"),
@@ -320,7 +329,8 @@ def pass_geometry(
         los = (r - station.itrf_km) @ station.enu_matrix.T / rng[:, None]
         sun = geo.interpolate_unit_vectors(nodes, sm["sun_enu"], t)
         moon = geo.interpolate_unit_vectors(nodes, sm["moon_enu"], t)
-        data["elevation"][sel] = el
+        data["elevation"][sel] = apparent_elevation_deg(el, station.alt_m)
+        data["elevation_geometric"][sel] = el
         data["azimuth"][sel] = az
         data["range"][sel] = rng
         data["sun_elevation"][sel] = np.degrees(np.arcsin(sun[:, 2]))
