@@ -241,9 +241,14 @@ class ReceiverOptics(Section):
 
 
 class AtmosphereSection(Section):
-    """``[stations.atmosphere]``: clear-sky extinction (default: MODTRAN table)."""
+    """``[stations.atmosphere]``: clear-sky extinction (default: LOWTRAN7 tables)."""
 
     zenith_transmittance: float | None = Field(None, gt=0.0, le=1.0)
+    extinction_model: Literal["lowtran7", "kim", "modtran_table"] = "lowtran7"
+    # LOWTRAN7 model atmosphere; "auto": from the station latitude and the month of the pass
+    model_atmosphere: Literal["auto", "tropical", "mid_latitude_summer", "mid_latitude_winter",
+                              "subarctic_summer", "subarctic_winter"] = "auto"
+    aerosol_model: Literal["rural", "urban", "maritime", "desert"] = "rural"
     visibility_km: float | None = Field(None, gt=0.0, le=1000.0)
     # a named visibility (satqkd.channel.atmosphere.VISIBILITY_PRESETS); visibility_km wins
     aerosol_preset: Literal["desert_high_altitude", "clear", "rural", "hazy", "urban"] | None = None

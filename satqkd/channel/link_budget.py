@@ -10,7 +10,8 @@ with each factor also reported as a loss in dB (positive = loss):
   Fresnel-Hankel integral (``beam``; Klein & Degnan 1974, Siegman ch. 17);
 * pointing: mean collected fraction under Rayleigh/Rician jitter + bias over the
   perfectly pointed one (``pointing``; Farid & Hranilovic 2007, exact Gaussian form);
-* atmosphere: T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
+* atmosphere: LOWTRAN7 slant-path transmittance (``lowtran``; Kneizys et al. 1988) by
+  default, or T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
 * turbulence: the mean (not the fading) effect. Downlink: the plane wave reaching the
   ground is not spread, fading is mean-one, so only the seeing loss at the field stop
   remains (~0 dB for a 100 urad field); uplink: the beam-spread + wander loss of the
@@ -31,6 +32,7 @@ scintillation factors on ``transmittance`` (``fading``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -38,7 +40,7 @@ import xarray as xr
 
 from satqkd.channel import atmosphere as atm
 from satqkd.channel import background as bkg
-from satqkd.channel import beam, clouds, fading, pointing, turbulence
+from satqkd.channel import beam, clouds, fading, lowtran, pointing, turbulence
 from satqkd.channel.params import LinkParameters
 from satqkd.errors import InputError
 
@@ -169,9 +171,29 @@ def link_budget(
     eta_point = pointing.pointing_efficiency(w_rx, rx.aperture_m, rx.obscuration_m, jitter_m, bias_m)
 
     # --- clear-sky atmosphere
-    t_zenith = atm.zenith_transmittance(lam, alt_m, at)
-    tau_r, tau_a = atm.optical_depths(lam, alt_m, at)
-    eta_atm = atm.slant_transmittance(t_zenith, zen)
+    if at.zenith_transmittance is None and at.extinction_model == "lowtran7":
+        month = int(np.asarray(times[n // 2] if n else np.datetime64("2000-01-01"), "datetime64[M]")
+                    .astype(int) % 12) + 1
+        model_atm = (at.model_atmosphere if at.model_atmosphere != "auto" else
+                     lowtran.auto_model_atmosphere(float(geometry.attrs.get("station_lat_deg", 45.0)), month))
+        vis = at.visibility_km if at.visibility_km is not None else (5.0 if at.aerosol_model == "urban" else 23.0)
+        lt = dict(model_atmosphere=model_atm, aerosol_model=at.aerosol_model, visibility_km=vis)
+        mol, aer = lowtran.optical_depths(lam, alt_m, zen, **lt)
+        eta_atm = np.exp(-(mol + aer))
+        t_zenith = float(np.exp(-np.sum(lowtran.optical_depths(lam, alt_m, 0.0, **lt))))
+        # the sky model's optical depths: Rayleigh (scattering) and the rest (aerosol, absorption)
+        tau_r = float(atm.rayleigh_optical_depth(lam, alt_m))
+        tau_a = max(-np.log(t_zenith) - tau_r, 0.0)
+        atm_name = (f"LOWTRAN7 tables: {model_atm}, {at.aerosol_model} aerosol, visibility {vis:g} km "
+                    "(Kneizys et al. 1988)")
+    else:
+        at_old = at if at.extinction_model != "modtran_table" else dataclasses.replace(at, visibility_km=None)
+        t_zenith = atm.zenith_transmittance(lam, alt_m, at_old)
+        tau_r, tau_a = atm.optical_depths(lam, alt_m, at_old)
+        eta_atm = atm.slant_transmittance(t_zenith, zen)
+        atm_name = (("user zenith transmittance" if at.zenith_transmittance is not None else
+                     f"Kim visibility {at_old.visibility_km} km" if at_old.visibility_km is not None else
+                     "MODTRAN table (Bourgoin 2013), altitude scaled") + "; Kasten-Young air mass")
 
     # --- clouds
     if cloud_series is not None:
@@ -292,9 +314,7 @@ def link_budget(
         "fov_urad": rx.fov_urad,
         "filter_bandwidth_nm": rx.filter_bandwidth_nm,
         "zenith_transmittance": t_zenith,
-        "atmosphere_model": ("user zenith transmittance" if at.zenith_transmittance is not None else
-                             f"Kim visibility {at.visibility_km} km" if at.visibility_km is not None else
-                             "MODTRAN table (Bourgoin 2013), altitude scaled") + "; Kasten-Young air mass",
+        "atmosphere_model": atm_name,
         "turbulence_model": (f"Hufnagel-Valley A={turb.ground_cn2:g} m^-2/3 v={turb.rms_wind_m_s:g} m/s; "
                              "Andrews-Phillips 2005 ch. 12" if turb.enabled else "none"),
         "cloud_model": f"{cloud_source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}",

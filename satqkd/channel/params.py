@@ -132,9 +132,18 @@ class Atmosphere:
 
     zenith_transmittance: user value of the clear-sky zenith transmittance at the
         station (overrides everything below); None = computed.
-    visibility_km: if given, aerosols follow the Kim et al. (2001) visibility law
-        (see ``VISIBILITY_PRESETS``: rural 23 km, urban 5 km, ...) instead of the
-        MODTRAN table of Bourgoin et al. (2013).
+    extinction_model: "lowtran7" (default): slant-path transmittance from the LOWTRAN7
+        tables (``satqkd.channel.lowtran``) for ``model_atmosphere``, ``aerosol_model``
+        and ``visibility_km``; "kim": Kim et al. (2001) visibility law over an exponential
+        aerosol layer plus Rayleigh, with the Kasten-Young air mass; "modtran_table": the
+        MODTRAN sea-level values quoted by Bourgoin et al. (2013), altitude scaled.
+    model_atmosphere: LOWTRAN7 model atmosphere ("tropical", "mid_latitude_summer",
+        "mid_latitude_winter", "subarctic_summer", "subarctic_winter") or "auto" (from
+        the station latitude and the month of the pass).
+    aerosol_model: LOWTRAN7 aerosol model: "rural", "urban", "maritime", "desert".
+    visibility_km: meteorological visibility of the aerosol model (LOWTRAN7, Kim); None =
+        the model's default (23 km; urban 5 km). For "kim" without a visibility the
+        MODTRAN table is used.
     aerosol_scale_height_m: e-folding height of the aerosol extinction.
     aerosol_asymmetry: Henyey-Greenstein asymmetry parameter g of the aerosol phase
         function (0.7, typical continental aerosol) for the sky-radiance model.
@@ -142,6 +151,9 @@ class Atmosphere:
     """
 
     zenith_transmittance: float | None = None
+    extinction_model: str = "lowtran7"
+    model_atmosphere: str = "auto"
+    aerosol_model: str = "rural"
     visibility_km: float | None = None
     aerosol_scale_height_m: float = 1200.0
     aerosol_asymmetry: float = 0.7
@@ -153,6 +165,14 @@ class Atmosphere:
                 f"atmosphere.zenith_transmittance must be in (0, 1], got {self.zenith_transmittance}"
             )
         _positive("atmosphere.visibility_km", self.visibility_km)
+        if self.extinction_model not in ("lowtran7", "kim", "modtran_table"):
+            raise InputError(f"atmosphere.extinction_model must be lowtran7, kim or modtran_table, "
+                             f"got {self.extinction_model!r}")
+        if self.model_atmosphere not in ("auto", "tropical", "mid_latitude_summer", "mid_latitude_winter",
+                                         "subarctic_summer", "subarctic_winter"):
+            raise InputError(f"atmosphere.model_atmosphere: unknown {self.model_atmosphere!r}")
+        if self.aerosol_model not in ("rural", "urban", "maritime", "desert"):
+            raise InputError(f"atmosphere.aerosol_model: unknown {self.aerosol_model!r}")
         _positive("atmosphere.aerosol_scale_height_m", self.aerosol_scale_height_m)
         if not -1 < self.aerosol_asymmetry < 1:
             raise InputError(f"atmosphere.aerosol_asymmetry must be in (-1, 1), got {self.aerosol_asymmetry}")

@@ -46,6 +46,9 @@ def link_parameters(
         ),
         atmosphere=Atmosphere(
             zenith_transmittance=station.atmosphere.zenith_transmittance,
+            extinction_model=station.atmosphere.extinction_model,
+            model_atmosphere=station.atmosphere.model_atmosphere,
+            aerosol_model=station.atmosphere.aerosol_model,
             visibility_km=(station.atmosphere.visibility_km
                            if station.atmosphere.visibility_km is not None else
                            VISIBILITY_PRESETS.get(station.atmosphere.aerosol_preset or "")),
