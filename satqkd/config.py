@@ -272,8 +272,12 @@ class CloudsSection(Section):
     clear_probability: float | None = Field(None, ge=0.0, le=1.0)
     monthly_clear_probability: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = Field(
         None, min_length=12, max_length=12)
-    persistence_s: float = Field(1800.0, gt=0.0, le=1.0e7)
+    persistence_s: float = Field(86400.0, gt=0.0, le=1.0e7)
     optical_depth: float = Field(10.0, ge=0.0, le=1000.0)
+    # one persistent chain per station over the mission, or drawn afresh per pass
+    chain: Literal["station", "pass"] = "station"
+    cirrus_probability: float = Field(0.0, ge=0.0, le=1.0)  # thin cirrus: fraction of the time
+    cirrus_optical_depth: float = Field(0.1, ge=0.0, le=3.0)
     file: str | None = None
 
     @model_validator(mode="after")

@@ -94,6 +94,7 @@ def link_budget(
     direction: str = "downlink",
     cloud_series=None,
     fading_slot_s: float | None = None,
+    cloud_chain: tuple[int, float, float] | None = None,
 ) -> xr.Dataset:
     """The geometry dataset plus the per-second link budget (see module docstring).
 
@@ -107,6 +108,9 @@ def link_budget(
         NetCDF (``tcc``); overrides the climatology.
     fading_slot_s: if given, sub-second fading samples of this length are added as
         ``fading`` (time, subslot), mean 1.
+    cloud_chain: (mission seed, mission start, mission end in UTC seconds): the cloud state
+        comes from the station's persistent chain over the mission (``clouds.chain =
+        "station"``) instead of the pass's random stream.
     """
     if direction not in _DIRECTIONS:
         raise InputError(f"link_budget: direction must be 'downlink' or 'uplink', got {direction!r}")
@@ -209,8 +213,21 @@ def link_budget(
     else:
         p_clear = clouds.clear_probability_at(times, str(geometry.attrs.get("station", "")), cl)
         cloud_source = "monthly climatology"
-    clear = (clouds.markov_clear(p_clear, cl.persistence_s, step_s, rng) if n else np.zeros(0, bool))
-    eta_cloud = np.where(clear, 1.0, clouds.cloud_transmittance(cl.optical_depth, zen))
+    cirrus = np.zeros(n, bool)
+    if cloud_chain is not None and cloud_series is None and cl.chain == "station" and cl.model != "series":
+        seed, start_s, end_s = cloud_chain
+        clear, cirrus = clouds.station_sky_state(times, str(geometry.attrs.get("station", "")), cl,
+                                                 seed, start_s, end_s)
+        clear = clear & (p_clear > 0)  # model "clear" and p = 0 stay exact
+        cloud_source += f"; persistent station chain (seed {seed})"
+    else:
+        clear = (clouds.markov_clear(p_clear, cl.persistence_s, step_s, rng) if n else np.zeros(0, bool))
+        if cl.cirrus_probability > 0 and n:
+            cirrus = clouds.markov_clear(np.full(n, cl.cirrus_probability), cl.persistence_s, step_s, rng)
+    if cl.model == "clear":
+        clear, cirrus = np.ones(n, bool), np.zeros(n, bool)
+    eta_cloud = (np.where(clear, 1.0, clouds.cloud_transmittance(cl.optical_depth, zen))
+                 * np.where(cirrus, clouds.cloud_transmittance(cl.cirrus_optical_depth, zen), 1.0))
 
     # --- receiver
     eta_rx = rx.optics_efficiency * rx.detector_efficiency
@@ -264,7 +281,8 @@ def link_budget(
     out["sky_radiance"] = (T, np.asarray(radiance, float), _attrs(
         "W m-2 sr-1 nm-1", "background spectral radiance in the field of view"))
     out["noise_probability"] = (T, p_noise, _attrs("1", "noise count probability per detector per detection window"))
-    out["cloud_clear"] = (T, clear, _attrs("1", "line of sight free of cloud"))
+    out["cloud_clear"] = (T, clear, _attrs("1", "line of sight free of opaque cloud"))
+    out["cirrus"] = (T, cirrus, _attrs("1", "thin cirrus in the line of sight"))
     out["operating"] = (T, operating, _attrs("1", "link operating (night, or daylight operation allowed)"))
     out["beam_radius"] = (T, w_rx, _attrs("m", "1/e2 beam radius at the receiver (long-term for uplinks)"))
     out["fried_parameter"] = (T, r0, _attrs("m", "Fried parameter of the slant path"))
@@ -317,7 +335,8 @@ def link_budget(
         "atmosphere_model": atm_name,
         "turbulence_model": (f"Hufnagel-Valley A={turb.ground_cn2:g} m^-2/3 v={turb.rms_wind_m_s:g} m/s; "
                              "Andrews-Phillips 2005 ch. 12" if turb.enabled else "none"),
-        "cloud_model": f"{cloud_source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}",
+        "cloud_model": (f"{cloud_source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}; "
+                        f"thin cirrus {cl.cirrus_probability:g} of the time, tau {cl.cirrus_optical_depth:g}"),
         "background_model": ("single-scattering sky (Sun, Moon: Krisciunas-Schaefer 1991) + dark night sky"
                              if direction == "downlink" else "Lambertian Earth albedo + ground lights"),
         "operate_in_daylight": int(bg.operate_in_daylight),

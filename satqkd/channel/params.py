@@ -222,16 +222,26 @@ class Clouds:
     clear_probability: user clear-sky probability (overrides the climatology).
     monthly_clear_probability: 12 user values Jan..Dec (overrides the climatology).
     persistence_s: correlation time of the clear/cloudy state (s): the chain
-        forgets its state as exp(-t / persistence_s).
+        forgets its state as exp(-t / persistence_s). 1 day by default (synoptic time
+        scale; assumption).
     optical_depth: vertical optical depth of a cloud (10: mid-range of the ISCCP
         "medium" class 3.6-23, Rossow & Schiffer 1999); T = exp(-tau * airmass).
+    chain: "station": one persistent chain per station over the mission (needs
+        ``link_budget(cloud_chain=...)``; see ``clouds``); "pass": drawn afresh per pass.
+    cirrus_probability: fraction of the time with thin cirrus in the line of sight
+        (0 by default: no cirrus).
+    cirrus_optical_depth: vertical optical depth of the thin cirrus (0.1; thin cirrus
+        0.03-0.3, Sassen & Cho 1992).
     """
 
     model: str = "climatology"
     clear_probability: float | None = None
     monthly_clear_probability: tuple[float, ...] | None = None
-    persistence_s: float = 1800.0
+    persistence_s: float = 86400.0
     optical_depth: float = 10.0
+    chain: str = "station"
+    cirrus_probability: float = 0.0
+    cirrus_optical_depth: float = 0.1
 
     def __post_init__(self) -> None:
         if self.model not in ("climatology", "clear", "series"):
@@ -245,6 +255,10 @@ class Clouds:
                 _fraction("clouds.monthly_clear_probability", v)
         _positive("clouds.persistence_s", self.persistence_s)
         _positive("clouds.optical_depth", self.optical_depth, True)
+        if self.chain not in ("station", "pass"):
+            raise InputError(f"clouds.chain must be station or pass, got {self.chain!r}")
+        _fraction("clouds.cirrus_probability", self.cirrus_probability)
+        _positive("clouds.cirrus_optical_depth", self.cirrus_optical_depth, True)
 
 
 @dataclass(frozen=True)

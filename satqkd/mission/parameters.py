@@ -65,7 +65,8 @@ def link_parameters(
             clear_probability=cl.clear_probability,
             monthly_clear_probability=(tuple(cl.monthly_clear_probability)
                                        if cl.monthly_clear_probability else None),
-            persistence_s=cl.persistence_s, optical_depth=cl.optical_depth,
+            persistence_s=cl.persistence_s, optical_depth=cl.optical_depth, chain=cl.chain,
+            cirrus_probability=cl.cirrus_probability, cirrus_optical_depth=cl.cirrus_optical_depth,
         ),
         background=Background(
             operate_in_daylight=cfg.channel.operate_in_daylight,

@@ -186,7 +186,9 @@ def simulate_pass(task: PassTask) -> PassOutput:
     link = parameters.link_parameters(cfg, sat, station)
     fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
     ds = link_budget(geo, link, np.random.default_rng(channel_seed),
-                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
+                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s,
+                     # one weather chain per station over the mission (same on every worker)
+                     cloud_chain=(cfg.mission.seed, cfg.mission.start.timestamp(), cfg.mission.end.timestamp()))
     ds.attrs.update(geo.attrs)
     n = ds.sizes["time"]
     var = ds.variables  # plain arrays: DataArray construction costs more than this stage
