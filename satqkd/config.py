@@ -78,6 +78,8 @@ class Transmitter(Section):
     pointing_jitter_urad: float = Field(1.2, ge=0.0, le=1000.0)
     waist_m: float | None = Field(None, gt=0.0, le=5.0)
     pointing_bias_urad: float = Field(0.0, ge=0.0, le=1000.0)
+    # fine-tracking loop bandwidth: pointing fades with correlation time 1/(2 pi B) (fading slots)
+    tracking_bandwidth_hz: float | None = Field(100.0, gt=0.0, le=1.0e5)
     optics_efficiency: float = Field(1.0, gt=0.0, le=1.0)
     implementation_loss_db: float = Field(0.0, ge=0.0, le=60.0)
 

@@ -289,6 +289,8 @@ def link_budget(
     out["rytov_variance"] = (T, rytov, _attrs("1", "Rytov variance of the slant path"))
     out["scintillation_index"] = (T, np.expm1(lnx + lny), _attrs(
         "1", "scintillation index of the received power (aperture averaged)"))
+    out["pointing_fade_variance"] = (T, fading.pointing_fade_variance(jitter_m, bias_m, w_rx), _attrs(
+        "1", "normalised variance of the collected power under pointing jitter"))
 
     if fading_slot_s is not None:
         if not 0 < fading_slot_s <= step_s:
@@ -299,8 +301,17 @@ def link_budget(
         tau_c = fading.correlation_time_s(corr_width, v_perp)
         samples = (fading.sample_fading(rng, step_s / n_sub, n_sub, tau_c, lnx, lny, rytov < turb.weak_rytov_limit)
                    if n else np.ones((0, n_sub)))
-        out["fading"] = (("time", "subslot"), samples, _attrs("1", "scintillation fading factor on transmittance (mean 1)"))
-        out["fading_correlation_time"] = (T, tau_c, _attrs("s", "fading correlation time (Taylor frozen flow)"))
+        # pointing fades: their own correlation time, the tracking loop's 1/(2 pi B)
+        tau_p = (fading.tracking_correlation_time_s(tx.tracking_bandwidth_hz)
+                 if tx.tracking_bandwidth_hz is not None else None)
+        if tau_p is not None and n and tx.pointing_jitter_urad > 0:
+            samples = samples * fading.sample_pointing_fading(rng, step_s / n_sub, n_sub, tau_p, jitter_m, bias_m,
+                                                              w_rx)
+        out["fading"] = (("time", "subslot"), samples, _attrs(
+            "1", "scintillation and pointing fading factor on transmittance (mean 1)"))
+        out["fading_correlation_time"] = (T, tau_c, _attrs("s", "scintillation correlation time (Taylor frozen flow)"))
+        out["pointing_correlation_time"] = (T, np.full(n, tau_p if tau_p is not None else np.nan), _attrs(
+            "s", "pointing fade correlation time, 1/(2 pi tracking bandwidth)"))
         out["subslot"] = ("subslot", np.arange(n_sub) * step_s / n_sub,
                           _attrs("s", "start of the fading slot within the time step"))
 
@@ -321,6 +332,7 @@ def link_budget(
         "beam_model": "truncated Gaussian, Fresnel-Hankel integral (Klein & Degnan 1974)",
         "pointing_jitter_urad": tx.pointing_jitter_urad,
         "pointing_bias_urad": tx.pointing_bias_urad,
+        "tracking_bandwidth_hz": tx.tracking_bandwidth_hz if tx.tracking_bandwidth_hz is not None else 0.0,
         "implementation_loss_db": tx.implementation_loss_db,
         "receive_aperture_m": rx.aperture_m,
         "receive_obscuration_m": rx.obscuration_m,

@@ -47,6 +47,10 @@ class Transmitter:
         1.2 urad is the value of the project's Micius mission file (not verified
         against a primary source; see docs/link_budget.md).
     pointing_bias_urad: constant boresight error (radial); 0 by default.
+    tracking_bandwidth_hz: closed-loop bandwidth B of the fine tracking; the pointing
+        jitter then fades the sub-second series with correlation time 1/(2 pi B)
+        (``fading``). 100 Hz: assumption (not published for Micius); None: no pointing
+        fades.
     optics_efficiency: transmittance of the optics after the point where the source
         mean photon number is defined (1.0: Micius intensities are quoted at the
         telescope output).
@@ -63,6 +67,7 @@ class Transmitter:
     waist_m: float | None = None
     pointing_jitter_urad: float = 1.2
     pointing_bias_urad: float = 0.0
+    tracking_bandwidth_hz: float | None = 100.0
     optics_efficiency: float = 1.0
     implementation_loss_db: float = 0.0
 
@@ -78,6 +83,7 @@ class Transmitter:
         _positive("transmitter.waist_m", self.waist_m)
         _positive("transmitter.pointing_jitter_urad", self.pointing_jitter_urad, True)
         _positive("transmitter.pointing_bias_urad", self.pointing_bias_urad, True)
+        _positive("transmitter.tracking_bandwidth_hz", self.tracking_bandwidth_hz)
         _fraction("transmitter.optics_efficiency", self.optics_efficiency)
 
 

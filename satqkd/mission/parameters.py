@@ -35,6 +35,7 @@ def link_parameters(
             divergence_urad=tx.divergence_urad, waist_m=tx.waist_m,
             pointing_jitter_urad=tx.pointing_jitter_urad,
             pointing_bias_urad=tx.pointing_bias_urad, optics_efficiency=tx.optics_efficiency,
+            tracking_bandwidth_hz=tx.tracking_bandwidth_hz,
             implementation_loss_db=tx.implementation_loss_db,
         ),
         receiver=Receiver(
