@@ -110,7 +110,10 @@ def test_fading_output(micius):
     # a 1 m aperture averages the scintillation: index ~1e-3, so the pass mean is 1 to ~1e-3
     assert abs(f.mean() - 1) < 0.01
     assert np.all(ds["fading_correlation_time"].values > 1e-3)
-    xr.testing.assert_identical(ds.drop_vars(["fading", "fading_correlation_time", "subslot"]).drop_attrs(),
+    # pointing fades: the tracking loop's own correlation time (100 Hz -> 1.6 ms)
+    assert np.allclose(ds["pointing_correlation_time"].values, 1 / (2 * np.pi * 100.0))
+    xr.testing.assert_identical(ds.drop_vars(["fading", "fading_correlation_time", "pointing_correlation_time",
+                                              "subslot"]).drop_attrs(),
                                 micius.drop_attrs())
 
 
