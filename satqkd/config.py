@@ -82,6 +82,8 @@ class Transmitter(Section):
     tracking_bandwidth_hz: float | None = Field(100.0, gt=0.0, le=1.0e5)
     optics_efficiency: float = Field(1.0, gt=0.0, le=1.0)
     implementation_loss_db: float = Field(0.0, ge=0.0, le=60.0)
+    # calibrated excess loss per unit air mass beyond 1 (satqkd calibrate); dB
+    implementation_loss_airmass_db: float = Field(0.0, ge=-20.0, le=60.0)
 
     @model_validator(mode="after")
     def _obscuration(self) -> "Transmitter":

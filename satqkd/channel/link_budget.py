@@ -258,7 +258,9 @@ def link_budget(
     # --- operating hours and total
     sun_el = geometry["sun_elevation"].values.astype(float)
     operating = np.ones(n, bool) if bg.operate_in_daylight else sun_el < bg.night_sun_elevation_deg
-    eta_impl = 10.0 ** (-tx.implementation_loss_db / 10.0)
+    # calibrated excess loss: constant + coefficient x (air mass - 1) (``calibration``)
+    impl_db = tx.implementation_loss_db + tx.implementation_loss_airmass_db * (atm.kasten_young_airmass(zen) - 1.0)
+    eta_impl = 10.0 ** (-impl_db / 10.0)
     eta = eta_geo * eta_point * eta_atm * eta_turb * eta_cloud * eta_rx * eta_impl
     transmittance = np.where(operating, eta, 0.0)
 
@@ -273,7 +275,7 @@ def link_budget(
     out["loss_cloud"] = (T, _db(eta_cloud), _attrs("dB", "cloud extinction"))
     out["loss_receiver"] = (T, np.full(n, float(_db(np.array(eta_rx)))), _attrs(
         "dB", "receiver optics and detector efficiency"))
-    out["loss_implementation"] = (T, np.full(n, tx.implementation_loss_db + 0.0), _attrs(
+    out["loss_implementation"] = (T, np.broadcast_to(impl_db + 0.0, (n,)).copy(), _attrs(
         "dB", "implementation loss: flight-measured deficit against the ideal budget"))
     out["transmittance"] = (T, transmittance, _attrs(
         "1", "total link transmittance, detectors included (0 when not operating)"))
@@ -334,6 +336,7 @@ def link_budget(
         "pointing_bias_urad": tx.pointing_bias_urad,
         "tracking_bandwidth_hz": tx.tracking_bandwidth_hz if tx.tracking_bandwidth_hz is not None else 0.0,
         "implementation_loss_db": tx.implementation_loss_db,
+        "implementation_loss_airmass_db": tx.implementation_loss_airmass_db,
         "receive_aperture_m": rx.aperture_m,
         "receive_obscuration_m": rx.obscuration_m,
         "receiver_optics_efficiency": rx.optics_efficiency,

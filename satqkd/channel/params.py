@@ -58,6 +58,10 @@ class Transmitter:
         wavefront error, tracking residuals, unmodelled optics), as measured in flight
         against the same budget; 0 (the ideal budget) by default. It is a calibration,
         not a model: docs/validation.md gives Micius's value and how it was measured.
+    implementation_loss_airmass_db: elevation-dependent part of the calibrated excess
+        loss, dB per unit of air mass beyond 1: loss = implementation_loss_db +
+        implementation_loss_airmass_db (AM(z) - 1). Written by ``satqkd calibrate``; 0 by
+        default.
     """
 
     wavelength_nm: float = 848.62
@@ -70,10 +74,14 @@ class Transmitter:
     tracking_bandwidth_hz: float | None = 100.0
     optics_efficiency: float = 1.0
     implementation_loss_db: float = 0.0
+    implementation_loss_airmass_db: float = 0.0
 
     def __post_init__(self) -> None:
         _positive("transmitter.wavelength_nm", self.wavelength_nm)
         _positive("transmitter.implementation_loss_db", self.implementation_loss_db, True)
+        if not -20.0 <= self.implementation_loss_airmass_db <= 60.0:
+            raise InputError("transmitter.implementation_loss_airmass_db must be in [-20, 60] dB, "
+                             f"got {self.implementation_loss_airmass_db}")
         _positive("transmitter.aperture_m", self.aperture_m)
         _positive("transmitter.obscuration_m", self.obscuration_m, True)
         if self.obscuration_m >= self.aperture_m:

@@ -37,6 +37,7 @@ def link_parameters(
             pointing_bias_urad=tx.pointing_bias_urad, optics_efficiency=tx.optics_efficiency,
             tracking_bandwidth_hz=tx.tracking_bandwidth_hz,
             implementation_loss_db=tx.implementation_loss_db,
+            implementation_loss_airmass_db=tx.implementation_loss_airmass_db,
         ),
         receiver=Receiver(
             aperture_m=station.aperture_m, obscuration_m=rx.obscuration_m,
