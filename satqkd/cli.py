@@ -396,6 +396,28 @@ def validate(
         out.print(f"wall time {time.perf_counter() - t0:.1f} s", highlight=False)
 
 
+@app.command()
+def calibrate(
+    measured: Path = typer.Argument(..., help="CSV with time (ISO UTC) or range (km), and loss_db "
+                                    "(optional sigma_db)."),
+    mission: Path = typer.Argument(..., help="Mission file (TOML) whose pass was measured."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Calibrated copy "
+                                            "(default MISSION.calibrated.toml beside it)."),
+    exclude_detector: bool = typer.Option(False, "--exclude-detector",
+                                          help="The measured loss excludes the detector efficiency."),
+) -> None:
+    """Fit excess loss = c0 + c1 (air mass - 1) to flight data; write it into a mission copy."""
+    from satqkd.mission.calibrate import calibrate as run_calibration
+
+    fit, path = run_calibration(measured, mission, out_file, exclude_detector)
+    s0, s1 = fit.sigma
+    out.print(f"implementation_loss_db         = {fit.constant_db:7.3f} +- {s0:.3f} dB", highlight=False)
+    out.print(f"implementation_loss_airmass_db = {fit.airmass_db:7.3f} +- {s1:.3f} dB "
+              f"(per unit air mass beyond 1)", highlight=False)
+    out.print(f"{fit.n_points} points, rms residual {fit.residual_rms_db:.3f} dB", highlight=False)
+    out.print(f"wrote {path}")
+
+
 def main() -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
     from satqkd.orbit.ephemeris import configure_astropy_offline

@@ -77,12 +77,24 @@ class Transmitter(Section):
 
     wavelength_nm: float = Field(848.62, ge=300.0, le=2500.0)
     aperture_m: float = Field(0.30, gt=0.0, le=5.0)
+    obscuration_m: float = Field(0.0, ge=0.0, le=5.0)  # central obscuration: truncates the beam
     divergence_urad: float = Field(10.0, gt=0.0, le=10000.0)
     pointing_jitter_urad: float = Field(1.2, ge=0.0, le=1000.0)
     waist_m: float | None = Field(None, gt=0.0, le=5.0)
     pointing_bias_urad: float = Field(0.0, ge=0.0, le=1000.0)
+    # fine-tracking loop bandwidth: pointing fades with correlation time 1/(2 pi B) (fading slots)
+    tracking_bandwidth_hz: float | None = Field(100.0, gt=0.0, le=1.0e5)
     optics_efficiency: float = Field(1.0, gt=0.0, le=1.0)
     implementation_loss_db: float = Field(0.0, ge=0.0, le=60.0)
+    # calibrated excess loss per unit air mass beyond 1 (satqkd calibrate); dB
+    implementation_loss_airmass_db: float = Field(0.0, ge=-20.0, le=60.0)
+
+    @model_validator(mode="after")
+    def _obscuration(self) -> "Transmitter":
+        if self.obscuration_m >= self.aperture_m:
+            raise ValueError(f"obscuration_m ({self.obscuration_m}) must be smaller than aperture_m "
+                             f"({self.aperture_m})")
+        return self
 
 
 class Source(Section):
@@ -237,9 +249,14 @@ class ReceiverOptics(Section):
 
 
 class AtmosphereSection(Section):
-    """``[stations.atmosphere]``: clear-sky extinction (default: MODTRAN table)."""
+    """``[stations.atmosphere]``: clear-sky extinction (default: LOWTRAN7 tables)."""
 
     zenith_transmittance: float | None = Field(None, gt=0.0, le=1.0)
+    extinction_model: Literal["lowtran7", "kim", "modtran_table"] = "lowtran7"
+    # LOWTRAN7 model atmosphere; "auto": from the station latitude and the month of the pass
+    model_atmosphere: Literal["auto", "tropical", "mid_latitude_summer", "mid_latitude_winter",
+                              "subarctic_summer", "subarctic_winter"] = "auto"
+    aerosol_model: Literal["rural", "urban", "maritime", "desert"] = "rural"
     visibility_km: float | None = Field(None, gt=0.0, le=1000.0)
     # a named visibility (satqkd.channel.atmosphere.VISIBILITY_PRESETS); visibility_km wins
     aerosol_preset: Literal["desert_high_altitude", "clear", "rural", "hazy", "urban"] | None = None
@@ -263,8 +280,12 @@ class CloudsSection(Section):
     clear_probability: float | None = Field(None, ge=0.0, le=1.0)
     monthly_clear_probability: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = Field(
         None, min_length=12, max_length=12)
-    persistence_s: float = Field(1800.0, gt=0.0, le=1.0e7)
+    persistence_s: float = Field(86400.0, gt=0.0, le=1.0e7)
     optical_depth: float = Field(10.0, ge=0.0, le=1000.0)
+    # one persistent chain per station over the mission, or drawn afresh per pass
+    chain: Literal["station", "pass"] = "station"
+    cirrus_probability: float = Field(0.0, ge=0.0, le=1.0)  # thin cirrus: fraction of the time
+    cirrus_optical_depth: float = Field(0.1, ge=0.0, le=3.0)
     file: str | None = None
 
     @model_validator(mode="after")

@@ -78,3 +78,50 @@ def test_loss_grows_with_range(r1, dr, jitter, div):
             w, 1.0, 0.2, jitter * 1e-6 * r_km * 1e3)
 
     assert eta(r1 + dr) < eta(r1)
+
+
+def test_truncated_gaussian_untruncated_limit_is_the_gaussian_formula():
+    # a 10 m aperture does not truncate a 5.4 cm waist: collection and radius = w(z) formula,
+    # near field (5 km, 20 km: Fresnel phase matters) and far field alike
+    lam = 848.62
+    w0 = beam.waist_from_divergence_m(lam, 10.0)
+    L = np.array([5e3, 20e3, 645e3, 1200e3])
+    got = beam.truncated_gaussian_collection(L, lam, w0, 10.0, 1.0, 0.0, 0.3)
+    w = beam.beam_radius_m(L, lam, w0)
+    assert np.allclose(got["collected"], beam.annular_collection(w, 1.0, 0.3), rtol=1e-8)
+    assert np.allclose(got["equivalent_radius_m"], w, rtol=1e-8)
+
+
+def test_truncated_gaussian_optimum_waist_is_089_of_the_aperture_radius():
+    # Klein & Degnan (1974): the far-field on-axis gain peaks at alpha = a/w0 = 1.12 (w0/a = 0.89)
+    a = 0.15
+    ratios = np.linspace(0.80, 1.00, 201)
+    gain = [abs(beam.truncated_gaussian_field(np.array([1e9]), np.array([0.0]), 850.0, q * a, 2 * a)[0, 0]) ** 2
+            / (0.5 * np.pi * (q * a) ** 2) for q in ratios]
+    assert abs(ratios[int(np.argmax(gain))] - 0.892) < 0.002
+    # and our Hankel integral equals the closed form at every ratio (far field, relative)
+    closed = beam.klein_degnan_far_field_gain(1.0 / ratios)
+    assert np.allclose(np.array(gain) / max(gain), closed / closed.max(), rtol=1e-6)
+    # with a central obscuration gamma = b/a = 0.2 the optimum moves to alpha ~ 1.07
+    # (Klein & Degnan's fit alpha = 1.12 - 1.30 gamma^2 + 2.12 gamma^4 = 1.071)
+    g = [abs(beam.truncated_gaussian_field(np.array([1e9]), np.array([0.0]), 850.0, q * a, 2 * a, 0.4 * a)[0, 0]) ** 2
+         / (q * a) ** 2 for q in ratios]
+    assert abs(1.0 / ratios[int(np.argmax(g))] - 1.071) < 0.01
+
+
+def test_truncation_widens_the_far_field():
+    # SatQuMA-like: w0 = a = 0.15 m, 810 nm, 500 km, 1.2 m receiver. A power clip alone would
+    # give 2.77 dB; the wider far field of the truncated beam costs 2.2 dB more.
+    got = beam.truncated_gaussian_collection(np.array([500e3]), 810.0, 0.15, 0.30, 1.2)
+    clip = beam.aperture_transmission(0.30, 0.15) * beam.annular_collection(
+        beam.beam_radius_m(500e3, 810.0, 0.15), 1.2)
+    assert np.isclose(-10 * np.log10(clip), 2.77, atol=0.01)
+    assert np.isclose(-10 * np.log10(got["collected"][0]), 4.98, atol=0.02)
+    assert got["equivalent_radius_m"][0] > beam.beam_radius_m(500e3, 810.0, 0.15)
+
+
+def test_truncated_gaussian_table_interpolation_is_exact_enough():
+    L = np.linspace(480e3, 2600e3, 57)
+    direct = beam.truncated_gaussian_collection(L, 810.0, 0.15, 0.30, 1.2, 0.05, 0.2)["collected"]
+    table = beam.truncated_gaussian_link(L, 810.0, 0.15, 0.30, 1.2, 0.05, 0.2)["collected"]
+    assert np.max(np.abs(10 * np.log10(table / direct))) < 2e-3  # dB

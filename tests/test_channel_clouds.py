@@ -105,3 +105,24 @@ def test_era5_reader_nearest_cell(tmp_path, time_name):
     ds.rename({"tcc": "cc"}).to_netcdf(missing, engine="h5netcdf")
     with pytest.raises(InputError):
         clouds.read_era5_tcc(missing, 28.3, -16.51)
+
+
+def test_station_chain_is_persistent_and_deterministic():
+    from satqkd.channel.params import Clouds as C
+
+    cl = C(clear_probability=0.6, persistence_s=86400.0, cirrus_probability=0.2)
+    start = float(np.datetime64("2025-01-01T00:00:00", "s").astype(np.int64))
+    end = start + 365 * 86400.0
+    # the whole year, hourly: stationary fraction p, mean clear spell tau/(1-p) = 2.5 days
+    t = (np.datetime64("2025-01-01T00:00:00", "ns") + np.arange(0, 365 * 24) * np.timedelta64(3600, "s"))
+    clear, cirrus = clouds.station_sky_state(t, "Somewhere", cl, 7, start, end)
+    assert abs(clear.mean() - 0.6) < 0.12 and abs(cirrus.mean() - 0.2) < 0.1
+    runs = np.diff(np.flatnonzero(np.diff(clear.astype(int)) != 0))
+    assert np.mean(runs) > 24  # spells of days, not minutes
+    # any pass, evaluated alone (another worker), reads the same weather
+    sub = t[1000:1010]
+    again, _ = clouds.station_sky_state(sub, "Somewhere", cl, 7, start, end)
+    assert np.array_equal(again, clear[1000:1010])
+    # another station or seed: other weather
+    other, _ = clouds.station_sky_state(t, "Elsewhere", cl, 7, start, end)
+    assert not np.array_equal(other, clear)

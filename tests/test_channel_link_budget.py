@@ -43,9 +43,10 @@ def test_loss_lowest_at_culmination(micius):
     assert abs(int(np.argmin(total)) - i) <= 1
     assert np.isclose(micius["range"].values[i], 645.0, atol=0.5)
     assert np.isclose(micius["range"].values[0], 1200.0, atol=3.0)
-    # geometric term at 645 km is the closed form (13.3 dB); ~5.3 dB more at 1200 km
+    # geometric term at 645 km is the closed form (13.3 dB) up to the 0.30 m aperture's hard edge
+    # (a/w0 = 2.8: +0.004 dB of wider far field); ~5.3 dB more at 1200 km
     w = beam.beam_radius_m(645e3, 848.62, beam.waist_from_divergence_m(848.62, 10.0))
-    assert np.isclose(micius["loss_geometric"].values[i], -10 * np.log10(1 - np.exp(-0.5 / w**2)), atol=1e-3)
+    assert np.isclose(micius["loss_geometric"].values[i], -10 * np.log10(1 - np.exp(-0.5 / w**2)), atol=5e-3)
     assert 5.0 < micius["loss_geometric"].values[0] - micius["loss_geometric"].values[i] < 5.6
     assert total[0] - total[i] > 5.0
 
@@ -109,7 +110,10 @@ def test_fading_output(micius):
     # a 1 m aperture averages the scintillation: index ~1e-3, so the pass mean is 1 to ~1e-3
     assert abs(f.mean() - 1) < 0.01
     assert np.all(ds["fading_correlation_time"].values > 1e-3)
-    xr.testing.assert_identical(ds.drop_vars(["fading", "fading_correlation_time", "subslot"]).drop_attrs(),
+    # pointing fades: the tracking loop's own correlation time (100 Hz -> 1.6 ms)
+    assert np.allclose(ds["pointing_correlation_time"].values, 1 / (2 * np.pi * 100.0))
+    xr.testing.assert_identical(ds.drop_vars(["fading", "fading_correlation_time", "pointing_correlation_time",
+                                              "subslot"]).drop_attrs(),
                                 micius.drop_attrs())
 
 

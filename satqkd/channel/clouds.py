@@ -21,10 +21,28 @@ Soc. 146, 1999 (2020)), nearest grid cell, linear in time.
 
 A cloudy second attenuates by exp(-tau_c AM(z)) (optical depth tau_c, Kasten-Young
 air mass), i.e. ``loss_cloud`` = 10 log10(e) tau_c AM(z) dB.
+
+Weather that persists (``Clouds.chain = "station"``, the default in missions): one chain
+per station over the whole mission instead of one per pass. The continuous-time version
+of the chain above is an alternating sequence of clear and cloudy spells with exponential
+durations of means tau / (1 - p) and tau / p (p taken at the start of each spell). The
+spells are drawn once per station from a station-level seed (mission seed, station name)
+starting at the mission start, so every pass, on whichever worker, reads the same weather:
+the state at any time is a lookup in the spell table. With the default persistence of one
+day (the synoptic time scale on which cloud cover decorrelates; an assumption, replace it
+with an ERA5 series for a site study) monthly totals see multi-day cloudy and clear spells.
+ERA5/CSV series keep the per-pass chain with p(t) from the series.
+
+Thin cirrus (``cirrus_probability``, ``cirrus_optical_depth``): a second, independent
+chain of the same persistence, present a fraction c of the time; it does not block the
+link but attenuates by exp(-tau_ci AM(z)) (thin cirrus: 0.03 < tau < 0.3, Sassen & Cho,
+J. Appl. Meteorol. 31, 1275 (1992); default tau_ci = 0.1).
 """
 
 from __future__ import annotations
 
+import functools
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -325,3 +343,55 @@ def cloud_fraction_at(series: xr.DataArray, times: np.ndarray) -> np.ndarray:
     x = (t - st[0]).astype("timedelta64[ns]").astype(float)
     xp = (st - st[0]).astype("timedelta64[ns]").astype(float)
     return np.interp(x, xp, series.values.astype(float))
+
+
+def station_seed(mission_seed: int, station: str) -> np.random.SeedSequence:
+    """The station's own weather stream: keyed by the mission seed and the station name only."""
+    return np.random.SeedSequence(entropy=int(mission_seed),
+                                  spawn_key=(zlib.crc32(station.encode("utf-8")), 0xC10D))
+
+
+def _spells(rng: np.random.Generator, start_s: float, end_s: float, tau_s: float, p_at) -> tuple[np.ndarray, np.ndarray]:
+    """Alternating exponential spells from ``start_s`` to beyond ``end_s``: (spell starts, state)."""
+    starts, states = [], []
+    t = start_s
+    p0 = float(p_at(t))
+    state = bool(rng.random() < p0)
+    while t <= end_s:
+        p = float(np.clip(p_at(t), 0.0, 1.0))
+        starts.append(t)
+        states.append(state)
+        leave = (1.0 - p) if state else p  # rate of leaving the state, in units of 1/tau
+        t += rng.exponential(tau_s / leave) if leave > 0 else (end_s - t + 1.0)
+        state = not state
+    return np.asarray(starts), np.asarray(states, bool)
+
+
+@functools.lru_cache(maxsize=64)
+def station_spells(mission_seed: int, station: str, start_s: float, end_s: float,
+                   clouds: Clouds) -> dict[str, np.ndarray]:
+    """The station's clear/cloudy and cirrus spells over the mission (computed once per process)."""
+    rng = np.random.default_rng(station_seed(mission_seed, station))
+    monthly = monthly_clear_probability(station, clouds) if clouds.model == "climatology" else np.ones(12)
+
+    def p_at(t: float) -> float:
+        return monthly[int(np.asarray(np.datetime64(int(t), "s"), "datetime64[M]").astype(int) % 12)]
+
+    clear_t, clear_s = _spells(rng, start_s, end_s, clouds.persistence_s, p_at)
+    c = clouds.cirrus_probability
+    cirrus_t, cirrus_s = _spells(rng, start_s, end_s, clouds.persistence_s, lambda t: c)
+    return {"clear_start_s": clear_t, "clear": clear_s, "cirrus_start_s": cirrus_t, "cirrus": cirrus_s}
+
+
+def station_sky_state(times: np.ndarray, station: str, clouds: Clouds, mission_seed: int,
+                      start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(clear, cirrus) at ``times`` from the station's persistent chain (see module docstring)."""
+    t = np.asarray(times, "datetime64[ns]").astype(np.int64) * 1e-9
+    if t.size:
+        start_s, end_s = min(start_s, float(t.min())), max(end_s, float(t.max()))
+    sp = station_spells(int(mission_seed), station, float(np.floor(start_s)), float(np.ceil(end_s)), clouds)
+
+    def at(starts: np.ndarray, states: np.ndarray) -> np.ndarray:
+        return states[np.clip(np.searchsorted(starts, t, side="right") - 1, 0, states.size - 1)]
+
+    return at(sp["clear_start_s"], sp["clear"]), at(sp["cirrus_start_s"], sp["cirrus"])

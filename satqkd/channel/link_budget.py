@@ -5,12 +5,13 @@ transmittance = eta_geometric * eta_pointing * eta_atmosphere * eta_turbulence
 
 with each factor also reported as a loss in dB (positive = loss):
 
-* geometric: transmit optics x truncation by the transmit aperture x fraction of the
-  diffraction-limited Gaussian beam collected by the (annular) receive aperture
-  (``beam``; Bourgoin et al. 2013);
+* geometric: transmit optics x fraction of the laser power collected by the (annular)
+  receive aperture, for a Gaussian truncated by the (obscured) transmit aperture, by the
+  Fresnel-Hankel integral (``beam``; Klein & Degnan 1974, Siegman ch. 17);
 * pointing: mean collected fraction under Rayleigh/Rician jitter + bias over the
   perfectly pointed one (``pointing``; Farid & Hranilovic 2007, exact Gaussian form);
-* atmosphere: T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
+* atmosphere: LOWTRAN7 slant-path transmittance (``lowtran``; Kneizys et al. 1988) by
+  default, or T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
 * turbulence: the mean (not the fading) effect. Downlink: the plane wave reaching the
   ground is not spread, fading is mean-one, so only the seeing loss at the field stop
   remains (~0 dB for a 100 urad field); uplink: the beam-spread + wander loss of the
@@ -31,6 +32,7 @@ scintillation factors on ``transmittance`` (``fading``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -38,7 +40,7 @@ import xarray as xr
 
 from satqkd.channel import atmosphere as atm
 from satqkd.channel import background as bkg
-from satqkd.channel import beam, clouds, fading, pointing, turbulence
+from satqkd.channel import beam, clouds, fading, lowtran, pointing, turbulence
 from satqkd.channel.params import LinkParameters
 from satqkd.errors import InputError
 
@@ -92,6 +94,7 @@ def link_budget(
     direction: str = "downlink",
     cloud_series=None,
     fading_slot_s: float | None = None,
+    cloud_chain: tuple[int, float, float] | None = None,
 ) -> xr.Dataset:
     """The geometry dataset plus the per-second link budget (see module docstring).
 
@@ -105,6 +108,9 @@ def link_budget(
         NetCDF (``tcc``); overrides the climatology.
     fading_slot_s: if given, sub-second fading samples of this length are added as
         ``fading`` (time, subslot), mean 1.
+    cloud_chain: (mission seed, mission start, mission end in UTC seconds): the cloud state
+        comes from the station's persistent chain over the mission (``clouds.chain =
+        "station"``) instead of the pass's random stream.
     """
     if direction not in _DIRECTIONS:
         raise InputError(f"link_budget: direction must be 'downlink' or 'uplink', got {direction!r}")
@@ -123,9 +129,13 @@ def link_budget(
 
     # --- beam: ideal Gaussian of the stated divergence, or the stated waist
     w0 = tx.waist_m if tx.waist_m is not None else float(beam.waist_from_divergence_m(lam, tx.divergence_urad))
-    truncation = float(beam.aperture_transmission(tx.aperture_m, w0))
-    w_diff = beam.beam_radius_m(range_m, lam, w0)
-    eta_geo = tx.optics_efficiency * truncation * beam.annular_collection(w_diff, rx.aperture_m, rx.obscuration_m)
+    # Truncated (and obscured) Gaussian: Fresnel-Hankel integral tabulated once per link
+    # (Klein & Degnan 1974); w_diff is the equivalent Gaussian radius used for pointing.
+    tg = beam.truncated_gaussian_link(range_m, lam, w0, tx.aperture_m, rx.aperture_m,
+                                      tx.obscuration_m, rx.obscuration_m)
+    truncation = float(beam.annular_collection(w0, tx.aperture_m, tx.obscuration_m))
+    w_diff = tg["equivalent_radius_m"]
+    eta_geo = tx.optics_efficiency * tg["collected"]
 
     # --- turbulence
     h_w = turbulence.scintillation_weighted_height_m(alt_m, turb)
@@ -165,9 +175,29 @@ def link_budget(
     eta_point = pointing.pointing_efficiency(w_rx, rx.aperture_m, rx.obscuration_m, jitter_m, bias_m)
 
     # --- clear-sky atmosphere
-    t_zenith = atm.zenith_transmittance(lam, alt_m, at)
-    tau_r, tau_a = atm.optical_depths(lam, alt_m, at)
-    eta_atm = atm.slant_transmittance(t_zenith, zen)
+    if at.zenith_transmittance is None and at.extinction_model == "lowtran7":
+        month = int(np.asarray(times[n // 2] if n else np.datetime64("2000-01-01"), "datetime64[M]")
+                    .astype(int) % 12) + 1
+        model_atm = (at.model_atmosphere if at.model_atmosphere != "auto" else
+                     lowtran.auto_model_atmosphere(float(geometry.attrs.get("station_lat_deg", 45.0)), month))
+        vis = at.visibility_km if at.visibility_km is not None else (5.0 if at.aerosol_model == "urban" else 23.0)
+        lt = dict(model_atmosphere=model_atm, aerosol_model=at.aerosol_model, visibility_km=vis)
+        mol, aer = lowtran.optical_depths(lam, alt_m, zen, **lt)
+        eta_atm = np.exp(-(mol + aer))
+        t_zenith = float(np.exp(-np.sum(lowtran.optical_depths(lam, alt_m, 0.0, **lt))))
+        # the sky model's optical depths: Rayleigh (scattering) and the rest (aerosol, absorption)
+        tau_r = float(atm.rayleigh_optical_depth(lam, alt_m))
+        tau_a = max(-np.log(t_zenith) - tau_r, 0.0)
+        atm_name = (f"LOWTRAN7 tables: {model_atm}, {at.aerosol_model} aerosol, visibility {vis:g} km "
+                    "(Kneizys et al. 1988)")
+    else:
+        at_old = at if at.extinction_model != "modtran_table" else dataclasses.replace(at, visibility_km=None)
+        t_zenith = atm.zenith_transmittance(lam, alt_m, at_old)
+        tau_r, tau_a = atm.optical_depths(lam, alt_m, at_old)
+        eta_atm = atm.slant_transmittance(t_zenith, zen)
+        atm_name = (("user zenith transmittance" if at.zenith_transmittance is not None else
+                     f"Kim visibility {at_old.visibility_km} km" if at_old.visibility_km is not None else
+                     "MODTRAN table (Bourgoin 2013), altitude scaled") + "; Kasten-Young air mass")
 
     # --- clouds
     if cloud_series is not None:
@@ -183,8 +213,21 @@ def link_budget(
     else:
         p_clear = clouds.clear_probability_at(times, str(geometry.attrs.get("station", "")), cl)
         cloud_source = "monthly climatology"
-    clear = (clouds.markov_clear(p_clear, cl.persistence_s, step_s, rng) if n else np.zeros(0, bool))
-    eta_cloud = np.where(clear, 1.0, clouds.cloud_transmittance(cl.optical_depth, zen))
+    cirrus = np.zeros(n, bool)
+    if cloud_chain is not None and cloud_series is None and cl.chain == "station" and cl.model != "series":
+        seed, start_s, end_s = cloud_chain
+        clear, cirrus = clouds.station_sky_state(times, str(geometry.attrs.get("station", "")), cl,
+                                                 seed, start_s, end_s)
+        clear = clear & (p_clear > 0)  # model "clear" and p = 0 stay exact
+        cloud_source += f"; persistent station chain (seed {seed})"
+    else:
+        clear = (clouds.markov_clear(p_clear, cl.persistence_s, step_s, rng) if n else np.zeros(0, bool))
+        if cl.cirrus_probability > 0 and n:
+            cirrus = clouds.markov_clear(np.full(n, cl.cirrus_probability), cl.persistence_s, step_s, rng)
+    if cl.model == "clear":
+        clear, cirrus = np.ones(n, bool), np.zeros(n, bool)
+    eta_cloud = (np.where(clear, 1.0, clouds.cloud_transmittance(cl.optical_depth, zen))
+                 * np.where(cirrus, clouds.cloud_transmittance(cl.cirrus_optical_depth, zen), 1.0))
 
     # --- receiver
     eta_rx = rx.optics_efficiency * rx.detector_efficiency
@@ -215,7 +258,9 @@ def link_budget(
     # --- operating hours and total
     sun_el = geometry["sun_elevation"].values.astype(float)
     operating = np.ones(n, bool) if bg.operate_in_daylight else sun_el < bg.night_sun_elevation_deg
-    eta_impl = 10.0 ** (-tx.implementation_loss_db / 10.0)
+    # calibrated excess loss: constant + coefficient x (air mass - 1) (``calibration``)
+    impl_db = tx.implementation_loss_db + tx.implementation_loss_airmass_db * (atm.kasten_young_airmass(zen) - 1.0)
+    eta_impl = 10.0 ** (-impl_db / 10.0)
     eta = eta_geo * eta_point * eta_atm * eta_turb * eta_cloud * eta_rx * eta_impl
     transmittance = np.where(operating, eta, 0.0)
 
@@ -230,7 +275,7 @@ def link_budget(
     out["loss_cloud"] = (T, _db(eta_cloud), _attrs("dB", "cloud extinction"))
     out["loss_receiver"] = (T, np.full(n, float(_db(np.array(eta_rx)))), _attrs(
         "dB", "receiver optics and detector efficiency"))
-    out["loss_implementation"] = (T, np.full(n, tx.implementation_loss_db + 0.0), _attrs(
+    out["loss_implementation"] = (T, np.broadcast_to(impl_db + 0.0, (n,)).copy(), _attrs(
         "dB", "implementation loss: flight-measured deficit against the ideal budget"))
     out["transmittance"] = (T, transmittance, _attrs(
         "1", "total link transmittance, detectors included (0 when not operating)"))
@@ -238,13 +283,16 @@ def link_budget(
     out["sky_radiance"] = (T, np.asarray(radiance, float), _attrs(
         "W m-2 sr-1 nm-1", "background spectral radiance in the field of view"))
     out["noise_probability"] = (T, p_noise, _attrs("1", "noise count probability per detector per detection window"))
-    out["cloud_clear"] = (T, clear, _attrs("1", "line of sight free of cloud"))
+    out["cloud_clear"] = (T, clear, _attrs("1", "line of sight free of opaque cloud"))
+    out["cirrus"] = (T, cirrus, _attrs("1", "thin cirrus in the line of sight"))
     out["operating"] = (T, operating, _attrs("1", "link operating (night, or daylight operation allowed)"))
     out["beam_radius"] = (T, w_rx, _attrs("m", "1/e2 beam radius at the receiver (long-term for uplinks)"))
     out["fried_parameter"] = (T, r0, _attrs("m", "Fried parameter of the slant path"))
     out["rytov_variance"] = (T, rytov, _attrs("1", "Rytov variance of the slant path"))
     out["scintillation_index"] = (T, np.expm1(lnx + lny), _attrs(
         "1", "scintillation index of the received power (aperture averaged)"))
+    out["pointing_fade_variance"] = (T, fading.pointing_fade_variance(jitter_m, bias_m, w_rx), _attrs(
+        "1", "normalised variance of the collected power under pointing jitter"))
 
     if fading_slot_s is not None:
         if not 0 < fading_slot_s <= step_s:
@@ -255,8 +303,17 @@ def link_budget(
         tau_c = fading.correlation_time_s(corr_width, v_perp)
         samples = (fading.sample_fading(rng, step_s / n_sub, n_sub, tau_c, lnx, lny, rytov < turb.weak_rytov_limit)
                    if n else np.ones((0, n_sub)))
-        out["fading"] = (("time", "subslot"), samples, _attrs("1", "scintillation fading factor on transmittance (mean 1)"))
-        out["fading_correlation_time"] = (T, tau_c, _attrs("s", "fading correlation time (Taylor frozen flow)"))
+        # pointing fades: their own correlation time, the tracking loop's 1/(2 pi B)
+        tau_p = (fading.tracking_correlation_time_s(tx.tracking_bandwidth_hz)
+                 if tx.tracking_bandwidth_hz is not None else None)
+        if tau_p is not None and n and tx.pointing_jitter_urad > 0:
+            samples = samples * fading.sample_pointing_fading(rng, step_s / n_sub, n_sub, tau_p, jitter_m, bias_m,
+                                                              w_rx)
+        out["fading"] = (("time", "subslot"), samples, _attrs(
+            "1", "scintillation and pointing fading factor on transmittance (mean 1)"))
+        out["fading_correlation_time"] = (T, tau_c, _attrs("s", "scintillation correlation time (Taylor frozen flow)"))
+        out["pointing_correlation_time"] = (T, np.full(n, tau_p if tau_p is not None else np.nan), _attrs(
+            "s", "pointing fade correlation time, 1/(2 pi tracking bandwidth)"))
         out["subslot"] = ("subslot", np.arange(n_sub) * step_s / n_sub,
                           _attrs("s", "start of the fading slot within the time step"))
 
@@ -273,9 +330,13 @@ def link_budget(
         "beam_waist_m": w0,
         "beam_divergence_urad": float(beam.divergence_from_waist_urad(lam, w0)),
         "transmit_truncation": truncation,
+        "transmit_obscuration_m": tx.obscuration_m,
+        "beam_model": "truncated Gaussian, Fresnel-Hankel integral (Klein & Degnan 1974)",
         "pointing_jitter_urad": tx.pointing_jitter_urad,
         "pointing_bias_urad": tx.pointing_bias_urad,
+        "tracking_bandwidth_hz": tx.tracking_bandwidth_hz if tx.tracking_bandwidth_hz is not None else 0.0,
         "implementation_loss_db": tx.implementation_loss_db,
+        "implementation_loss_airmass_db": tx.implementation_loss_airmass_db,
         "receive_aperture_m": rx.aperture_m,
         "receive_obscuration_m": rx.obscuration_m,
         "receiver_optics_efficiency": rx.optics_efficiency,
@@ -286,12 +347,11 @@ def link_budget(
         "fov_urad": rx.fov_urad,
         "filter_bandwidth_nm": rx.filter_bandwidth_nm,
         "zenith_transmittance": t_zenith,
-        "atmosphere_model": ("user zenith transmittance" if at.zenith_transmittance is not None else
-                             f"Kim visibility {at.visibility_km} km" if at.visibility_km is not None else
-                             "MODTRAN table (Bourgoin 2013), altitude scaled") + "; Kasten-Young air mass",
+        "atmosphere_model": atm_name,
         "turbulence_model": (f"Hufnagel-Valley A={turb.ground_cn2:g} m^-2/3 v={turb.rms_wind_m_s:g} m/s; "
                              "Andrews-Phillips 2005 ch. 12" if turb.enabled else "none"),
-        "cloud_model": f"{cloud_source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}",
+        "cloud_model": (f"{cloud_source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}; "
+                        f"thin cirrus {cl.cirrus_probability:g} of the time, tau {cl.cirrus_optical_depth:g}"),
         "background_model": ("single-scattering sky (Sun, Moon: Krisciunas-Schaefer 1991) + dark night sky"
                              if direction == "downlink" else "Lambertian Earth albedo + ground lights"),
         "operate_in_daylight": int(bg.operate_in_daylight),

@@ -35,6 +35,8 @@ class Transmitter:
 
     wavelength_nm: signal wavelength (Micius BB84 source: 848.62 nm).
     aperture_m: clear aperture diameter of the transmit telescope (Micius: 0.30 m).
+    obscuration_m: diameter of the transmit telescope's central obscuration (0: none);
+        with the aperture it truncates the Gaussian beam (Klein & Degnan 1974).
     divergence_urad: far-field full divergence angle at the 1/e^2 intensity radius
         (Micius: ~10 urad). Used when ``waist_m`` is None; the beam is then the ideal
         Gaussian with that divergence, waist w0 = lambda / (pi * theta_half).
@@ -45,6 +47,10 @@ class Transmitter:
         1.2 urad is the value of the project's Micius mission file (not verified
         against a primary source; see docs/link_budget.md).
     pointing_bias_urad: constant boresight error (radial); 0 by default.
+    tracking_bandwidth_hz: closed-loop bandwidth B of the fine tracking; the pointing
+        jitter then fades the sub-second series with correlation time 1/(2 pi B)
+        (``fading``). 100 Hz: assumption (not published for Micius); None: no pointing
+        fades.
     optics_efficiency: transmittance of the optics after the point where the source
         mean photon number is defined (1.0: Micius intensities are quoted at the
         telescope output).
@@ -52,25 +58,40 @@ class Transmitter:
         wavefront error, tracking residuals, unmodelled optics), as measured in flight
         against the same budget; 0 (the ideal budget) by default. It is a calibration,
         not a model: docs/validation.md gives Micius's value and how it was measured.
+    implementation_loss_airmass_db: elevation-dependent part of the calibrated excess
+        loss, dB per unit of air mass beyond 1: loss = implementation_loss_db +
+        implementation_loss_airmass_db (AM(z) - 1). Written by ``satqkd calibrate``; 0 by
+        default.
     """
 
     wavelength_nm: float = 848.62
     aperture_m: float = 0.30
+    obscuration_m: float = 0.0
     divergence_urad: float = 10.0
     waist_m: float | None = None
     pointing_jitter_urad: float = 1.2
     pointing_bias_urad: float = 0.0
+    tracking_bandwidth_hz: float | None = 100.0
     optics_efficiency: float = 1.0
     implementation_loss_db: float = 0.0
+    implementation_loss_airmass_db: float = 0.0
 
     def __post_init__(self) -> None:
         _positive("transmitter.wavelength_nm", self.wavelength_nm)
         _positive("transmitter.implementation_loss_db", self.implementation_loss_db, True)
+        if not -20.0 <= self.implementation_loss_airmass_db <= 60.0:
+            raise InputError("transmitter.implementation_loss_airmass_db must be in [-20, 60] dB, "
+                             f"got {self.implementation_loss_airmass_db}")
         _positive("transmitter.aperture_m", self.aperture_m)
+        _positive("transmitter.obscuration_m", self.obscuration_m, True)
+        if self.obscuration_m >= self.aperture_m:
+            raise InputError(f"transmitter.obscuration_m ({self.obscuration_m}) must be < aperture_m "
+                             f"({self.aperture_m})")
         _positive("transmitter.divergence_urad", self.divergence_urad)
         _positive("transmitter.waist_m", self.waist_m)
         _positive("transmitter.pointing_jitter_urad", self.pointing_jitter_urad, True)
         _positive("transmitter.pointing_bias_urad", self.pointing_bias_urad, True)
+        _positive("transmitter.tracking_bandwidth_hz", self.tracking_bandwidth_hz)
         _fraction("transmitter.optics_efficiency", self.optics_efficiency)
 
 
@@ -125,9 +146,18 @@ class Atmosphere:
 
     zenith_transmittance: user value of the clear-sky zenith transmittance at the
         station (overrides everything below); None = computed.
-    visibility_km: if given, aerosols follow the Kim et al. (2001) visibility law
-        (see ``VISIBILITY_PRESETS``: rural 23 km, urban 5 km, ...) instead of the
-        MODTRAN table of Bourgoin et al. (2013).
+    extinction_model: "lowtran7" (default): slant-path transmittance from the LOWTRAN7
+        tables (``satqkd.channel.lowtran``) for ``model_atmosphere``, ``aerosol_model``
+        and ``visibility_km``; "kim": Kim et al. (2001) visibility law over an exponential
+        aerosol layer plus Rayleigh, with the Kasten-Young air mass; "modtran_table": the
+        MODTRAN sea-level values quoted by Bourgoin et al. (2013), altitude scaled.
+    model_atmosphere: LOWTRAN7 model atmosphere ("tropical", "mid_latitude_summer",
+        "mid_latitude_winter", "subarctic_summer", "subarctic_winter") or "auto" (from
+        the station latitude and the month of the pass).
+    aerosol_model: LOWTRAN7 aerosol model: "rural", "urban", "maritime", "desert".
+    visibility_km: meteorological visibility of the aerosol model (LOWTRAN7, Kim); None =
+        the model's default (23 km; urban 5 km). For "kim" without a visibility the
+        MODTRAN table is used.
     aerosol_scale_height_m: e-folding height of the aerosol extinction.
     aerosol_asymmetry: Henyey-Greenstein asymmetry parameter g of the aerosol phase
         function (0.7, typical continental aerosol) for the sky-radiance model.
@@ -135,6 +165,9 @@ class Atmosphere:
     """
 
     zenith_transmittance: float | None = None
+    extinction_model: str = "lowtran7"
+    model_atmosphere: str = "auto"
+    aerosol_model: str = "rural"
     visibility_km: float | None = None
     aerosol_scale_height_m: float = 1200.0
     aerosol_asymmetry: float = 0.7
@@ -146,6 +179,14 @@ class Atmosphere:
                 f"atmosphere.zenith_transmittance must be in (0, 1], got {self.zenith_transmittance}"
             )
         _positive("atmosphere.visibility_km", self.visibility_km)
+        if self.extinction_model not in ("lowtran7", "kim", "modtran_table"):
+            raise InputError(f"atmosphere.extinction_model must be lowtran7, kim or modtran_table, "
+                             f"got {self.extinction_model!r}")
+        if self.model_atmosphere not in ("auto", "tropical", "mid_latitude_summer", "mid_latitude_winter",
+                                         "subarctic_summer", "subarctic_winter"):
+            raise InputError(f"atmosphere.model_atmosphere: unknown {self.model_atmosphere!r}")
+        if self.aerosol_model not in ("rural", "urban", "maritime", "desert"):
+            raise InputError(f"atmosphere.aerosol_model: unknown {self.aerosol_model!r}")
         _positive("atmosphere.aerosol_scale_height_m", self.aerosol_scale_height_m)
         if not -1 < self.aerosol_asymmetry < 1:
             raise InputError(f"atmosphere.aerosol_asymmetry must be in (-1, 1), got {self.aerosol_asymmetry}")
@@ -195,16 +236,26 @@ class Clouds:
     clear_probability: user clear-sky probability (overrides the climatology).
     monthly_clear_probability: 12 user values Jan..Dec (overrides the climatology).
     persistence_s: correlation time of the clear/cloudy state (s): the chain
-        forgets its state as exp(-t / persistence_s).
+        forgets its state as exp(-t / persistence_s). 1 day by default (synoptic time
+        scale; assumption).
     optical_depth: vertical optical depth of a cloud (10: mid-range of the ISCCP
         "medium" class 3.6-23, Rossow & Schiffer 1999); T = exp(-tau * airmass).
+    chain: "station": one persistent chain per station over the mission (needs
+        ``link_budget(cloud_chain=...)``; see ``clouds``); "pass": drawn afresh per pass.
+    cirrus_probability: fraction of the time with thin cirrus in the line of sight
+        (0 by default: no cirrus).
+    cirrus_optical_depth: vertical optical depth of the thin cirrus (0.1; thin cirrus
+        0.03-0.3, Sassen & Cho 1992).
     """
 
     model: str = "climatology"
     clear_probability: float | None = None
     monthly_clear_probability: tuple[float, ...] | None = None
-    persistence_s: float = 1800.0
+    persistence_s: float = 86400.0
     optical_depth: float = 10.0
+    chain: str = "station"
+    cirrus_probability: float = 0.0
+    cirrus_optical_depth: float = 0.1
 
     def __post_init__(self) -> None:
         if self.model not in ("climatology", "clear", "series"):
@@ -218,6 +269,10 @@ class Clouds:
                 _fraction("clouds.monthly_clear_probability", v)
         _positive("clouds.persistence_s", self.persistence_s)
         _positive("clouds.optical_depth", self.optical_depth, True)
+        if self.chain not in ("station", "pass"):
+            raise InputError(f"clouds.chain must be station or pass, got {self.chain!r}")
+        _fraction("clouds.cirrus_probability", self.cirrus_probability)
+        _positive("clouds.cirrus_optical_depth", self.cirrus_optical_depth, True)
 
 
 @dataclass(frozen=True)

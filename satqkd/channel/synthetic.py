@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from satqkd.orbit.refraction import apparent_elevation_deg
+
 EARTH_RADIUS_KM = 6371.0
 MU_KM3_S2 = 398600.4418
 
@@ -54,7 +56,9 @@ def synthetic_pass(
 
     return xr.Dataset(
         {
-            "elevation": var(el, "deg", "elevation of the satellite"),
+            "elevation": var(apparent_elevation_deg(el, station_alt_m), "deg",
+                             "apparent elevation of the satellite (refracted)"),
+            "elevation_geometric": var(el, "deg", "geometric elevation of the satellite"),
             "azimuth": var(az, "deg", "azimuth of the satellite"),
             "range": var(rng_km, "km", "slant range"),
             "sun_elevation": var(np.full(n, sun_elevation_deg), "deg", "elevation of the Sun"),

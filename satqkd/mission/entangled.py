@@ -122,7 +122,8 @@ def _receiver(angles: tuple[float, ...], station: config.Station, jitter_ps: flo
 
 def _link(cfg, sat, station, geo, rng) -> xr.Dataset:
     ds = link_budget(geo, parameters.link_parameters(cfg, sat, station), rng,
-                     cloud_series=station.clouds.file)
+                     cloud_series=station.clouds.file,
+                     cloud_chain=(cfg.mission.seed, cfg.mission.start.timestamp(), cfg.mission.end.timestamp()))
     return ds
 
 

@@ -31,11 +31,13 @@ def link_parameters(
     cl = station.clouds
     return LinkParameters(
         transmitter=Transmitter(
-            wavelength_nm=tx.wavelength_nm, aperture_m=tx.aperture_m,
+            wavelength_nm=tx.wavelength_nm, aperture_m=tx.aperture_m, obscuration_m=tx.obscuration_m,
             divergence_urad=tx.divergence_urad, waist_m=tx.waist_m,
             pointing_jitter_urad=tx.pointing_jitter_urad,
             pointing_bias_urad=tx.pointing_bias_urad, optics_efficiency=tx.optics_efficiency,
+            tracking_bandwidth_hz=tx.tracking_bandwidth_hz,
             implementation_loss_db=tx.implementation_loss_db,
+            implementation_loss_airmass_db=tx.implementation_loss_airmass_db,
         ),
         receiver=Receiver(
             aperture_m=station.aperture_m, obscuration_m=rx.obscuration_m,
@@ -46,6 +48,9 @@ def link_parameters(
         ),
         atmosphere=Atmosphere(
             zenith_transmittance=station.atmosphere.zenith_transmittance,
+            extinction_model=station.atmosphere.extinction_model,
+            model_atmosphere=station.atmosphere.model_atmosphere,
+            aerosol_model=station.atmosphere.aerosol_model,
             visibility_km=(station.atmosphere.visibility_km
                            if station.atmosphere.visibility_km is not None else
                            VISIBILITY_PRESETS.get(station.atmosphere.aerosol_preset or "")),
@@ -62,7 +67,8 @@ def link_parameters(
             clear_probability=cl.clear_probability,
             monthly_clear_probability=(tuple(cl.monthly_clear_probability)
                                        if cl.monthly_clear_probability else None),
-            persistence_s=cl.persistence_s, optical_depth=cl.optical_depth,
+            persistence_s=cl.persistence_s, optical_depth=cl.optical_depth, chain=cl.chain,
+            cirrus_probability=cl.cirrus_probability, cirrus_optical_depth=cl.cirrus_optical_depth,
         ),
         background=Background(
             operate_in_daylight=cfg.channel.operate_in_daylight,

@@ -194,7 +194,10 @@ def _channel_stage(task: PassTask) -> tuple[xr.Dataset, tuple[np.random.SeedSequ
     link = parameters.link_parameters(cfg, cfg.satellites[task.satellite_index], station)
     fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
     ds = link_budget(geo, link, np.random.default_rng(channel_seed),
-                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s)
+                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s,
+                     # one weather chain per station over the mission (same on every worker)
+                     cloud_chain=(cfg.mission.seed, cfg.mission.start.timestamp(),
+                                  cfg.mission.end.timestamp()))
     ds.attrs.update(geo.attrs)
     return ds, (engine_seed, keys_seed)
 

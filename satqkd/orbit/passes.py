@@ -21,6 +21,7 @@ import xarray as xr
 from satqkd.errors import InputError
 from satqkd.notices import Notice, NoticeWarning
 from satqkd.orbit import geometry as geo
+from satqkd.orbit.refraction import apparent_elevation_deg
 from satqkd.orbit.elements import MU_KM3_S2
 from satqkd.orbit.satellite import STALE_EPOCH_DAYS, Satellite
 from satqkd.orbit.stations import GroundStation
@@ -124,6 +125,7 @@ def find_passes(
     end_s: float,
     min_elevation_deg: float = 10.0,
     coarse_step_s: float = 30.0,
+    refraction: bool = True,
 ) -> list[Pass]:
     """Every pass of ``satellite`` over each station between two UTC times (s since 1970).
 
@@ -132,7 +134,9 @@ def find_passes(
     by the largest elevation change in half a step) is refined, for all candidates
     at once, by a golden-section search for the culmination and a bisection for the
     mask crossings on either side (elevation is unimodal within a pass). A pass cut
-    by the mission window starts or ends at the window's edge.
+    by the mission window starts or ends at the window's edge. With ``refraction`` (default)
+    the mask and ``max_elevation_deg`` are apparent elevations (Saemundsson 1986,
+    :mod:`satqkd.orbit.refraction`), which moves AOS/LOS by ~1 s at a 10 deg mask.
     """
     if end_s <= start_s:
         return []
@@ -150,9 +154,11 @@ def find_passes(
     dropped = 0
     for station in stations:
         el, _, _ = geo.look_angles(r_coarse, station)
+        if refraction:  # the mask applies to the apparent elevation (what the telescope sees)
+            el = apparent_elevation_deg(el, station.alt_m)
         el = np.where(flagged, -90.0, el)  # no pass where SGP4 is flagged
         found, n_bad = _refine_all(satellite, station, grid, el, min_elevation_deg, margin,
-                                   dut1, spans)
+                                   dut1, spans, refraction)
         passes.extend(found)
         dropped += n_bad
     passes, n_bad = _without_flagged_seconds(passes, satellite, spans)
@@ -215,6 +221,7 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 def _refine_all(
     satellite: Satellite, station: GroundStation, grid: np.ndarray, el: np.ndarray,
     min_el: float, margin: float, dut1: float, spans: Sequence[ValidSpan],
+    refraction: bool = True,
 ) -> tuple[list[Pass], int]:
     """Passes over one station, and how many candidates SGP4 flags during refinement."""
     n = grid.size
@@ -231,7 +238,9 @@ def _refine_all(
         nonlocal bad
         r, code = _positions(satellite, t, dut1, spans, which)
         bad = bad | (code != 0)
-        return np.where(code != 0, -90.0, geo.look_angles(r, station)[0])
+        el_geo = geo.look_angles(r, station)[0]
+        el = apparent_elevation_deg(el_geo, station.alt_m) if refraction else el_geo
+        return np.where(code != 0, -90.0, el)
 
     # Culmination: golden-section search in the two coarse steps around each maximum.
     a = grid[np.maximum(cand - 1, 0)]
@@ -310,7 +319,8 @@ def sample_times(p: Pass, step_s: float = 1.0) -> np.ndarray:
 
 
 _ATTRS = {
-    "elevation": ("deg", "satellite elevation above the horizon (geometric)"),
+    "elevation": ("deg", "apparent satellite elevation above the horizon (refracted, Saemundsson 1986)"),
+    "elevation_geometric": ("deg", "geometric satellite elevation (no refraction)"),
     "azimuth": ("deg", "satellite azimuth, from north through east"),
     "range": ("km", "slant range from station to satellite"),
     "sun_elevation": ("deg", "apparent elevation of the Sun"),
@@ -411,7 +421,8 @@ def pass_geometry(
         los = (r - station.itrf_km) @ station.enu_matrix.T / rng[:, None]
         sun = geo.interpolate_unit_vectors(nodes, sm["sun_enu"], t)
         moon = geo.interpolate_unit_vectors(nodes, sm["moon_enu"], t)
-        data["elevation"][sel] = el
+        data["elevation"][sel] = apparent_elevation_deg(el, station.alt_m)
+        data["elevation_geometric"][sel] = el
         data["azimuth"][sel] = az
         data["range"][sel] = rng
         data["sun_elevation"][sel] = np.degrees(np.arcsin(sun[:, 2]))

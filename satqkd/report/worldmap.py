@@ -233,7 +233,9 @@ def ground_tracks(ds: xr.Dataset) -> list[dict]:
     # every sample at once, with its pass's station repeated
     lat, lon, h = subsatellite_points(
         np.repeat(var["station_lat_deg"].values, sizes), np.repeat(var["station_lon_deg"].values, sizes),
-        np.repeat(alt, sizes), var["azimuth"].values, var["elevation"].values, var["range"].values)
+        np.repeat(alt, sizes), var["azimuth"].values,
+        # the satellite's position: geometric elevation (outputs before refraction have only "elevation")
+        var["elevation_geometric" if "elevation_geometric" in var else "elevation"].values, var["range"].values)
     usable = is_usable(per_pass("abort_reason", ""), per_pass("secret_bits", 0))
     ids = per_pass("pass_id", "")
     sats, stations = per_pass("satellite", ""), per_pass("station", "")
