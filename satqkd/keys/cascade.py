@@ -171,7 +171,7 @@ def _range_parity(words, row, lo, hi):
 
 
 @numba.njit(cache=True)
-def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed, rec):
+def _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec):
     """Reconcile ``bob`` towards ``alice`` in place. Returns (leak/pass, corrections/pass).
 
     ``rec`` (m, 4) int64: when m > 0, the transcript of Alice's disclosures is written to
@@ -357,6 +357,13 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed, rec):
                         stk_x[top] = pj
                         top += 1
     return leak, fixed
+
+
+def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed, rec=None):
+    """:func:`_cascade_kernel_rec`, without a transcript unless ``rec`` is given."""
+    if rec is None:
+        rec = np.zeros((0, 4), np.int64)
+    return _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec)
 
 
 @dataclass(frozen=True)
