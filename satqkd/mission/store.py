@@ -53,6 +53,16 @@ PASS_ATTRS: dict[str, dict[str, str]] = {
     "eps_cor": {"units": "1", "long_name": "correctness failure probability charged to the pass"},
     "ec_reply_bits": {"units": "bit", "long_name": "bits Bob disclosed in error correction"},
     "vacuum_credited": {"long_name": "the key bound credits the vacuum events (s_Z0)"},
+    "eve_known_bits": {"units": "bit", "long_name": "linear functions of the final key the "
+                       "simulated eavesdropper knows with certainty (lower bound; -1: not computed)"},
+    "eve_information_bits": {"units": "bit", "long_name": "lower bound on the simulated "
+                             "eavesdropper's information on the final key"},
+    "eve_key_agreement": {"units": "1", "long_name": "bit agreement of the eavesdropper's best "
+                          "guess with the final key"},
+    "eve_knowledge_method": {"long_name": "how eve_known_bits was obtained (none, exact, "
+                             "seed-bound, count-bound, not-computed)"},
+    "security": {"long_name": "simulator's verdict on the claimed key: secure, aborted or "
+                 "compromised (unknown: pooled block under attack)"},
 }
 
 
