@@ -69,7 +69,8 @@ class Row:
                 "keys": len(keyed), "key_bits": mean("secret_bits", keyed),
                 "aborts": Counter(x["abort_reason"] for x in r if x["secret_bits"] <= 0),
                 "eve_known": mean("eve_known_bits", keyed), "eve_info": mean("eve_information_bits", keyed),
-                "eve_agree": mean("eve_key_agreement", keyed), "verdicts": verdicts}
+                "eve_agree": mean("eve_key_agreement", keyed), "verdicts": verdicts,
+                "sifted_share": mean("eve_sifted_share"), "sifted_agree": mean("eve_sifted_agreement")}
 
 
 def _bb84(eve: Eavesdropper | None, seconds: int, seed: int, receiver: Receiver = RECEIVER,
@@ -91,15 +92,26 @@ def _bb84(eve: Eavesdropper | None, seconds: int, seed: int, receiver: Receiver 
     c = sk.counts
     gains = r.gain()
     decoy = float(gains[1] / gains[0]) if gains[0] > 0 else float("nan")  # Q_mu2 / Q_mu1
+    sifted = _sifted_knowledge(sk)
     if naive:
-        return _naive_no_decoy(sk, kp, seed, decoy)
+        return {**_naive_no_decoy(sk, kp, seed, decoy), **sifted}
     keys = process_sifted(sk, SOURCE.intensities, SOURCE.probabilities, SOURCE.p_z, kp,
                           np.random.default_rng(seed + 1000), pulses_sent=pulses)
     s = keys.scalars()
     return {"qber": c.qber_x, "decoy": decoy, "s": float("nan"), "secret_bits": keys.secret_bits,
             "abort_reason": keys.abort_reason, "eve_known_bits": s["eve_known_bits"],
             "eve_information_bits": s["eve_information_bits"],
-            "eve_key_agreement": s["eve_key_agreement"], "security": s["security"]}
+            "eve_key_agreement": s["eve_key_agreement"], "security": s["security"], **sifted}
+
+
+def _sifted_knowledge(sk) -> dict:
+    """Share of the sifted key Eve holds (sure or guessed) and how often it is right."""
+    if sk.eve_z is None or not sk.sifted_bits:
+        return {"eve_sifted_share": 0.0, "eve_sifted_agreement": float("nan")}
+    has = sk.eve_z >= 0
+    right = (sk.eve_z[has] & 1) == sk.alice_z[has]
+    return {"eve_sifted_share": float(has.mean()),
+            "eve_sifted_agreement": float(right.mean()) if has.any() else float("nan")}
 
 
 def _naive_no_decoy(sk, kp: KeyParameters, seed: int, decoy: float) -> dict:
@@ -166,7 +178,7 @@ def _pairs(protocol: str, fraction: float, seconds: int, seed: int) -> dict:
     return {"qber": qber, "decoy": float("nan"), "s": s, "secret_bits": keys.secret_bits,
             "abort_reason": keys.abort_reason, "eve_known_bits": 0 if fraction == 0 else float("nan"),
             "eve_information_bits": float("nan"), "eve_key_agreement": float("nan"),
-            "security": sec}
+            "security": sec, "eve_sifted_share": float("nan"), "eve_sifted_agreement": float("nan")}
 
 
 def row_specs(full: bool = True) -> list[tuple[str, str, callable]]:
@@ -215,7 +227,7 @@ def rows(seeds: int = 10, seconds: int = 60, full: bool = True) -> list[Row]:
     out = []
     for attack, setting, run in row_specs(full):
         row = Row(attack, setting)
-        for seed in range(seeds):
+        for seed in range(seeds):  # every row sees the same seeds
             row.runs.append(run(seconds, seed))
         out.append(row)
     return out
@@ -227,8 +239,9 @@ def _fmt(x, spec="{:.3g}") -> str:
 
 def markdown(table: list[Row]) -> str:
     head = ("| attack | setting | QBER (X) | decoy Q_mu2/Q_mu1 | S | key or abort | "
-            "Eve knows (bits of key) | Eve's agreement | verdict |\n"
-            "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+            "Eve on sifted key: held (right) | Eve knows (bits of final key) | "
+            "Eve's agreement (final key) | verdict |\n"
+            "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |")
     lines = [head]
     for row in table:
         s = row.summary()
@@ -245,8 +258,10 @@ def markdown(table: list[Row]) -> str:
         else:
             eve = "— (no key)"
         verdict_txt = ", ".join(f"{k} {v}/{n}" for k, v in s["verdicts"].most_common())
+        held = (f"{_fmt(s['sifted_share'], '{:.1%}')} ({_fmt(s['sifted_agree'], '{:.1%}')})"
+                if np.isfinite(s["sifted_share"]) else "not recorded")
         lines.append(f"| {s['attack']} | {s['setting']} | {_fmt(s['qber'], '{:.2%}')} | "
-                     f"{_fmt(s['decoy'], '{:.4f}')} | {_fmt(s['s'], '{:.2f}')} | {key} | {eve} | "
+                     f"{_fmt(s['decoy'], '{:.4f}')} | {_fmt(s['s'], '{:.2f}')} | {key} | {held} | {eve} | "
                      f"{_fmt(s['eve_agree'], '{:.3f}')} | {verdict_txt} |")
     return "\n".join(lines)
 
