@@ -55,3 +55,19 @@ def test_trojan_horse(table):
     for r, h in zip(iso, honest):
         assert r["security"] == "secure" and r["eve_known_bits"] == 0
         assert 0 < r["secret_bits"] < h["secret_bits"]
+
+
+def test_report_shows_compromised_passes_in_red(tmp_path):
+    import pandas as pd
+
+    from satqkd.report.mission_report import _Alert, _render, _security_verdicts
+
+    table = pd.DataFrame({"pass_id": ["a", "b"], "station": ["X", "X"], "secret_bits": [100, 50],
+                          "eve_known_bits": [100, 0], "eve_key_agreement": [1.0, 0.5],
+                          "security": ["compromised", "secure"]})
+    parts = _security_verdicts(table)
+    assert isinstance(parts[0], _Alert) and "1 of 2 passes" in parts[0]
+    md, page = _render("t", [("Compromised keys", parts)], tmp_path)
+    assert '<p class="alert">' in page and page.count('<tr class="compromised">') == 1
+    assert "**Warning:**" in md
+    assert _security_verdicts(table.assign(security="secure")) == []

@@ -436,10 +436,10 @@ def _pass_rows_table(table: pd.DataFrame) -> _Table:
         rows.append(row)
     right = [0] + list(range(4, 12 + len(extra)))
     red = []
-    if "security" in table:
-        headers.append("security")
+    if "security" in table:  # before the abort reason, which stays the last column
+        headers.insert(len(headers) - 1, "security")
         for i, (row, v) in enumerate(zip(rows, table["security"].astype(str))):
-            row.append(v)
+            row.insert(len(row) - 1, v)
             if v == "compromised":
                 red.append(i)
     return _Table(headers, rows, right=right, red=red)
