@@ -108,6 +108,9 @@ class Source(Section):
         default_factory=lambda: [0.5, 0.25, 0.25], min_length=1, max_length=8
     )
     p_z: float = Field(0.5, gt=0.0, lt=1.0)
+    # Declared Trojan-horse isolation of the source (round trip, dB, every wavelength);
+    # the finite key then charges the Lucamarini et al. (2015) leak. None: none declared.
+    isolation_db: float | None = Field(None, ge=0.0, le=300.0)
 
     @model_validator(mode="after")
     def _probabilities(self) -> "Source":
@@ -211,6 +214,8 @@ class Detector(Section):
     # assume: "refuse" certifies no key; "equalise" attenuates every detector to the
     # weakest one, as real receivers do.
     mismatch: Literal["refuse", "equalise"] = "refuse"
+    # what the detectors absorb (response to a Trojan-horse probe beyond the signal band)
+    material: Literal["silicon", "ingaas"] = "silicon"
 
     @field_validator("efficiency")
     @classmethod
@@ -246,6 +251,10 @@ class ReceiverOptics(Section):
     filter_bandwidth_nm: float = Field(1.0, gt=0.0, le=1000.0)
     q_z: float = Field(0.5, gt=0.0, lt=1.0)
     misalignment: float = Field(0.01, ge=0.0, le=0.5)
+    # passive beam splitter (leaks no basis) or an active modulator (probe-able)
+    basis_choice: Literal["passive", "active"] = "passive"
+    # declared Trojan-horse isolation of an active basis choice (round trip, dB)
+    isolation_db: float | None = Field(None, ge=0.0, le=300.0)
 
 
 class AtmosphereSection(Section):
@@ -335,10 +344,21 @@ class ChannelSection(Section):
 class EavesdropperSection(Section):
     """``[eavesdropper]``: an attack (or a device weakness) on every pass."""
 
-    kind: Literal["none", "intercept-resend", "pns", "efficiency-mismatch", "blinding"] = "none"
+    kind: Literal["none", "intercept-resend", "pns", "efficiency-mismatch", "blinding",
+                  "trojan-horse"] = "none"
     fraction: float = Field(1.0, ge=0.0, le=1.0)
     basis_z_probability: float = Field(0.5, ge=0.0, le=1.0)
     pns_bob_transmittance: float = Field(1.0, gt=0.0, le=1.0)
+    # trojan-horse: Alice's source or Bob's (active) basis choice, probe wavelength and
+    # mean photon number per pulse, the target's real isolation at that wavelength (None:
+    # what the target declares, 0 dB if nothing), reflectivity of the modulator path, and
+    # Bob's detector click probability per probe photon (None: from detector.material)
+    target: Literal["alice", "bob"] = "alice"
+    probe_wavelength_nm: float = Field(1550.0, gt=0.0, le=1.0e5)
+    probe_photons: float = Field(1.0e6, ge=0.0, le=1.0e20)
+    isolation_db: float | None = Field(None, ge=0.0, le=300.0)
+    reflectivity: float = Field(1.0e-2, ge=0.0, le=1.0)
+    detector_response: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class EntanglementSection(Section):
@@ -413,6 +433,9 @@ class KeysSection(Section):
     # passes of one satellite-station link (statistics pooled, one privacy amplification).
     block: Literal["pass", "day", "mission"] | Annotated[int, Field(ge=1, le=100000)] = "pass"
     write_keys: bool = False
+    # largest probe (mean photons per pulse) a declared isolation_db is rated against
+    # (Lucamarini et al. 2015 bound it by the damage threshold of the optics)
+    trojan_probe_photons_max: float = Field(1.0e6, gt=0.0, le=1.0e20)
 
 
 class ReportSection(Section):

@@ -49,6 +49,9 @@ class EngineResult:
     eve_bit : int8 per event, Eve's knowledge of Alice's bit (-1 where she has none), or
         None when there is no eavesdropper (PNS: only with recorded photon numbers).
     rate_hz, slot_duration_s : the source rate and slot length used.
+    eve_knows : int8 per event (with ``eve_bit``): what her bit is worth once the bases
+        are public: ``EVE_SURE`` (1, it is Alice's bit), ``EVE_GUESS`` (0, a noisy guess,
+        time-shift attack) or ``EVE_NONE`` (-1, e.g. intercept-resend in the wrong basis).
     """
 
     counts: np.ndarray
@@ -58,6 +61,7 @@ class EngineResult:
     eve_bit: np.ndarray | None
     rate_hz: float
     slot_duration_s: float
+    eve_knows: np.ndarray | None = None
 
     @property
     def sifted(self) -> np.ndarray:
@@ -94,6 +98,7 @@ class _Prepared:
     starts: np.ndarray
     eve_bit_of_class: np.ndarray
     n_intensities: int
+    eve_knows_of_class: np.ndarray
 
 
 def prepare_slots(transmittance, noise_probability, slot_duration_s: float, source: DecoySource,
@@ -113,6 +118,14 @@ def prepare_slots(transmittance, noise_probability, slot_duration_s: float, sour
         raise ValueError("noise_probability must be scalar, (n_slots,) or (n_slots, 4)")
     if np.any(~np.isfinite(noise)) or np.any(noise < 0) or np.any(noise >= 1):
         raise ValueError("noise_probability must be in [0, 1)")
+    if (eavesdropper is not None and eavesdropper.kind == "trojan-horse"
+            and eavesdropper.target == "bob" and eavesdropper.detector_response > 0):
+        # probe light that crosses Bob's isolation once (half the round-trip dB) and falls
+        # on his four detectors: Poisson clicks added to each detector's noise
+        mu_det = (eavesdropper.probe_photons * 10.0 ** (-eavesdropper.isolation_db / 20.0)
+                  * eavesdropper.detector_response / 4.0)
+        noise = -np.expm1(np.log1p(-noise) - mu_det)
+        noise = np.minimum(noise, np.nextafter(1.0, 0.0))
     noise = np.ascontiguousarray(noise)
     if slot_duration_s <= 0:
         raise ValueError("slot_duration_s must be > 0")
@@ -130,6 +143,7 @@ def prepare_slots(transmittance, noise_probability, slot_duration_s: float, sour
         eve_par=eve_par,
         t_bob=eavesdropper.pns_bob_transmittance if eavesdropper is not None else 1.0,
         starts=starts, eve_bit_of_class=cl.eve_bit, n_intensities=len(source.intensities),
+        eve_knows_of_class=cl.eve_knows,
     )
 
 
@@ -177,7 +191,7 @@ def simulate_decoy_bb84(
     k_n = prep.n_intensities
     post = receiver.dead_time_s > 0 or receiver.afterpulse_probability > 0
     track_cls = eavesdropper is not None and eavesdropper.kind in (
-        "intercept-resend", "efficiency-mismatch", "blinding")
+        "intercept-resend", "efficiency-mismatch", "blinding", "trojan-horse")
 
     p_click = kernels.click_probabilities(prep.mode, prep.weight, prep.mu, prep.re, prep.eta,
                                           prep.noise, prep.eve_par, prep.t_bob)
@@ -243,10 +257,15 @@ def simulate_decoy_bb84(
     pvals = np.divide(p0, norm, out=np.full_like(p0, 1.0 / p0.shape[1]), where=norm > 0)
     rest = rng.multinomial(silent, pvals).reshape(n_slots, k_n, 2)
     n_pulses = clicked_ka + ap_ka + rest
-    eve_bit = None
+    eve_bit = eve_knows = None
     if track_cls:
         eve_bit = prep.eve_bit_of_class[cls_idx[:ne]].astype(np.int8)
+        eve_knows = prep.eve_knows_of_class[cls_idx[:ne]]
     elif eavesdropper is not None and eavesdropper.kind == "pns" and record_photon_number:
-        eve_bit = np.where(events["photon_number"] >= 2, events["alice_bit"], -1).astype(np.int8)
+        # she kept one photon of every multi-photon pulse and measures it once bases are public
+        multi = events["photon_number"] >= 2
+        eve_bit = np.where(multi, events["alice_bit"], -1).astype(np.int8)
+        eve_knows = np.where(multi, 1, -1).astype(np.int8)
     return EngineResult(counts=counts, double_clicks=double, events=events, n_pulses=n_pulses,
-                        eve_bit=eve_bit, rate_hz=source.rate_hz, slot_duration_s=slot_duration_s)
+                        eve_bit=eve_bit, rate_hz=source.rate_hz, slot_duration_s=slot_duration_s,
+                        eve_knows=eve_knows)

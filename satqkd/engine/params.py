@@ -33,9 +33,20 @@ __all__ = [
     "EAVESDROPPER_KINDS",
     "channel_transmittance",
     "detector_routing",
+    "trojan_detection_probability",
+    "probe_detector_response",
 ]
 
-EAVESDROPPER_KINDS = ("none", "intercept-resend", "pns", "efficiency-mismatch", "blinding")
+EAVESDROPPER_KINDS = ("none", "intercept-resend", "pns", "efficiency-mismatch", "blinding",
+                      "trojan-horse")
+BASIS_CHOICES = ("passive", "active")
+TROJAN_TARGETS = ("alice", "bob")
+
+#: Eve's knowledge of Alice's bit in an event, once bases are public (``eve_knows``):
+#: she knows it for certain, holds a noisy guess, or has nothing.
+EVE_SURE = 1
+EVE_GUESS = 0
+EVE_NONE = -1
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,11 @@ class Receiver:
         *after* the dead time (0 disables afterpulsing; Si-APD: ~0.5-1 %).
     afterpulse_time_s : 1/e time of the exponential afterpulse delay, counted from the
         end of the dead time (trap lifetime; Si-APD: ~ 50-200 ns).
+    basis_choice : "passive" (a beam splitter sends each photon to Z with probability q_z;
+        nothing inside Bob holds the basis, so a Trojan-horse probe reads none) or
+        "active" (a modulator sets Bob's basis per pulse, Z with probability q_z, and every
+        photon of the pulse goes to that analyser; the modulator's setting can be probed,
+        Vakhitov, Makarov & Hjelme, J. Mod. Opt. 48, 2023 (2001)).
     """
 
     detector_efficiency: tuple[float, float, float, float] = (0.5, 0.5, 0.5, 0.5)
@@ -99,8 +115,11 @@ class Receiver:
     dead_time_s: float = 0.0
     afterpulse_probability: float = 0.0
     afterpulse_time_s: float = 100e-9
+    basis_choice: str = "passive"
 
     def __post_init__(self) -> None:
+        if self.basis_choice not in BASIS_CHOICES:
+            raise ValueError(f"basis_choice must be one of {BASIS_CHOICES}")
         if len(self.detector_efficiency) != 4:
             raise ValueError("detector_efficiency needs four values (Z0, Z1, X0, X1)")
         if any(not 0.0 <= e <= 1.0 for e in self.detector_efficiency):
@@ -138,6 +157,18 @@ class Eavesdropper:
         the two arrival times Eve chooses between with equal probability (Makarov,
         Anisimov, Skaar, PRA 74, 022313 (2006); Qi et al., Quantum Inf. Comput. 7, 73
         (2007)). At shift 0 the bit-0 detectors are the efficient ones.
+    target : trojan-horse: ``"alice"`` (the satellite source's modulator, probed from the
+        ground through the transmitter telescope) or ``"bob"`` (an active basis choice).
+    probe_wavelength_nm : trojan-horse: wavelength of Eve's probe (Jain et al., NJP 16,
+        123030 (2014) used 1924 nm, where isolators and silicon detectors are weak).
+    probe_photons : trojan-horse: mean photon number mu_in of the probe per pulse.
+    isolation_db : trojan-horse: round-trip attenuation of the target's isolation at the
+        probe wavelength (probe in, reflection out).
+    reflectivity : trojan-horse: fraction of the probe light that reaches the modulator
+        and is reflected back to the isolation (Eve's detector efficiency folded in).
+    detector_response : trojan-horse on Bob: probability that a probe photon reaching one
+        of Bob's detectors makes it click (0: silicon beyond ~1.1 um; InGaAs at 1550 nm ~ its
+        efficiency). Probe clicks add to Bob's noise, and afterpulse like any click.
     """
 
     kind: str = "none"
@@ -148,8 +179,20 @@ class Eavesdropper:
         (0.5, 0.05, 0.5, 0.05),
         (0.05, 0.5, 0.05, 0.5),
     )
+    target: str = "alice"
+    probe_wavelength_nm: float = 1550.0
+    probe_photons: float = 1.0e6
+    isolation_db: float = 0.0
+    reflectivity: float = 1.0e-2
+    detector_response: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.target not in TROJAN_TARGETS:
+            raise ValueError(f"target must be one of {TROJAN_TARGETS}")
+        if self.probe_photons < 0 or self.isolation_db < 0 or self.probe_wavelength_nm <= 0:
+            raise ValueError("probe_photons and isolation_db must be >= 0, wavelength > 0")
+        if not 0.0 <= self.reflectivity <= 1.0 or not 0.0 <= self.detector_response <= 1.0:
+            raise ValueError("reflectivity and detector_response must be in [0, 1]")
         if self.kind not in EAVESDROPPER_KINDS:
             raise ValueError(f"unknown eavesdropper kind {self.kind!r}; one of {EAVESDROPPER_KINDS}")
         if not 0.0 <= self.fraction <= 1.0:
@@ -160,6 +203,32 @@ class Eavesdropper:
             raise ValueError("pns_bob_transmittance must be in (0, 1]")
         if len(self.shift_efficiencies) != 2 or any(len(e) != 4 for e in self.shift_efficiencies):
             raise ValueError("shift_efficiencies needs two tuples of four efficiencies")
+
+
+def trojan_detection_probability(probe_photons: float, isolation_db: float,
+                                 reflectivity: float) -> float:
+    """Probability that Eve's probe of one pulse brings back a photon she detects.
+
+    The back-reflected light is a coherent state of mean photon number
+    mu_out = mu_in 10^(-isolation_db / 10) R (isolation counted over the round trip, R the
+    reflectivity of the modulator path with Eve's detection efficiency folded in); she
+    detects >= 1 photon with probability 1 - exp(-mu_out), and that photon carries the
+    modulator's setting (Vakhitov, Makarov & Hjelme, J. Mod. Opt. 48, 2023 (2001); Gisin
+    et al., PRA 73, 022320 (2006)).
+    """
+    mu_out = probe_photons * 10.0 ** (-isolation_db / 10.0) * reflectivity
+    return float(-np.expm1(-mu_out))
+
+
+def probe_detector_response(material: str, wavelength_nm: float, efficiency: float) -> float:
+    """Click probability of one probe photon at a detector of ``material`` (step model).
+
+    Silicon absorbs below its band edge (~1.1 um): a 1550 or 1924 nm probe crosses it
+    unabsorbed (no clicks, no afterpulses; Jain et al. 2014). InGaAs responds from ~0.9 to
+    ~1.7 um: a 1550 nm probe clicks with the detector's efficiency, 1924 nm does not.
+    """
+    lo, hi = {"silicon": (300.0, 1100.0), "ingaas": (900.0, 1700.0)}[material]
+    return float(efficiency) if lo <= wavelength_nm <= hi else 0.0
 
 
 def channel_transmittance(total_transmittance: np.ndarray, receiver: Receiver) -> np.ndarray:
@@ -190,6 +259,23 @@ def detector_routing(state_basis: int, state_bit: int, q_z: float, misalignment:
     return r
 
 
+def active_routing(state_basis: int, state_bit: int, bob_basis: int, misalignment: float) -> np.ndarray:
+    """Routing of a photon in (basis, bit) when Bob's modulator has set ``bob_basis``.
+
+    Every photon goes to Bob's analyser: r_j = 0 outside ``bob_basis``; inside it
+    (1 - e_d) / e_d on the right / wrong detector if the bases agree, 1/2 each otherwise.
+    Averaged over bob_basis with weights (q_z, 1 - q_z) it is :func:`detector_routing`.
+    """
+    r = np.zeros(4)
+    for v in (0, 1):
+        j = 2 * bob_basis + v
+        if bob_basis == state_basis:
+            r[j] = (1.0 - misalignment) if v == state_bit else misalignment
+        else:
+            r[j] = 0.5
+    return r
+
+
 @dataclass(frozen=True)
 class _Classes:
     """Internal: the emission classes (k, a, bit, Eve's state, efficiencies) of a run.
@@ -208,13 +294,27 @@ class _Classes:
     target_detector: np.ndarray  # (C,) detector Eve's fake state fires (blinding), else -1
     eve_bit: np.ndarray  # (C,) Eve's guess of the bit, -1 when she has none
     mode: int  # 0 Poisson thinning, 1 PNS, 2 blinding
+    eve_knows: np.ndarray  # (C,) EVE_SURE / EVE_GUESS / EVE_NONE once bases are public
 
 
 def build_classes(source: DecoySource, receiver: Receiver, eve: Eavesdropper | None) -> _Classes:
-    """Enumerate the emission classes for the engine's exact sampler."""
+    """Enumerate the emission classes for the engine's exact sampler.
+
+    Each row: prior weight, Alice's labels, the state reaching Bob (prepared by Alice or
+    resent by Eve), the efficiencies in force, Bob's basis when his modulator fixes it
+    (-1: passive splitter), Eve's target detector (blinding), and Eve's guess of the bit
+    with what it is worth once bases are public (``eve_knows``).
+    """
     eve = eve or Eavesdropper()
-    rows = []  # (weight, k, a, bit, state_basis, state_bit, eff tuple, target, eve_bit)
+    # (weight, k, a, bit, state_basis, state_bit, eff, bob_basis, target, eve_bit, eve_knows)
+    rows = []
     eff0 = tuple(receiver.detector_efficiency)
+    active = receiver.basis_choice == "active"
+    p_t = 0.0
+    if eve.kind == "trojan-horse":
+        p_t = trojan_detection_probability(eve.probe_photons, eve.isolation_db, eve.reflectivity)
+        if eve.target == "bob" and not active:
+            p_t = 0.0  # a passive splitter holds no basis setting to read
     for k, pk in enumerate(source.probabilities):
         for a in (0, 1):
             pa = source.p_z if a == 0 else 1.0 - source.p_z
@@ -223,32 +323,67 @@ def build_classes(source: DecoySource, receiver: Receiver, eve: Eavesdropper | N
                 if w == 0.0:
                     continue
                 if eve.kind in ("none", "pns"):
-                    rows.append((w, k, a, bit, a, bit, eff0, -1, -1))
+                    rows.append((w, k, a, bit, a, bit, eff0, -1, -1, -1, EVE_NONE))
                 elif eve.kind == "efficiency-mismatch":
                     for shift in (0, 1):
-                        # Eve's guess: the bit whose detectors she made efficient.
-                        rows.append((0.5 * w, k, a, bit, a, bit, tuple(eve.shift_efficiencies[shift]), -1, shift))
+                        # Eve's guess: the bit whose detectors she made efficient (noisy).
+                        rows.append((0.5 * w, k, a, bit, a, bit, tuple(eve.shift_efficiencies[shift]),
+                                     -1, -1, shift, EVE_GUESS))
                 elif eve.kind in ("intercept-resend", "blinding"):
                     pe_z = eve.basis_z_probability if eve.kind == "intercept-resend" else receiver.q_z
                     f = eve.fraction if eve.kind == "intercept-resend" else 1.0
                     if f < 1.0:
-                        rows.append(((1.0 - f) * w, k, a, bit, a, bit, eff0, -1, -1))
+                        rows.append(((1.0 - f) * w, k, a, bit, a, bit, eff0, -1, -1, -1, EVE_NONE))
                     for eb in (0, 1):
                         pe = pe_z if eb == 0 else 1.0 - pe_z
                         if pe == 0.0:
                             continue
-                        if eb == a:
-                            states = ((bit, 1.0),)
-                        else:
-                            states = ((0, 0.5), (1, 0.5))
+                        states = ((bit, 1.0),) if eb == a else ((0, 0.5), (1, 0.5))
+                        # after sifting Eve knows whether her basis was Alice's: then her
+                        # bit is Alice's, otherwise it is worthless
+                        knows = EVE_SURE if eb == a else EVE_NONE
                         for ebit, pb in states:
                             target = 2 * eb + ebit if eve.kind == "blinding" else -1
-                            rows.append((f * w * pe * pb, k, a, bit, eb, ebit, eff0, target, ebit))
+                            rows.append((f * w * pe * pb, k, a, bit, eb, ebit, eff0, -1, target,
+                                         ebit, knows))
+                elif eve.target == "alice":  # trojan-horse on the source: a passive read-out
+                    if p_t > 0.0:
+                        rows.append((p_t * w, k, a, bit, a, bit, eff0, -1, -1, bit, EVE_SURE))
+                    if p_t < 1.0:
+                        rows.append(((1.0 - p_t) * w, k, a, bit, a, bit, eff0, -1, -1, -1, EVE_NONE))
+                else:  # trojan-horse on Bob's modulator: she reads his basis, then measures in it
+                    for bb in (0, 1):
+                        qb = receiver.q_z if bb == 0 else 1.0 - receiver.q_z
+                        if p_t > 0.0:
+                            states = ((bit, 1.0),) if bb == a else ((0, 0.5), (1, 0.5))
+                            for ebit, pb in states:
+                                rows.append((p_t * qb * pb * w, k, a, bit, bb, ebit, eff0, bb, -1,
+                                             ebit, EVE_SURE if bb == a else EVE_NONE))
+                        if p_t < 1.0:
+                            rows.append(((1.0 - p_t) * qb * w, k, a, bit, a, bit, eff0, bb, -1, -1,
+                                         EVE_NONE))
+    if active:
+        # Bob's modulator picks the basis per pulse: split rows that do not fix it yet
+        split = []
+        for r in rows:
+            if r[7] >= 0:
+                split.append(r)
+                continue
+            for bb in (0, 1):
+                qb = receiver.q_z if bb == 0 else 1.0 - receiver.q_z
+                if qb > 0.0:
+                    split.append((r[0] * qb,) + r[1:7] + (bb,) + r[8:])
+        rows = split
+
+    def route(r) -> np.ndarray:
+        if r[7] >= 0:
+            base = active_routing(r[4], r[5], r[7], receiver.misalignment)
+        else:
+            base = detector_routing(r[4], r[5], receiver.q_z, receiver.misalignment)
+        return base * np.array(r[6])
+
     weight = np.array([r[0] for r in rows])
     kk = np.array([r[1] for r in rows], dtype=np.int64)
-    route_eff = np.array(
-        [detector_routing(r[4], r[5], receiver.q_z, receiver.misalignment) * np.array(r[6]) for r in rows]
-    )
     mode = {"pns": 1, "blinding": 2}.get(eve.kind, 0)
     return _Classes(
         weight=weight,
@@ -256,8 +391,9 @@ def build_classes(source: DecoySource, receiver: Receiver, eve: Eavesdropper | N
         alice_basis=np.array([r[2] for r in rows], dtype=np.int64),
         alice_bit=np.array([r[3] for r in rows], dtype=np.int64),
         mu=np.asarray(source.intensities, dtype=float)[kk],
-        route_eff=route_eff,
-        target_detector=np.array([r[7] for r in rows], dtype=np.int64),
-        eve_bit=np.array([r[8] for r in rows], dtype=np.int64),
+        route_eff=np.array([route(r) for r in rows]),
+        target_detector=np.array([r[8] for r in rows], dtype=np.int64),
+        eve_bit=np.array([r[9] for r in rows], dtype=np.int64),
         mode=mode,
+        eve_knows=np.array([r[10] for r in rows], dtype=np.int8),
     )

@@ -171,8 +171,13 @@ def _range_parity(words, row, lo, hi):
 
 
 @numba.njit(cache=True)
-def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
+def _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec):
     """Reconcile ``bob`` towards ``alice`` in place. Returns (leak/pass, corrections/pass).
+
+    ``rec`` (m, 4) int64: when m > 0, the transcript of Alice's disclosures is written to
+    it, one row (frame, pass, lo, hi) per disclosed parity, in the order disclosed: the
+    parity of the frame's bits whose position in that pass's permutation is in [lo, hi)
+    (m must be at least the total leak).
 
     Work scales with the errors, not the key: a pass places only the frame's remaining
     errors (their positions from :func:`_permute`) in a packed bitmap of the pass order,
@@ -183,6 +188,8 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
     n_pass = block_sizes.size
     leak = np.zeros(n_pass, np.int64)
     fixed = np.zeros(n_pass, np.int64)
+    n_rec = 0
+    rec_cap = rec.shape[0]
     if n == 0:
         return leak, fixed
     nf = max(1, n // frame_bits)
@@ -259,6 +266,12 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                 # the last block of a later pass follows from the frame parity (pass 0)
                 if p == 0 or b < nb - 1:
                     leak[p] += 1
+                    if n_rec < rec_cap:
+                        rec[n_rec, 0] = f
+                        rec[n_rec, 1] = p
+                        rec[n_rec, 2] = lo
+                        rec[n_rec, 3] = min(lo + k, L) if k > 0 else (L // 2 if b == 0 else L)
+                        n_rec += 1
                 if par:
                     stk_p[top] = p
                     stk_x[top] = lo
@@ -299,6 +312,12 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
                         sl = tag + _range_parity(dpw, q, lo, mid)
                         st[base + 2 * h] = sl
                         leak[p] += 1
+                        if n_rec < rec_cap:
+                            rec[n_rec, 0] = f
+                            rec[n_rec, 1] = q
+                            rec[n_rec, 2] = lo
+                            rec[n_rec, 3] = mid
+                            n_rec += 1
                     if (st[base + 2 * h + 1] >> 1) != f:
                         st[base + 2 * h + 1] = tag + ((st[base + h] ^ sl) & 1)
                     if sl & 1:
@@ -340,6 +359,13 @@ def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed):
     return leak, fixed
 
 
+def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed, rec=None):
+    """:func:`_cascade_kernel_rec`, without a transcript unless ``rec`` is given."""
+    if rec is None:
+        rec = np.zeros((0, 4), np.int64)
+    return _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec)
+
+
 @dataclass(frozen=True)
 class CascadeResult:
     """Outcome of :func:`cascade_reconcile`."""
@@ -351,6 +377,9 @@ class CascadeResult:
     frame_bits: int
     leaked_per_pass: np.ndarray
     corrected_per_pass: np.ndarray
+    seed: int = 0  # public seed of the permutations
+    #: (leaked_bits, 4) rows (frame, pass, lo, hi) of Alice's disclosures (transcript=True)
+    transcript: np.ndarray | None = None
 
     @property
     def reply_bits(self) -> int:
@@ -375,11 +404,14 @@ class CascadeResult:
 
 def cascade_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: float,
                       rng: np.random.Generator, frame_bits: int = DEFAULT_FRAME_BITS,
-                      passes: int = DEFAULT_PASSES) -> CascadeResult:
+                      passes: int = DEFAULT_PASSES, transcript: bool = False) -> CascadeResult:
     """Run Cascade between Alice's and Bob's sifted keys (uint8 0/1 arrays, equal length).
 
     ``qber_estimate`` sets the block sizes (satqkd uses the X-basis QBER, so no key bit is
     disclosed); ``rng`` supplies the shared public randomness for the permutations.
+    ``transcript``: also return which bits each disclosed parity covers (what Eve reads
+    on the public channel, :func:`parity_rows`); the run is repeated with the same seed
+    to record it, so the protocol and its result are unchanged.
     """
     a = np.ascontiguousarray(alice_bits, dtype=np.uint8)
     b = np.array(bob_bits, dtype=np.uint8, copy=True)
@@ -389,5 +421,61 @@ def cascade_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimat
     frame = int(min(frame_bits, max(n, 1)))
     sizes = cascade_block_sizes(qber_estimate, frame, passes)
     seed = int(rng.integers(0, 2**63 - 1))
-    leak, fixed = _cascade_kernel(a, b, sizes, frame, seed)
-    return CascadeResult(b, int(leak.sum()), int(fixed.sum()), sizes, frame, leak, fixed)
+    b0 = b.copy() if transcript else b
+    leak, fixed = _cascade_kernel(a, b, sizes, frame, seed, np.zeros((0, 4), np.int64))
+    rec = None
+    if transcript:
+        rec = np.zeros((int(leak.sum()), 4), np.int64)
+        _cascade_kernel(a, b0, sizes, frame, seed, rec)  # same seed: the same disclosures
+    return CascadeResult(b, int(leak.sum()), int(fixed.sum()), sizes, frame, leak, fixed,
+                         seed, rec)
+
+
+@numba.njit(cache=True)
+def _parity_rows_kernel(n, frame_bits, seed, rec, col_of, out):
+    """Fill ``out[i]`` (packed over columns) with the bits of disclosure ``rec[i]``.
+
+    Bit t of a row is bit t % 64 of word t // 64; position y of the key is column
+    ``col_of[y]`` (skipped when -1). Rows are grouped by (frame, pass) so each pass's
+    inverse permutation is computed once.
+    """
+    nf = max(1, n // frame_bits)
+    m = rec.shape[0]
+    order = np.argsort(rec[:, 0] * 64 + rec[:, 1])
+    inv = np.empty(max(frame_bits, n - (nf - 1) * frame_bits), np.int64)
+    cur = -1
+    for t in range(m):
+        i = order[t]
+        f = rec[i, 0]
+        p = rec[i, 1]
+        key = f * 64 + p
+        off = f * frame_bits
+        L = frame_bits if f < nf - 1 else n - off
+        if key != cur:
+            keys = _pass_keys(seed, f, p)
+            h = _domain_half_bits(L)
+            for y in range(L):
+                inv[_permute(y, keys, h, L)] = y
+            cur = key
+        for pos in range(rec[i, 2], rec[i, 3]):
+            c = col_of[off + inv[pos]]
+            if c >= 0:
+                out[i, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
+
+
+def parity_rows(result: CascadeResult, n: int, col_of: np.ndarray) -> np.ndarray:
+    """Alice's disclosed parities as GF(2) rows: (leaked_bits, ceil(n_cols / 64)) uint64.
+
+    ``col_of[y]`` is the column of key position y (-1 to leave it out, e.g. a bit Eve
+    already knows: its contribution to the parity is then a known constant). Needs a
+    result made with ``transcript=True``.
+    """
+    if result.transcript is None:
+        raise ValueError("Cascade ran without transcript=True")
+    col_of = np.ascontiguousarray(col_of, dtype=np.int64)
+    n_cols = int(col_of.max()) + 1 if col_of.size else 0
+    out = np.zeros((result.transcript.shape[0], (n_cols + 63) // 64), np.uint64)
+    if n and out.size:
+        _parity_rows_kernel(n, result.frame_bits, np.uint64(result.seed), result.transcript,
+                            col_of, out)
+    return out

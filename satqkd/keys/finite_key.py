@@ -209,6 +209,40 @@ def single_photon_error_upper_bound(m_lo, m_hi, intensities, probabilities):
     return tau1 * (m_hi[..., 1] - m_lo[..., 2]) / (m2 - m3)
 
 
+# --------------------------------------------------------------------------- leaky devices
+def trojan_coin_imbalance(mu_out):
+    """Quantum-coin imbalance Delta of a Trojan-horse side channel (Lucamarini et al.,
+    PRX 5, 031030 (2015)).
+
+    Eve's back-reflected light is a coherent state |beta_b> whose phase (or polarisation)
+    follows the modulator setting b; for settings a quarter turn apart,
+    <beta|i beta> = exp(-mu_out (1 - i)), and the imbalance of the basis "quantum coin"
+    (Gottesman, Lo, Lutkenhaus, Preskill 2004; Koashi 2009) is
+        Delta = (1 - Re<beta|i beta>) / 2 = (1 - exp(-mu_out) cos(mu_out)) / 2,
+    about mu_out / 2 for small mu_out. Leaks at both ends compose through the product of
+    the overlaps: Delta = (1 - c_A c_B) / 2 <= Delta_A + Delta_B (c = exp(-mu) cos mu).
+    """
+    mu = np.asarray(mu_out, dtype=float)
+    d = 0.5 * (1.0 - np.exp(-mu) * np.cos(mu))
+    return d if d.ndim else float(d)
+
+
+def leaky_phase_error(e, delta_prime):
+    """Phase-error rate of a leaky source from the test-basis one (Lucamarini et al. 2015,
+    after Lo & Preskill, Quantum Inf. Comput. 7, 431 (2007)):
+
+        e' = e + 4 D (1 - D)(1 - 2e) + 4 (1 - 2D) sqrt(D (1 - D) e (1 - e)),
+
+    D = Delta' = Delta / Y_1 the imbalance per detected single photon (Eve may keep only
+    the detections where the coin is most biased). Capped at 1/2; D >= 1/2 gives 1/2.
+    """
+    e = np.clip(np.asarray(e, dtype=float), 0.0, 0.5)
+    d = np.clip(np.asarray(delta_prime, dtype=float), 0.0, 0.5)
+    out = e + 4 * d * (1 - d) * (1 - 2 * e) + 4 * (1 - 2 * d) * np.sqrt(d * (1 - d) * e * (1 - e))
+    out = np.where(d >= 0.5, 0.5, np.minimum(out, 0.5))
+    return out if out.ndim else float(out)
+
+
 # --------------------------------------------------------------------------- finite key
 @dataclass(frozen=True)
 class FiniteKeyResult:
@@ -234,12 +268,17 @@ class FiniteKeyResult:
 
 def finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
                       eps_sec: float = 1e-9, eps_cor: float = 1e-15, tail: str = "hoeffding",
-                      reply_bits=0.0, overhead_bits=None):
+                      reply_bits=0.0, overhead_bits=None, leak_delta: float = 0.0,
+                      single_photon_trials=None):
     """Vectorised Lim14 bounds.  ``n_z``, ``n_x``, ``m_x``: (..., 3) counts per intensity
     (order of ``intensities``); ``leaked_ec_bits``: (...) lambda_A, the bits Alice
     disclosed; ``reply_bits``: (...) lambda_B, the bits Bob disclosed (0 for one-way
     reconciliation); ``overhead_bits``: the constant cost (default
     :func:`security_overhead_bits`; a pooled block of k verified passes pays k tags).
+    ``leak_delta`` > 0: a Trojan-horse leak of declared size (:func:`trojan_coin_imbalance`);
+    the phase error becomes :func:`leaky_phase_error` with Delta' = Delta / Y_1, Y_1 >=
+    s_Z1 / ``single_photon_trials`` (the expected number of single-photon pulses Alice
+    prepared in Z and Bob measured in Z; no trials given: Y_1 = 1, not conservative).
 
     Returns a dict of arrays: s_z0, s_z1, s_x0, s_x1, v_x1, phi_z, length_raw (the larger
     of the two brackets of the module docstring, eq. 1 when lambda_B = 0; floor and clip
@@ -268,6 +307,11 @@ def finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
     ratio = np.minimum(v_x1 / safe_sx1, 0.5)
     phi = ratio + lim_gamma(eps_sec, ratio, safe_sx1, safe_sz1)
     phi_z = np.where(ok, np.minimum(phi, 0.5), 0.5)
+    if leak_delta > 0.0:
+        y1 = np.ones_like(s_z1) if single_photon_trials is None else np.minimum(
+            s_z1 / np.maximum(np.asarray(single_photon_trials, dtype=float), 1e-300), 1.0)
+        d_prime = np.where(y1 > 0, leak_delta / np.where(y1 > 0, y1, 1.0), 0.5)
+        phi_z = np.where(ok, leaky_phase_error(phi_z, d_prime), 0.5)
 
     overhead = security_overhead_bits(eps_sec, eps_cor) if overhead_bits is None else overhead_bits
     single = s_z1 * (1.0 - binary_entropy(phi_z)) - np.asarray(leaked_ec_bits, dtype=float)
@@ -280,7 +324,8 @@ def finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
 def finite_key_length(counts, intensities, probabilities, leaked_ec_bits: float,
                       eps_sec: float = 1e-9, eps_cor: float = 1e-15,
                       tail: str = "hoeffding", reply_bits: float = 0.0,
-                      overhead_bits: float | None = None) -> FiniteKeyResult:
+                      overhead_bits: float | None = None, leak_delta: float = 0.0,
+                      single_photon_trials: float | None = None) -> FiniteKeyResult:
     """Secret key length of one block from its sifted statistics (Lim14 eq. 1).
 
     ``leaked_ec_bits`` is lambda_A (Alice's disclosures), ``reply_bits`` lambda_B (Bob's,
@@ -305,7 +350,8 @@ def finite_key_length(counts, intensities, probabilities, leaked_ec_bits: float,
         return FiniteKeyResult(0, nan, nan, nan, nan, nan, nan, 0.5, float(leaked_ec_bits),
                                overhead, ABORT_NO_TEST, float(reply_bits), False)
     b = finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
-                          eps_sec, eps_cor, tail, reply_bits, overhead)
+                          eps_sec, eps_cor, tail, reply_bits, overhead, leak_delta,
+                          single_photon_trials)
     vacuum = bool(b.pop("vacuum_credited"))
     vals = {k: float(v) for k, v in b.items()}
     if vals["s_z1"] <= 0.0 or vals["s_x1"] <= 0.0:

@@ -61,6 +61,7 @@ from satqkd.keys.reconcile import ERROR_CORRECTIONS, reconcile
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
 from satqkd.keys.sifting import DecoyCounts, SiftedKey, accumulate_counts, sift
 from satqkd.keys.verification import verify_keys
+from satqkd.keys.eve import EveKnowledge, honest_knowledge, knowledge, toeplitz_rows
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ class KeyParameters:
     error_correction : "cascade" (two-way) or "ldpc" (one-way syndrome decoding).
     detector_mismatch : the four detector efficiencies differ: no certified key
         (``efficiency_mismatch``), the counts and QBER are still reported.
+    leak_delta : quantum-coin imbalance Delta of the declared Trojan-horse isolation
+        (:func:`satqkd.keys.finite_key.trojan_coin_imbalance`; 0: no leak declared). The
+        phase error follows Lucamarini et al., PRX 5, 031030 (2015).
+    receiver_q_z : Bob's Z-basis probability, for the single-photon yield in Delta / Y_1.
     """
 
     eps_sec: float = 1e-9
@@ -97,6 +102,8 @@ class KeyParameters:
     keep_keys: bool = True
     error_correction: str = "cascade"
     detector_mismatch: bool = False
+    leak_delta: float = 0.0
+    receiver_q_z: float = 0.5
 
     def __post_init__(self) -> None:
         if self.error_correction not in ERROR_CORRECTIONS:
@@ -137,6 +144,7 @@ class PassKeys:
     ec_reply_bits: int = 0  # bits Bob disclosed in error correction (lambda_B)
     eps_sec: float = 0.0  # secrecy failure probability of this run (0: no protocol ran)
     eps_cor: float = 0.0  # correctness failure probability of this run
+    eve: EveKnowledge | None = None  # simulator only: what Eve knows (None: no eavesdropper)
 
     def scalars(self) -> dict:
         """Flat per-pass scalars for the mission stage (no arrays)."""
@@ -157,6 +165,8 @@ class PassKeys:
             "abort_reason": self.abort_reason,
             "asymptotic_secret_bits": self.asymptotic_secret_bits,
         }
+        eve = self.eve if self.eve is not None else honest_knowledge(self.secret_bits)
+        out.update(eve.scalars())
         for name in ("n_z", "n_x", "m_x"):
             for k, v in enumerate(getattr(self.counts, name)):
                 out[f"{name}_{k}"] = int(v)
@@ -200,10 +210,47 @@ def process_pass(events: np.ndarray, intensities, probabilities, p_z: float,
 
 
 def _reconcile(alice: np.ndarray, bob: np.ndarray, qber_estimate: float,
-               params: KeyParameters, rng: np.random.Generator):
+               params: KeyParameters, rng: np.random.Generator, transcript: bool = False):
     return reconcile(alice, bob, qber_estimate, rng, params.error_correction,
                      cascade_frame_bits=params.cascade_frame_bits,
-                     cascade_passes=params.cascade_passes)
+                     cascade_passes=params.cascade_passes, transcript=transcript)
+
+
+def _single_photon_trials(intensities, probabilities, p_z: float, params: KeyParameters,
+                          pulses_sent: int | None) -> float | None:
+    """Expected single-photon pulses Alice prepared in Z and Bob measured in Z (Y_1's
+    denominator for the Trojan-horse correction)."""
+    if not pulses_sent:
+        return None
+    mu = np.asarray(intensities, dtype=float)
+    tau1 = float(np.sum(np.asarray(probabilities, dtype=float) * mu * np.exp(-mu)))
+    return pulses_sent * tau1 * p_z * params.receiver_q_z
+
+
+def _eve_knowledge(sk: SiftedKey, ec, ver, final_key, seed, params: KeyParameters,
+                   rng: np.random.Generator) -> EveKnowledge | None:
+    """Eve's knowledge of the final key (simulator only; None without an eavesdropper).
+
+    Its coin flips come from a child of the keys generator drawn *after* the protocol's
+    public randomness, so the protocol's draws are unchanged by it."""
+    if sk.eve_z is None:
+        return None
+    n = sk.sifted_bits
+    transcript = getattr(ec, "transcript", None) if ec is not None else None
+    n_public = (int(ec.leaked_bits) if ec is not None else 0) + (ver.tag_bits if ver else 0)
+
+    def public_rows(col_of):
+        cols = np.flatnonzero(col_of >= 0)  # positions in column order
+        from satqkd.keys.cascade import parity_rows
+
+        parts = [parity_rows(ec, n, col_of)]
+        if ver is not None and ver.seed is not None:
+            parts.append(toeplitz_rows(ver.seed, n, ver.tag_bits, cols))
+        return np.concatenate(parts)
+
+    return knowledge(sk.alice_z, sk.eve_z, public_rows if transcript is not None else None,
+                     final_key, seed, params.eps_sec, np.random.default_rng(rng.integers(2**63)),
+                     n_public=n_public)
 
 
 def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
@@ -236,15 +283,20 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     eps = (params.eps_sec, params.eps_cor) if ran else (0.0, 0.0)
 
     def done(reason, bounds=None, ec=None, tag_bits=0, qz=float("nan"), eff=float("nan"),
-             secret=0, ka=empty, kb=empty):
+             secret=0, ka=empty, kb=empty, eve=None):
         ec_leak = int(ec.leaked_bits) if ec is not None else 0
         reply = int(ec.reply_bits) if ec is not None else 0
+        if eve is None and sk.eve_z is not None:  # an attacked pass that claimed no key
+            eve = knowledge(sk.alice_z, sk.eve_z, None, None, None, params.eps_sec, rng)
         return PassKeys(n, qz, qber_x, qber_z_true, c, bounds, ec_leak, tag_bits,
                         ec_leak + reply + tag_bits, eff, secret, reason, ka, kb, asym,
-                        reply, *eps)
+                        reply, *eps, eve)
 
     fk_args = (c, intensities, probabilities)
-    fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound)
+    fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound,
+                 leak_delta=params.leak_delta,
+                 single_photon_trials=_single_photon_trials(intensities, probabilities, p_z,
+                                                            params, pulses_sent))
     if c.n_x.sum() == 0:
         return done(ABORT_NO_TEST)
     if qber_x > params.qber_threshold:
@@ -256,7 +308,8 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     if params.detector_mismatch:
         return done(ABORT_MISMATCH, pre)
 
-    ec = _reconcile(sk.alice_z, sk.bob_z, max(qber_x, params.min_qber_estimate), params, rng)
+    ec = _reconcile(sk.alice_z, sk.bob_z, max(qber_x, params.min_qber_estimate), params, rng,
+                    transcript=sk.eve_z is not None)
     qber_z = ec.errors_corrected / n
     eff = ec.efficiency()
     if ec.leaked_bits >= n:
@@ -276,7 +329,8 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     final = privacy_amplification(np.stack([sk.alice_z, ec.bob_corrected]), fk.length, seed)
     ka = np.packbits(final[0]) if params.keep_keys else empty
     kb = np.packbits(final[1]) if params.keep_keys else empty
-    return done("", fk, ec, ver.tag_bits, qber_z, eff, fk.length, ka, kb)
+    eve = _eve_knowledge(sk, ec, ver, final[0], seed, params, rng)
+    return done("", fk, ec, ver.tag_bits, qber_z, eff, fk.length, ka, kb, eve)
 
 
 @dataclass(frozen=True)
@@ -375,7 +429,7 @@ def finish_block(parts: list[ReconciledPass], intensities, probabilities,
     fk = finite_key_length(c, intensities, probabilities, float(lam_a),
                            eps_sec=params.eps_sec, eps_cor=params.eps_cor,
                            tail=params.tail_bound, reply_bits=float(lam_b),
-                           overhead_bits=overhead)
+                           overhead_bits=overhead, leak_delta=params.leak_delta)
     if qber_x > params.qber_threshold:
         return done(ABORT_QBER, fk)
     if params.detector_mismatch:

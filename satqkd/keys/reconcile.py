@@ -22,9 +22,10 @@ ERROR_CORRECTIONS = ("cascade", "ldpc")
 def reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: float,
               rng: np.random.Generator, method: str = "cascade", *,
               cascade_frame_bits: int = DEFAULT_FRAME_BITS,
-              cascade_passes: int = DEFAULT_PASSES):
+              cascade_passes: int = DEFAULT_PASSES, transcript: bool = False):
     """Reconcile Bob's bits to Alice's with the chosen code; ``rng`` gives the public
-    randomness, ``qber_estimate`` (from the test basis) sets the code's parameters."""
+    randomness, ``qber_estimate`` (from the test basis) sets the code's parameters.
+    ``transcript``: Cascade also records which bits each disclosed parity covers."""
     if method == "ldpc":
         from satqkd.keys.ldpc import ldpc_reconcile
 
@@ -32,4 +33,5 @@ def reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: float
     if method != "cascade":
         raise ValueError(f"error correction must be one of {ERROR_CORRECTIONS}, got {method!r}")
     return cascade_reconcile(alice_bits, bob_bits, qber_estimate, rng,
-                             frame_bits=cascade_frame_bits, passes=cascade_passes)
+                             frame_bits=cascade_frame_bits, passes=cascade_passes,
+                             transcript=transcript)

@@ -69,6 +69,8 @@ class SiftedKey:
     bob_z: np.ndarray  # uint8 Bob's raw key bits, same positions
     intensity_z: np.ndarray  # int8 intensity index of each raw key bit
     detections: np.ndarray | None = None  # all clicks per intensity (sifted or not)
+    #: simulator only: Eve's knowledge of each raw key bit (satqkd.keys.eve codes), or None
+    eve_z: np.ndarray | None = None
 
     @property
     def sifted_bits(self) -> int:
@@ -85,12 +87,14 @@ def concatenate_sifted(parts: list[SiftedKey]) -> SiftedKey:
         return sift(np.zeros(0, dtype=EVENT_DTYPE))
     counts = accumulate_counts([p.counts for p in parts])
     dets = [p.detections for p in parts]
+    eves = [p.eve_z for p in parts]
     return SiftedKey(
         counts,
         np.concatenate([p.alice_z for p in parts]),
         np.concatenate([p.bob_z for p in parts]),
         np.concatenate([p.intensity_z for p in parts]),
         None if any(d is None for d in dets) else np.sum(dets, axis=0),
+        None if any(e is None for e in eves) else np.concatenate(eves),
     )
 
 
@@ -121,8 +125,18 @@ def _sift_kernel(events, n_k):
     return hist, key_a[:m].copy(), key_b[:m].copy(), key_k[:m].copy()
 
 
-def sift(events: np.ndarray, n_intensities: int = 3) -> SiftedKey:
-    """Sift detection events (``EVENT_DTYPE``) into the Z raw key and per-intensity counts."""
+def sift(events: np.ndarray, n_intensities: int = 3, eve_codes: np.ndarray | None = None
+         ) -> SiftedKey:
+    """Sift detection events (``EVENT_DTYPE``) into the Z raw key and per-intensity counts.
+
+    ``eve_codes`` (simulator only): Eve's knowledge per event (:func:`satqkd.keys.eve.eve_codes`),
+    kept for the raw key bits as ``eve_z``.
+    """
+    if eve_codes is not None:
+        sk = sift(events, n_intensities)
+        z = (events["alice_basis"] == BASIS_Z) & (events["bob_basis"] == BASIS_Z)
+        return SiftedKey(sk.counts, sk.alice_z, sk.bob_z, sk.intensity_z, sk.detections,
+                         np.asarray(eve_codes, dtype=np.int8)[z])
     if events.dtype != EVENT_DTYPE:
         raise TypeError(f"events must have satqkd.engine.events.EVENT_DTYPE, got {events.dtype}")
     if events.size:

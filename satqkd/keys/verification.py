@@ -32,6 +32,7 @@ class VerificationResult:
     tag_bits: int
     alice_tag: np.ndarray
     bob_tag: np.ndarray
+    seed: np.ndarray | None = None  # the public Toeplitz seed of the tag
 
 
 def verify_keys(alice_bits: np.ndarray, bob_bits: np.ndarray, rng: np.random.Generator,
@@ -45,4 +46,4 @@ def verify_keys(alice_bits: np.ndarray, bob_bits: np.ndarray, rng: np.random.Gen
     seed = toeplitz_seed(a.size, t, rng)
     ta = toeplitz_hash(a, seed, t)
     tb = toeplitz_hash(b, seed, t)
-    return VerificationResult(bool(np.array_equal(ta, tb)), t, ta, tb)
+    return VerificationResult(bool(np.array_equal(ta, tb)), t, ta, tb, seed)

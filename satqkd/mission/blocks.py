@@ -30,6 +30,7 @@ import pandas as pd
 
 from satqkd import config
 from satqkd.keys.finite_key import ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_POOLED, ABORT_TOO_SHORT
+from satqkd.keys.eve import honest_knowledge
 from satqkd.keys.postprocess import ReconciledPass, finish_block, write_keys
 from satqkd.keys.sifting import DecoyCounts
 from satqkd.mission import parameters, store
@@ -61,6 +62,16 @@ def pooled_scalars(part: ReconciledPass) -> dict:
     for name in ("s_z0", "s_z1", "s_x1", "v_x1", "phi_z"):
         out[name] = float("nan")
     return out
+
+
+def pooled_eve_scalars(attacked: bool, secret_bits: int) -> dict:
+    """Eve's columns for a pooled pass or block. Her knowledge is computed per pass only:
+    under an attack a pooled block's is not computed (``security = "unknown"``)."""
+    if not attacked:
+        return honest_knowledge(secret_bits).scalars()
+    return {"eve_known_bits": -1, "eve_information_bits": float("nan"),
+            "eve_key_agreement": float("nan"), "eve_knowledge_method": "not-computed",
+            "security": "unknown" if secret_bits > 0 else "aborted"}
 
 
 def encode_reconciled(part: ReconciledPass) -> bytes:
@@ -155,7 +166,7 @@ def close_blocks(out_dir: Path, cfg: config.MissionConfig, pass_ids: Sequence[st
         first, last = rows[group[0]], rows[group[-1]]
         sat = sat_cfg.get(str(last["satellite"]), cfg.satellites[0])
         source = parameters.decoy_source(sat)
-        kp = parameters.key_parameters(cfg, station_cfg[str(last["station"])])
+        kp = parameters.key_parameters(cfg, station_cfg[str(last["station"])], sat)
         parts = [decode_reconciled(reconciled_path(out_dir, pass_ids[i]).read_bytes())
                  for i in group]
         keys = finish_block(parts, source.intensities, source.probabilities, kp,
@@ -165,6 +176,8 @@ def close_blocks(out_dir: Path, cfg: config.MissionConfig, pass_ids: Sequence[st
         overrides[closing].update({
             k: s[k] for k in ("secret_bits", "abort_reason", "eps_sec", "eps_cor",
                               "vacuum_credited", "s_z0", "s_z1", "s_x1", "v_x1", "phi_z")})
+        overrides[closing].update(pooled_eve_scalars(cfg.eavesdropper.kind != "none",
+                                                     keys.secret_bits))
         overrides[closing].update(block_passes=len(group), block_sifted_bits=keys.sifted_bits,
                                   block_leaked_bits=keys.leaked_bits,
                                   block_qber_x=keys.qber_x)

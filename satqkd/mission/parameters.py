@@ -18,7 +18,9 @@ from satqkd.channel.params import (
     Transmitter,
     Turbulence,
 )
-from satqkd.engine.params import DecoySource, Eavesdropper
+import math
+
+from satqkd.engine.params import DecoySource, Eavesdropper, probe_detector_response
 from satqkd.engine.params import Receiver as EngineReceiver
 from satqkd.keys.postprocess import KeyParameters
 
@@ -92,23 +94,61 @@ def engine_receiver(station: config.Station) -> EngineReceiver:
         misalignment=station.receiver.misalignment, dead_time_s=det.dead_time_ns * 1e-9,
         afterpulse_probability=det.afterpulse_probability,
         afterpulse_time_s=det.afterpulse_time_ns * 1e-9,
+        basis_choice=station.receiver.basis_choice,
     )
 
 
-def eavesdropper(cfg: config.MissionConfig) -> Eavesdropper | None:
+def eavesdropper(cfg: config.MissionConfig, sat: config.Satellite | None = None,
+                 station: config.Station | None = None) -> Eavesdropper | None:
+    """The attack of the mission on one link (the Trojan horse's isolation and Bob's
+    detector response default to what the link's satellite and station declare)."""
     e = cfg.eavesdropper
     if e.kind == "none":
         return None
+    sat = sat or cfg.satellites[0]
+    station = station or cfg.stations[0]
+    declared = sat.source.isolation_db if e.target == "alice" else station.receiver.isolation_db
+    iso = e.isolation_db if e.isolation_db is not None else (declared or 0.0)
+    det = station.detector
+    response = e.detector_response if e.detector_response is not None else probe_detector_response(
+        det.material, e.probe_wavelength_nm, max(det.efficiencies))
     return Eavesdropper(kind=e.kind, fraction=e.fraction, basis_z_probability=e.basis_z_probability,
-                        pns_bob_transmittance=e.pns_bob_transmittance)
+                        pns_bob_transmittance=e.pns_bob_transmittance, target=e.target,
+                        probe_wavelength_nm=e.probe_wavelength_nm, probe_photons=e.probe_photons,
+                        isolation_db=iso, reflectivity=e.reflectivity, detector_response=response)
 
 
-def key_parameters(cfg: config.MissionConfig, station: config.Station | None = None
-                   ) -> KeyParameters:
-    """Keys-stage parameters; with ``station``, its detectors decide the mismatch flag."""
+def trojan_leak_delta(cfg: config.MissionConfig, sat: config.Satellite | None,
+                      station: config.Station | None) -> float:
+    """Quantum-coin imbalance of the declared isolations (Lucamarini et al. 2015):
+    mu_out = probe_max 10^(-isolation_db / 10) at each declared end (reflectivity <= 1),
+    Delta = (1 - c_A c_B) / 2 with c = exp(-mu_out) cos(mu_out); 0 when nothing is declared.
+    A passive basis choice leaks nothing, whatever its isolation."""
+    c = 1.0
+    n_max = cfg.keys.trojan_probe_photons_max
+    ends = []
+    if sat is not None and sat.source.isolation_db is not None:
+        ends.append(sat.source.isolation_db)
+    if (station is not None and station.receiver.basis_choice == "active"
+            and station.receiver.isolation_db is not None):
+        ends.append(station.receiver.isolation_db)
+    if not ends:
+        return 0.0
+    for iso in ends:
+        mu = n_max * 10.0 ** (-iso / 10.0)
+        c *= math.exp(-mu) * math.cos(mu)
+    return 0.5 * (1.0 - c)
+
+
+def key_parameters(cfg: config.MissionConfig, station: config.Station | None = None,
+                   sat: config.Satellite | None = None) -> KeyParameters:
+    """Keys-stage parameters; with ``station``, its detectors decide the mismatch flag;
+    with ``station`` and ``sat``, their declared isolations the Trojan-horse leak."""
     k = cfg.keys
     return KeyParameters(eps_sec=k.eps_sec, eps_cor=k.eps_cor, tail_bound=k.tail_bound,
                          qber_threshold=k.qber_threshold, cascade_frame_bits=k.cascade_frame_bits,
                          cascade_passes=k.cascade_passes, keep_keys=k.write_keys,
                          error_correction=k.error_correction,
-                         detector_mismatch=station is not None and station.detector.mismatched)
+                         detector_mismatch=station is not None and station.detector.mismatched,
+                         leak_delta=trojan_leak_delta(cfg, sat, station),
+                         receiver_q_z=station.receiver.q_z if station is not None else 0.5)

@@ -27,6 +27,7 @@ from satqkd.errors import InputError
 from satqkd.engine.decoy import simulate_decoy_bb84
 from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
+from satqkd.keys.eve import eve_codes
 from satqkd.keys.postprocess import process_sifted, reconcile_sifted, write_keys
 from satqkd.keys.sifting import concatenate_sifted, sift
 from satqkd.mission import blocks, cf, parameters, store
@@ -97,7 +98,8 @@ PASSES_CSV_COLUMNS = [
     "duration_s", "tle_epoch", "min_loss_db", "max_loss_db", "clear_fraction", "detections",
     "sifted_bits", "qber", "qber_z", "qber_x", "secret_bits", "leaked_bits", "ec_efficiency",
     "abort_reason", "block_id", "eps_sec", "eps_cor", "chsh_s", "chsh_sigma",
-    "coincidence_rate_hz",
+    "coincidence_rate_hz", "eve_known_bits", "eve_information_bits", "eve_key_agreement",
+    "eve_knowledge_method", "security",
 ]
 
 
@@ -239,7 +241,8 @@ def simulate_pass(task: PassTask) -> PassOutput:
         slot_s = step / sub
     else:
         sub, slot_s = 1, step
-    kp = parameters.key_parameters(cfg, station)
+    kp = parameters.key_parameters(cfg, station, sat)
+    eve = parameters.eavesdropper(cfg, sat, station)
     pooled = cfg.keys.block != "pass"
     reconciled = None
     operating = operating_s & (var["cloud_clear"].values > 0)
@@ -254,12 +257,12 @@ def simulate_pass(task: PassTask) -> PassOutput:
         scalars = {**keys.scalars(), "abort_reason": reason}
     else:
         counts, doubles, sifted_key, pulses = _run_engine(
-            eta, noise, slot_s, source, receiver, parameters.eavesdropper(cfg), engine_seed)
+            eta, noise, slot_s, source, receiver, eve, engine_seed)
         counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
         doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
         if pooled:  # error correction now; parameter estimation and PA when the block closes
             part = reconcile_sifted(sifted_key, kp, np.random.default_rng(keys_seed))
-            scalars = blocks.pooled_scalars(part)
+            scalars = {**blocks.pooled_scalars(part), **blocks.pooled_eve_scalars(eve is not None, 0)}
             reconciled = blocks.encode_reconciled(part)
             keys = None
         else:
@@ -315,16 +318,20 @@ def _run_engine(eta, noise, slot_s, source, receiver, eve, seed: np.random.SeedS
         peak = max(peak, acc)
     edges.append(eta.size)
     seeds = seed.spawn(len(edges) - 1)
+    # PNS: Eve's knowledge needs each event's photon number (only under that attack)
+    record_n = eve is not None and eve.kind == "pns"
     # One events buffer for every stretch: a fresh one each time costs page faults and
     # kernel zero-filling. Its pages are mapped lazily, so the slack costs no memory.
     buf = empty_events(int(1.25 * peak + 10.0 * math.sqrt(peak) + 4096))
     counts, doubles, parts, pulses = [], [], [], 0
     for (a, b), s in zip(zip(edges[:-1], edges[1:]), seeds):
         r = simulate_decoy_bb84(eta[a:b], noise[a:b], slot_s, source, receiver,
-                                np.random.default_rng(s), eavesdropper=eve, events_out=buf)
+                                np.random.default_rng(s), eavesdropper=eve, events_out=buf,
+                                record_photon_number=record_n)
         counts.append(r.counts)
         doubles.append(r.double_clicks)
-        parts.append(sift(r.events, len(source.intensities)))
+        codes = eve_codes(r.eve_bit, r.eve_knows) if r.eve_bit is not None else None
+        parts.append(sift(r.events, len(source.intensities), codes))
         pulses += int(r.n_pulses.sum())
         del r
     del buf  # before the pass's key arrays are joined: a lower peak of memory
@@ -352,7 +359,7 @@ def warm_up(cfg: config.MissionConfig) -> None:
         source = parameters.decoy_source(cfg.satellites[0])
         _, _, sifted, pulses = _run_engine(
             np.full(20, 2e-2), np.full(20, 1e-6), 0.1, source, parameters.engine_receiver(st),
-            parameters.eavesdropper(cfg), np.random.SeedSequence(0))
+            parameters.eavesdropper(cfg, cfg.satellites[0], st), np.random.SeedSequence(0))
         process_sifted(sifted, source.intensities, source.probabilities, source.p_z,
                        parameters.key_parameters(cfg), np.random.default_rng(0), pulses_sent=pulses)
     except Exception:  # noqa: BLE001 - a failed warm-up costs only the time it saves

@@ -264,8 +264,9 @@ class _Table:
     """A table for both renderers: headers, rows of strings, right-aligned columns."""
 
     def __init__(self, headers: Sequence[str], rows: Sequence[Sequence[str]],
-                 right: Sequence[int] = ()):
+                 right: Sequence[int] = (), red: Sequence[int] = ()):
         self.headers, self.rows, self.right = list(headers), [list(r) for r in rows], set(right)
+        self.red = set(red)  # rows drawn in red (compromised keys)
 
     def markdown(self) -> str:
         def esc(s: str) -> str:
@@ -281,8 +282,9 @@ class _Table:
             a = ' class="r"' if i in self.right else ""
             return f"<{tag}{a}>{html.escape(str(s))}</{tag}>"
         head = "".join(cell("th", i, h) for i, h in enumerate(self.headers))
-        body = "\n".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>"
-                         for r in self.rows)
+        body = "\n".join(("<tr class=\"compromised\">" if k in self.red else "<tr>")
+                         + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>"
+                         for k, r in enumerate(self.rows))
         return (f'<table class="{cls}"><thead><tr>{head}</tr></thead>\n'
                 f"<tbody>\n{body}\n</tbody></table>")
 
@@ -398,6 +400,32 @@ def _abort_table(table: pd.DataFrame) -> _Table | None:
     return _Table(["reason", "passes"], rows, right=[1]) if rows else None
 
 
+class _Alert(str):
+    """A plain sentence the report shows as a warning (red in HTML)."""
+
+
+def _security_verdicts(table: pd.DataFrame) -> list:
+    """Passes whose claimed key the simulated eavesdropper holds (``security``)."""
+    if "security" not in table or not len(table):
+        return []
+    bad = table[table["security"].astype(str) == "compromised"]
+    if not len(bad):
+        return []
+    bits = pd.to_numeric(bad["secret_bits"], errors="coerce").fillna(0)
+    known = pd.to_numeric(bad.get("eve_known_bits", 0), errors="coerce").fillna(0)
+    sentence = _Alert(
+        f"{len(bad)} of {len(table)} passes claimed a secret key that the simulated "
+        f"eavesdropper knows: {_int(int(bits.sum()))} bits claimed, of which she knows "
+        f"{_int(int(known.clip(lower=0).sum()))} with certainty. These keys are not secret; "
+        "the protocol's statistics did not reveal the attack (see docs/attacks.md).")
+    rows = [[r.pass_id, r.station, _int(r.secret_bits), _int(getattr(r, "eve_known_bits", 0)),
+             _pct(getattr(r, "eve_key_agreement", float("nan")), 1)]
+            for r in bad.itertuples(index=False)]
+    t = _Table(["pass", "station", "claimed key (bit)", "Eve knows (bit)", "Eve's agreement"],
+               rows, right=[2, 3, 4], red=range(len(rows)))
+    return [sentence, t]
+
+
 def _pass_rows_table(table: pd.DataFrame) -> _Table:
     extra = [c for c in ("chsh_s",) if c in table]
     headers = ["#", "AOS (UTC)", "satellite", "station", "max el. (deg)", "duration (s)",
@@ -412,7 +440,14 @@ def _pass_rows_table(table: pd.DataFrame) -> _Table:
         row.append(r.abort_reason or "")
         rows.append(row)
     right = [0] + list(range(4, 12 + len(extra)))
-    return _Table(headers, rows, right=right)
+    red = []
+    if "security" in table:  # before the abort reason, which stays the last column
+        headers.insert(len(headers) - 1, "security")
+        for i, (row, v) in enumerate(zip(rows, table["security"].astype(str))):
+            row.insert(len(row) - 1, v)
+            if v == "compromised":
+                red.append(i)
+    return _Table(headers, rows, right=right, red=red)
 
 
 _CAPTIONS = {
@@ -441,6 +476,8 @@ figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}
 .note{font-size:.85em;color:#555}
 table.passes{font-size:.8em}
+tr.compromised td{color:#b00000;font-weight:600}
+p.alert{color:#b00000;font-weight:600;border-left:4px solid #b00000;padding-left:.6em}
 """
 
 
@@ -463,6 +500,9 @@ def _render(title: str, sections: list[tuple[str, list]], out_dir: Path) -> tupl
                 body.append(f'<figure><img alt="{html.escape(caption)}" '
                             f'src="data:image/png;base64,{data}"/>'
                             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            elif isinstance(part, _Alert):
+                md += [f"> **Warning:** {part}", ""]
+                body.append(f'<p class="alert">{html.escape(str(part))}</p>')
             else:
                 md += [str(part), ""]
                 body.append(f'<p class="note">{html.escape(str(part))}</p>')
@@ -485,6 +525,9 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple
         ("Mission totals", ([] if len(table) else [
             "No pass above the elevation mask in the mission period."]) + [_totals_table(tot)]),
     ]
+    verdicts = _security_verdicts(table)
+    if verdicts:
+        sections.append(("Compromised keys", verdicts))
     security = _security_table(info)
     if security:
         sections.append(("Security of the keys", security))
