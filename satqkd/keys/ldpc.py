@@ -63,7 +63,7 @@ from satqkd.keys.finite_key import binary_entropy
 #: Code length N of the mother codes: 2^15 = 32768.  BP's gap to capacity shrinks as N grows
 #: (frame error rates fall faster with N at a fixed f); 2^15 keeps f <= 1.1 at QBER 1-4 % with
 #: blind retries while a pass of 1e5-1e6 sifted bits still fills several frames.
-DEFAULT_FRAME_BITS = 32768
+DEFAULT_FRAME_BITS = 65536
 DEFAULT_MAX_RETRIES = 12
 #: Bits of the per-frame verification hash.
 DEFAULT_HASH_BITS = 16
@@ -71,6 +71,8 @@ DEFAULT_HASH_BITS = 16
 F_START = 1.0
 STEP_F = 0.03
 MAX_ITERATIONS = 60
+#: An attempt stops after this many iterations without a new fewest-unsatisfied-checks count.
+PATIENCE = 10
 #: phi-function table of the sum-product decoder: step and size (covers [0, 24)).
 PHI_STEP = 1.0 / 128.0
 PHI_SIZE = 24 * 128
@@ -80,14 +82,18 @@ _KNOWN_LLR = 1.0e4  # shortened and revealed bits
 #: Mother code rates and node-perspective variable-degree distributions {degree: fraction}
 #: (output of scripts/design_ldpc_degrees.py; GA thresholds within 1-5 % of capacity).
 MOTHER_CODES: dict[float, dict[int, float]] = {
-    0.50: {2: 0.4567, 3: 0.29982, 6: 0.09363, 7: 0.07484, 12: 0.00789, 15: 0.06712},
-    0.60: {2: 0.40895, 3: 0.31046, 5: 0.0083, 6: 0.1639, 15: 0.10839},
-    0.70: {2: 0.35716, 3: 0.31854, 5: 0.12471, 6: 0.05415, 15: 0.14544},
-    0.78: {2: 0.31173, 3: 0.33677, 5: 0.16176, 6: 0.0254, 15: 0.16433},
-    0.85: {2: 0.26477, 3: 0.38317, 5: 0.06613, 6: 0.11651, 15: 0.16941},
-    0.90: {2: 0.22314, 3: 0.40936, 5: 0.02597, 6: 0.16969, 15: 0.17184},
-    0.93: {2: 0.192, 3: 0.42715, 6: 0.20536, 15: 0.17549},
-    0.95: {2: 0.16652, 3: 0.43871, 6: 0.20785, 15: 0.18691},
+    0.50: {2: 0.32346, 3: 0.45592, 8: 0.0864, 10: 0.08663, 30: 0.04759},
+    0.60: {2: 0.29115, 3: 0.46624, 8: 0.0913, 10: 0.10253, 30: 0.04877},
+    0.65: {2: 0.27271, 3: 0.46395, 8: 0.14316, 10: 0.05441, 30: 0.06578},
+    0.70: {2: 0.25467, 3: 0.47017, 8: 0.14052, 10: 0.06917, 30: 0.06548},
+    0.75: {2: 0.23491, 3: 0.47177, 8: 0.17786, 10: 0.03859, 30: 0.07687},
+    0.80: {2: 0.21333, 3: 0.47739, 8: 0.1894, 10: 0.03853, 30: 0.08136},
+    0.85: {2: 0.18873, 3: 0.4858, 8: 0.17818, 10: 0.06894, 30: 0.07834},
+    0.88: {2: 0.17154, 3: 0.48603, 8: 0.21864, 10: 0.03319, 30: 0.09059},
+    0.90: {2: 0.15876, 3: 0.48864, 8: 0.22136, 10: 0.03958, 30: 0.09166},
+    0.93: {2: 0.13643, 3: 0.49114, 8: 0.23614, 10: 0.03972, 30: 0.09658},
+    0.95: {2: 0.11838, 3: 0.49084, 6: 0.0043, 8: 0.27183, 15: 0.00997, 20: 0.02498,
+           30: 0.0797},
 }
 MOTHER_RATES = tuple(sorted(MOTHER_CODES))
 
@@ -248,16 +254,16 @@ def mother_code(rate: float, n: int = DEFAULT_FRAME_BITS) -> LdpcCode:
 
 # ----------------------------------------------------------------------------- decoding
 @numba.njit(cache=True)
-def _syndrome_ok(row_ptr, cols, llr, syn):
-    """True if the hard decisions of ``llr`` (bit 1 where llr < 0) satisfy H x = syn."""
+def _unsatisfied(row_ptr, cols, llr, syn):
+    """Number of checks the hard decisions of ``llr`` (bit 1 where llr < 0) violate."""
+    bad = 0
     for c in range(row_ptr.size - 1):
         par = syn[c]
         for e in range(row_ptr[c], row_ptr[c + 1]):
             if llr[cols[e]] < 0:
                 par ^= 1
-        if par:
-            return False
-    return True
+        bad += par
+    return bad
 
 
 def _phi_table() -> np.ndarray:
@@ -275,7 +281,7 @@ def _phi(x, tab):
 
 
 @numba.njit(cache=True)
-def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, tab):
+def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience, tab):
     """Layered sum-product syndrome decoding, in place; returns iterations used, or -1.
 
     One layer per check (Hocevar, IEEE SiPS 2004), in the phi domain of Gallager:
@@ -285,7 +291,11 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, tab):
     within the table's resolution, measured: same iterations and decisions as tanh/atanh).
     L (posterior LLRs = channel + sum of R) and R persist between calls, so a retry
     resumes from the last attempt.  Stops as soon as the hard decisions (bit 1 where
-    L < 0) satisfy the syndrome; a check's syndrome bit s_c flips its messages' sign.
+    L < 0) satisfy the syndrome (a check's syndrome bit s_c flips its messages' sign), or
+    gives up when the number of unsatisfied checks has not reached a new minimum for
+    ``patience`` iterations (a stalled attempt: the next retry reveals more instead).
+    The count is taken in the sweep itself (each check as its layer starts), which saves
+    a pass over the edges per iteration; a zero is confirmed by an exact check.
     """
     m = row_ptr.size - 1
     dmax = 0
@@ -293,29 +303,47 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, tab):
         dmax = max(dmax, row_ptr[c + 1] - row_ptr[c])
     t = np.empty(dmax, np.float32)
     ph = np.empty(dmax, np.float32)
+    if _unsatisfied(row_ptr, cols, L, syn) == 0:
+        return 0
+    best = m + 1
+    since = 0
     for it in range(max_iter):
-        if _syndrome_ok(row_ptr, cols, L, syn):
-            return it
+        bad = 0  # checks unsatisfied by the hard decisions as each layer starts
         for c in range(m):
             lo = row_ptr[c]
             hi = row_ptr[c + 1]
             total = np.float32(0.0)
             neg = syn[c]
+            hard = syn[c]
             for e in range(lo, hi):
-                x = L[cols[e]] - R[e]
+                v = cols[e]
+                if L[v] < 0:
+                    hard ^= 1
+                x = L[v] - R[e]
                 t[e - lo] = x
                 if x < 0:
                     neg ^= 1
-                v = _phi(abs(x), tab)
-                ph[e - lo] = v
-                total += v
+                y = _phi(abs(x), tab)
+                ph[e - lo] = y
+                total += y
+            bad += hard
             for e in range(lo, hi):
                 x = t[e - lo]
                 mag = _phi(total - ph[e - lo], tab)
                 r = -mag if neg ^ (1 if x < 0 else 0) else mag
                 R[e] = r
                 L[cols[e]] = x + r
-    if _syndrome_ok(row_ptr, cols, L, syn):
+        # the sweep's count lags by one layer update, so confirm a zero exactly
+        if bad == 0 and _unsatisfied(row_ptr, cols, L, syn) == 0:
+            return it + 1
+        if bad < best:
+            best = bad
+            since = 0
+        else:
+            since += 1
+            if since > patience:
+                return -1
+    if _unsatisfied(row_ptr, cols, L, syn) == 0:
         return max_iter
     return -1
 
@@ -355,7 +383,11 @@ _PHI_TABLE = _phi_table()
 # ----------------------------------------------------------------------------- protocol
 @dataclass(frozen=True)
 class LdpcResult:
-    """Outcome of :func:`ldpc_reconcile`."""
+    """Outcome of :func:`ldpc_reconcile`.
+
+    Per frame f: leak = m - punctured[f] + hash_bits + revealed[f] if it was reconciled,
+    key_bits[f] if it was disclosed; ``leaked_bits`` is their sum.
+    """
 
     bob_corrected: np.ndarray  # uint8, Bob's bits after reconciliation
     leaked_bits: int  # every bit of Alice's key the public messages reveal, counted exactly
@@ -364,14 +396,16 @@ class LdpcResult:
     frames_retried: int  # frames that needed at least one retry
     frames_disclosed: int  # frames disclosed in full after max_retries failed retries
     frame_bits: int  # mother-code length N
-    syndrome_bits: int  # sum over frames of (m - p_initial): the first message's cost
-    revealed_bits: int  # punctured or key values revealed on retries
-    hash_bits: int  # per-frame verification hash bits sent
-    disclosed_bits: int  # key bits of fully disclosed frames (their whole charge)
-    retries: int  # retries over all frames
-    frame_leak: np.ndarray  # int64 leak per frame
-    frame_key_bits: np.ndarray  # int64 key bits per frame
-    frame_rates: np.ndarray  # mother-code rate used per frame
+    code_rate: float  # design rate of the mother code used
+    code_checks: int  # its m (syndrome length before puncturing credit)
+    hash_bits: int  # per-frame verification hash length
+    frame_key_bits: np.ndarray  # int64, key bits per frame
+    frame_punctured: np.ndarray  # int64, punctured positions at the first attempt
+    frame_shortened: np.ndarray  # int64, shortened (public filler) positions
+    frame_revealed: np.ndarray  # int64, punctured or key values revealed on retries
+    frame_attempts: np.ndarray  # int64, decoding attempts (1 + retries)
+    frame_disclosed: np.ndarray  # bool, frame disclosed in full
+    frame_leak: np.ndarray  # int64, leak charged per frame
 
     def efficiency(self, qber: float | None = None) -> float:
         """f = leaked / (n h(QBER)); QBER defaults to errors_corrected / n (the actual one)."""
@@ -433,6 +467,8 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
         raise ValueError("Alice's and Bob's keys must be 1-D arrays of equal length")
     if not 0 <= hash_bits <= 64:
         raise ValueError("hash_bits must be in [0, 64]")
+    if max_retries < 0:
+        raise ValueError("max_retries must be >= 0")
     n_key = a.size
     q = min(max(float(qber_estimate), 1e-4), 0.5)
     rate = choose_code_rate(q, frame_bits, f_start)
@@ -443,73 +479,65 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     perm = rng.permutation(n_key)
     seed = int(rng.integers(0, 2**63 - 1))
     hash_seed = int(rng.integers(0, 2**63 - 1))
-    if n_key == 0:
-        e = np.zeros(0, np.int64)
-        return LdpcResult(b0.copy(), 0, 0, 0, 0, 0, 0, N, 0, 0, 0, 0, 0, e, e, e.astype(float))
     # frames of near-equal key length, none above N minus the fewest punctured bits needed
-    k_max = N - frame_plan(code, N, q, f_start)[0]
-    k_max = max(1, min(N, k_max))
+    k_max = max(1, N - frame_plan(code, N, q, f_start)[0])
     nf = -(-n_key // k_max)
     bounds = np.linspace(0, n_key, nf + 1).round().astype(np.int64)
+    kbits = np.diff(bounds)
+    punct_n = np.zeros(nf, np.int64)
+    short_n = np.zeros(nf, np.int64)
+    revealed = np.zeros(nf, np.int64)
+    attempts = np.zeros(nf, np.int64)
+    disclosed = np.zeros(nf, bool)
+    leaks = np.zeros(nf, np.int64)
 
     ap = a[perm]
     bp = b0[perm].copy()
     llr_key = np.float32(math.log((1.0 - q) / q))
     filler_rng = np.random.default_rng(seed)
-    leaks = np.zeros(nf, np.int64)
-    kbits = np.zeros(nf, np.int64)
-    syndrome_total = revealed_total = disclosed_total = retries_total = 0
-    retried = disclosed = 0
-    E = code.cols.size
     for f in range(nf):
         lo, hi = int(bounds[f]), int(bounds[f + 1])
         k = hi - lo
-        kbits[f] = k
         p, s = frame_plan(code, k, q, f_start)
+        punct_n[f], short_n[f] = p, s
         if m - p + hash_bits >= k:
-            # the syndrome would cost more than the frame: disclose it outright
+            # the syndrome would cost as much as the frame: disclose it outright
             bp[lo:hi] = ap[lo:hi]
+            disclosed[f] = True
             leaks[f] = k
-            disclosed += 1
-            disclosed_total += k
             continue
         punct = code.puncture_order[:p]
         short = code.shorten_order[:s]
         key_pos = np.setdiff1d(np.arange(N), np.concatenate([punct, short]),
-                              assume_unique=True)
-        # Alice's word: key bits, private random punctured bits, public fillers
-        wa = np.zeros(N, np.uint8)
+                               assume_unique=True)
+        # Alice's word: key bits, private random punctured bits, public shortened fillers
+        wa = filler_rng.integers(0, 2, N, dtype=np.uint8)
         wa[key_pos] = ap[lo:hi]
-        fill = filler_rng.integers(0, 2, N, dtype=np.uint8)  # punctured (private) + shortened
-        wa[punct] = fill[punct]
-        wa[short] = fill[short]
         syn = _syndrome(code.row_ptr, code.cols, wa)
-        L = np.zeros(N, np.float32)
+        known = np.where(wa == 0, np.float32(_KNOWN_LLR), np.float32(-_KNOWN_LLR))
+        L = np.zeros(N, np.float32)  # punctured: LLR 0
         L[key_pos] = np.where(bp[lo:hi] == 0, llr_key, -llr_key)
-        L[short] = np.where(wa[short] == 0, _KNOWN_LLR, -_KNOWN_LLR)
-        R = np.zeros(E, np.float32)
-        leak = m - p + hash_bits
+        L[short] = known[short]
+        R = np.zeros(code.cols.size, np.float32)
         step = max(1, int(math.ceil(step_f * h * k)))
-        n_rev_p = 0  # punctured values revealed, taken from the end of the punctured list
-        n_rev_k = 0  # key values revealed
+        n_rev_p = 0  # punctured values revealed (from the end of the punctured list)
+        n_rev_k = 0  # key values revealed (once no punctured value is left)
         ok = False
         for attempt in range(max_retries + 1):
             if attempt > 0:
                 take_p = min(step, p - n_rev_p)
                 rev = punct[p - n_rev_p - take_p:p - n_rev_p]
-                n_rev_p += take_p
                 take_k = min(step - take_p, k - n_rev_k)
                 revk = key_pos[n_rev_k:n_rev_k + take_k]
+                # a revealed bit becomes known: swap its channel LLR inside L = ch + sum R
+                L[rev] += known[rev]
+                L[revk] += known[revk] - np.where(bp[lo + n_rev_k:lo + n_rev_k + take_k] == 0,
+                                                  llr_key, -llr_key)
+                n_rev_p += take_p
                 n_rev_k += take_k
-                # a revealed value becomes a known bit: swap its channel LLR (L = ch + sum R)
-                L[rev] += np.where(wa[rev] == 0, _KNOWN_LLR, -_KNOWN_LLR).astype(np.float32)
-                ch_old = np.where(bp[lo:hi][n_rev_k - take_k:n_rev_k] == 0, llr_key, -llr_key)
-                ch_new = np.where(wa[revk] == 0, _KNOWN_LLR, -_KNOWN_LLR)
-                L[revk] += (ch_new - ch_old).astype(np.float32)
-                leak += take_p + take_k
-                retries_total += 1
+            last = attempt == max_retries
             it = _layered_sum_product(code.row_ptr, code.cols, syn, L, R, max_iterations,
-                                      _PHI_TABLE)
+                                      max_iterations if last else PATIENCE, _PHI_TABLE)
             if it >= 0:
                 dec = (L[key_pos] < 0).astype(np.uint8)
                 resid = np.flatnonzero(dec != ap[lo:hi]).astype(np.int64)
@@ -519,20 +547,16 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
                     bp[lo:hi] = dec
                     ok = True
                     break
-        if attempt > 0:
-            retried += 1
-        if not ok:
-            bp[lo:hi] = ap[lo:hi]
-            leak = k
-            disclosed += 1
-            disclosed_total += k
+        attempts[f] = attempt + 1
+        revealed[f] = n_rev_p + n_rev_k
+        if ok:
+            leaks[f] = m - p + hash_bits + revealed[f]
         else:
-            syndrome_total += m - p
-            revealed_total += n_rev_p + n_rev_k
-        leaks[f] = leak
+            bp[lo:hi] = ap[lo:hi]  # Alice discloses the frame; its whole content is public
+            disclosed[f] = True
+            leaks[f] = k
     out = np.empty(n_key, np.uint8)
     out[perm] = bp
-    return LdpcResult(out, int(leaks.sum()), int(np.count_nonzero(out != b0)), nf, retried,
-                      disclosed, N, syndrome_total, revealed_total,
-                      hash_bits * (nf - disclosed), disclosed_total, retries_total, leaks, kbits,
-                      np.full(nf, rate))
+    return LdpcResult(out, int(leaks.sum()), int(np.count_nonzero(out != b0)), nf,
+                      int(np.count_nonzero(attempts > 1)), int(disclosed.sum()), N, rate, m,
+                      hash_bits, kbits, punct_n, short_n, revealed, attempts, disclosed, leaks)
