@@ -8,7 +8,7 @@
 * ``keys.process_pass_1e6`` (s): the whole ``process_pass`` (sifting, parameter estimation,
   all of the above) on synthetic decoy-BB84 events holding about 1e6 Z-sifted bits.
 * ``keys.ldpc_efficiency`` (f): one-way LDPC reconciliation (``ldpc.py``, default 65536-bit
-  frames and retries), the worst f over QBER 1, 2 and 4 % on 4e6 bits each (target
+  frames and retries), the worst f over QBER 1, 2 and 4 % on 2e6 bits each (target
   <= 1.15), with the frame error rate after retries (frames disclosed / frames, target
   <= 1e-2), the first-attempt success rate and Cascade's f on the same keys.
 * ``keys.ldpc_throughput`` (Mbit/s): key bits reconciled per second by ``ldpc_reconcile`` on
@@ -36,7 +36,7 @@ from satqkd.keys.ldpc import choose_code_rate, ldpc_reconcile, mother_code
 from satqkd.keys.synthetic import decoy_link_expectations, synthetic_events
 
 N_BITS = 1_000_000
-LDPC_BITS = 4_000_000
+LDPC_BITS = 2_000_000
 LDPC_QBERS = (0.01, 0.02, 0.04)
 MU = (0.8, 0.1, 0.0)
 P = (0.5, 0.25, 0.25)

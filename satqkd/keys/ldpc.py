@@ -41,7 +41,7 @@ frame that fails every check after ``max_retries`` retries is disclosed, never k
 
 Codes: one family per N built deterministically (fixed seed) at first use by progressive
 edge growth (Hu, Eleftheriou, Arnold, IEEE Trans. IT 51, 386 (2005)) restricted to depth
-one (girth >= 6: no 4-cycles) with the variable-degree distributions of
+one (no 4-cycle where one can be avoided) with the variable-degree distributions of
 ``scripts/design_ldpc_degrees.py`` (Gaussian-approximation density evolution for the BSC
 and linear programming, Chung, Richardson, Urbanke, IEEE Trans. IT 47, 657 (2001)), and
 cached in-process.  The simulation decodes from Bob's bits directly, since Alice's and
@@ -77,6 +77,8 @@ PATIENCE = 10
 PHI_STEP = 1.0 / 128.0
 PHI_SIZE = 24 * 128
 CODE_SEED = 20090115
+#: Checks probed for a 4-cycle-free edge before one is accepted (construction cost bound).
+PEG_PROBES = 512
 _KNOWN_LLR = 1.0e4  # shortened and revealed bits
 
 #: Mother code rates and node-perspective variable-degree distributions {degree: fraction}
@@ -100,14 +102,16 @@ MOTHER_RATES = tuple(sorted(MOTHER_CODES))
 
 # ----------------------------------------------------------------------------- construction
 @numba.njit(cache=True)
-def _peg_depth1(var_deg, m, starts):
+def _peg_depth1(var_deg, m, starts, probes):
     """Tanner graph by progressive edge growth with depth-one look-ahead.
 
     Variables (in the given order, lowest degree first as in PEG) receive their edges one
-    by one; each goes to a check of least current degree among those not within distance
-    two of the variable (so no 4-cycle closes), the scan starting at ``starts[e]``
-    (pre-drawn, so the construction is a pure function of its inputs).  Returns CSR rows
-    (row_ptr, cols) of H, m x n.
+    by one; each goes to a check of least current degree that is not within distance two
+    of the variable (so no 4-cycle closes).  Checks are kept in buckets by degree; the
+    search probes at most ``probes`` checks of the least and the next degree, from a
+    pre-drawn offset ``starts[e]``, before it accepts a 4-cycle (dense high-rate codes:
+    the last, high-degree variables see almost every check within distance two).
+    Returns CSR rows (row_ptr, cols) of H, m x n.
     """
     n = var_deg.size
     E = int(var_deg.sum())
@@ -118,54 +122,61 @@ def _peg_depth1(var_deg, m, starts):
     for v in range(n):
         vptr[v + 1] = vptr[v] + var_deg[v]
     vchk = np.full(E, -1, np.int64)
-    stamp = np.full(m, -1, np.int64)
-    level_count = np.zeros(cap + 1, np.int64)
-    level_count[0] = m
+    stamp = np.full(m, -1, np.int64)  # stamp[c] == v: c within distance two of v
+    own = np.full(m, -1, np.int64)  # own[c] == v: c is already a check of v
+    # bucket queue: order[start[d]:start[d + 1]] are the checks of degree d
+    order = np.arange(m)
+    where = np.arange(m)
+    start = np.zeros(cap + 2, np.int64)
+    start[1:] = m
     lev = 0
     e = 0
     for v in range(n):
         for k in range(var_deg[v]):
-            # forbid v's checks and every check sharing a variable with them
-            for a in range(vptr[v], vptr[v] + k):
-                c1 = vchk[a]
-                stamp[c1] = e
+            if k > 0:
+                # grow v's forbidden set by the neighbourhood of its newest check (the
+                # other variables' edges do not change while v is being connected)
+                c1 = vchk[vptr[v] + k - 1]
                 for t in range(cdeg[c1]):
                     w = cvars[c1, t]
                     for b in range(vptr[w], vptr[w + 1]):
                         c2 = vchk[b]
                         if c2 >= 0:
-                            stamp[c2] = e
-            while level_count[lev] == 0:
+                            stamp[c2] = v
+            while start[lev + 1] == start[lev]:
                 lev += 1
             chosen = -1
             for relax in range(2):
-                lv = lev
-                while chosen < 0 and lv < cap - 1:
-                    if level_count[lv] > 0:
-                        c = starts[e] % m
-                        for _ in range(m):
-                            if cdeg[c] == lv and stamp[c] != e:
-                                chosen = c
-                                break
-                            c += 1
-                            if c == m:
-                                c = 0
-                    lv += 1
+                for lv in range(lev, min(lev + 2, cap)):
+                    size = start[lv + 1] - start[lv]
+                    if size == 0:
+                        continue
+                    off = starts[e] % size
+                    for j in range(min(size, probes) if relax == 0 else size):
+                        c = order[start[lv] + (off + j) % size]
+                        if own[c] != v and (relax or stamp[c] != v):
+                            chosen = c
+                            break
+                    if chosen >= 0:
+                        break
                 if chosen >= 0:
                     break
-                # no 4-cycle-free check left: only forbid repeated edges
-                for c in range(m):
-                    if stamp[c] == e:
-                        stamp[c] = -1
-                for a in range(vptr[v], vptr[v] + k):
-                    stamp[vchk[a]] = e
             if chosen < 0:
                 raise RuntimeError("PEG: no check available")
             vchk[vptr[v] + k] = chosen
+            own[chosen] = v
             cvars[chosen, cdeg[chosen]] = v
-            level_count[cdeg[chosen]] -= 1
-            cdeg[chosen] += 1
-            level_count[cdeg[chosen]] += 1
+            # move `chosen` to the top of its bucket, then shift the bucket boundary
+            d = cdeg[chosen]
+            top = start[d + 1] - 1
+            other = order[top]
+            i = where[chosen]
+            order[i] = other
+            where[other] = i
+            order[top] = chosen
+            where[chosen] = top
+            start[d + 1] -= 1
+            cdeg[chosen] = d + 1
             e += 1
     row_ptr = np.zeros(m + 1, np.int64)
     for c in range(m):
@@ -234,7 +245,7 @@ def build_code(rate: float, n: int, seed: int = CODE_SEED,
     var_deg = np.repeat(degs, counts)  # ascending: low degrees first, as in PEG
     var_deg = np.minimum(var_deg, m)
     starts = rng.integers(0, m, int(var_deg.sum()))
-    row_ptr, cols = _peg_depth1(var_deg, m, starts)
+    row_ptr, cols = _peg_depth1(var_deg, m, starts, PEG_PROBES)
     # relabel variables randomly so degrees are spread over the frame
     relabel = rng.permutation(n).astype(np.int32)
     cols = relabel[cols]
@@ -436,10 +447,11 @@ def frame_plan(code: LdpcCode, key_bits: int, qber: float, f_start: float = F_ST
 
 def choose_code_rate(qber: float, n: int = DEFAULT_FRAME_BITS, f_start: float = F_START
                      ) -> float:
-    """Mother rate for a QBER estimate: the highest rate whose m still covers f_start n h(q)
-    (least puncturing), else the lowest rate (shortened)."""
+    """Mother rate for a QBER estimate: the highest rate whose m covers 0.95 f_start n h(q)
+    (least puncturing; a slightly short m only lowers the first attempt's f), else the
+    lowest rate (shortened)."""
     h = binary_entropy(min(max(qber, 1e-6), 0.5))
-    need = f_start * h
+    need = 0.95 * f_start * h  # a code up to 5 % short of m just starts a little lower
     ok = [r for r in MOTHER_RATES if 1.0 - r >= need]
     return max(ok) if ok else min(MOTHER_RATES)
 
