@@ -15,7 +15,7 @@ Protocol (Alice's string is the reference; Bob corrects his):
    universal hash Alice sends with the syndrome, see below).
 4. Blind rate adaptation (Martinez-Mateo, Elkouss, Martin, QIC 12, 791 (2012)): on failure
    Bob replies "failed" and Alice reveals the values of ``step`` more punctured bits (then,
-   once none is left, of ``step`` key bits); Bob resumes decoding from his messages.  After
+   once none is left, of ``step`` key bits); Bob decodes again from scratch.  After
    ``max_retries`` failed retries Alice discloses the whole frame and Bob takes it.
 
 Bob's "failed"/"succeeded" per attempt is the only backward message: unlike Cascade's
@@ -60,16 +60,24 @@ import numpy as np
 from satqkd.keys.cascade import _mix64
 from satqkd.keys.finite_key import binary_entropy
 
-#: Code length N of the mother codes: 2^15 = 32768.  BP's gap to capacity shrinks as N grows
-#: (frame error rates fall faster with N at a fixed f); 2^15 keeps f <= 1.1 at QBER 1-4 % with
-#: blind retries while a pass of 1e5-1e6 sifted bits still fills several frames.
+#: Code length N of the mother codes: 2^16 = 65536.  BP's gap to capacity shrinks with N:
+#: the rate-0.9 code fails 1 frame in 12 at f = 1.145 (QBER 1.1 %) with N = 2^16, 4 in 10
+#: with 2^15 (measured, docs/keys.md); 2^17 gains little more, and a pass of 1e5-1e6 sifted
+#: bits still fills 2-16 frames.  Decoding cost per bit does not depend on N.
 DEFAULT_FRAME_BITS = 65536
-DEFAULT_MAX_RETRIES = 12
-#: Bits of the per-frame verification hash.
+#: Blind retries before a frame is disclosed: f_start + 20 x 0.03 reaches f ~ 1.65.  A
+#: retry costs 0.03 in f, a disclosure 1/h(q) (12 at QBER 1 %): retries are cheap.
+DEFAULT_MAX_RETRIES = 20
+#: Bits of the per-frame verification hash (0.3 % of the syndrome at QBER 1 %).
 DEFAULT_HASH_BITS = 16
-#: First attempt at f = F_START; each retry adds STEP_F x n h(q) disclosed bits.
-F_START = 1.0
+#: First attempt at f = F_START; each retry reveals STEP_F x k h(q) more bits.  Starting
+#: below the codes' waterfall (f ~ 1.1-1.15) and stepping finely lowers the mean f at the
+#: price of more decoding attempts (see the throughput figures in docs/keys.md).
+F_START = 1.05
 STEP_F = 0.03
+#: Punctured bits kept in reserve for retries when choosing the mother code, in units of f.
+PUNCTURE_RESERVE_F = 0.09
+#: Iteration cap of one attempt (the last attempt before disclosure may use all of it).
 MAX_ITERATIONS = 60
 #: An attempt stops after this many iterations without a new fewest-unsatisfied-checks count.
 PATIENCE = 10
@@ -90,6 +98,7 @@ MOTHER_CODES: dict[float, dict[int, float]] = {
     0.70: {2: 0.25467, 3: 0.47017, 8: 0.14052, 10: 0.06917, 30: 0.06548},
     0.75: {2: 0.23491, 3: 0.47177, 8: 0.17786, 10: 0.03859, 30: 0.07687},
     0.80: {2: 0.21333, 3: 0.47739, 8: 0.1894, 10: 0.03853, 30: 0.08136},
+    0.83: {2: 0.19898, 3: 0.48145, 8: 0.19053, 10: 0.04738, 30: 0.08165},
     0.85: {2: 0.18873, 3: 0.4858, 8: 0.17818, 10: 0.06894, 30: 0.07834},
     0.88: {2: 0.17154, 3: 0.48603, 8: 0.21864, 10: 0.03319, 30: 0.09059},
     0.90: {2: 0.15876, 3: 0.48864, 8: 0.22136, 10: 0.03958, 30: 0.09166},
@@ -300,8 +309,8 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience, tab):
     sign R_e = (-1)^(s_c) prod_{e' != e} sign t_e';  L_v = t_e + R_e,
     phi(x) = -ln tanh(x/2) = phi^-1(x) from a table (step 1/128; exact sum-product to
     within the table's resolution, measured: same iterations and decisions as tanh/atanh).
-    L (posterior LLRs = channel + sum of R) and R persist between calls, so a retry
-    resumes from the last attempt.  Stops as soon as the hard decisions (bit 1 where
+    L (posterior LLRs = channel + sum of R; start: the channel LLRs) and R (start: 0) are
+    the state, updated in place.  Stops as soon as the hard decisions (bit 1 where
     L < 0) satisfy the syndrome (a check's syndrome bit s_c flips its messages' sign), or
     gives up when the number of unsatisfied checks has not reached a new minimum for
     ``patience`` iterations (a stalled attempt: the next retry reveals more instead).
@@ -445,13 +454,17 @@ def frame_plan(code: LdpcCode, key_bits: int, qber: float, f_start: float = F_ST
     return p, code.n - key_bits - p
 
 
-def choose_code_rate(qber: float, n: int = DEFAULT_FRAME_BITS, f_start: float = F_START
-                     ) -> float:
-    """Mother rate for a QBER estimate: the highest rate whose m covers 0.95 f_start n h(q)
-    (least puncturing; a slightly short m only lowers the first attempt's f), else the
-    lowest rate (shortened)."""
+def choose_code_rate(qber: float, n: int = DEFAULT_FRAME_BITS, f_start: float = F_START,
+                     reserve_f: float = PUNCTURE_RESERVE_F) -> float:
+    """Mother rate for a QBER estimate: the highest rate whose m covers
+    0.95 (f_start + reserve_f) n h(q), else the lowest rate (shortened).
+
+    The reserve keeps about three retries' worth of punctured bits to reveal: once they
+    are gone a retry reveals key bits, which help the decoder far less (a frame at QBER
+    2 % then needed up to 19 attempts).  A code up to 5 % short just starts lower.
+    """
     h = binary_entropy(min(max(qber, 1e-6), 0.5))
-    need = 0.95 * f_start * h  # a code up to 5 % short of m just starts a little lower
+    need = 0.95 * (f_start + reserve_f) * h
     ok = [r for r in MOTHER_RATES if 1.0 - r >= need]
     return max(ok) if ok else min(MOTHER_RATES)
 
@@ -467,8 +480,9 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     ``alice_bits``/``bob_bits``: uint8 0/1 arrays of equal length; ``qber_estimate``: the
     a-priori error rate (sets code, puncturing and Bob's LLRs; correctness does not depend
     on it); ``rng``: all public randomness (interleaver, shortened fillers' seed, hash seed),
-    drawn in that order; ``frame_bits``: mother-code length N (codes of that length are
-    built at first use, about 1 s per rate for N = 32768, and cached); ``max_retries``:
+    drawn in that order (the simulation also draws Alice's private punctured fill from the
+    fillers' stream); ``frame_bits``: mother-code length N (codes of that length are
+    built at first use, 2-4 s per rate for N = 65536, and cached); ``max_retries``:
     blind retries per frame before the frame is disclosed; ``hash_bits``: per-frame hash
     (0: syndrome check only); ``f_start``, ``step_f``: first attempt at f_start and
     step_f x k h(q) more revealed bits per retry.
@@ -527,9 +541,10 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
         wa[key_pos] = ap[lo:hi]
         syn = _syndrome(code.row_ptr, code.cols, wa)
         known = np.where(wa == 0, np.float32(_KNOWN_LLR), np.float32(-_KNOWN_LLR))
-        L = np.zeros(N, np.float32)  # punctured: LLR 0
-        L[key_pos] = np.where(bp[lo:hi] == 0, llr_key, -llr_key)
-        L[short] = known[short]
+        ch = np.zeros(N, np.float32)  # channel LLRs; punctured: 0
+        ch[key_pos] = np.where(bp[lo:hi] == 0, llr_key, -llr_key)
+        ch[short] = known[short]
+        L = ch.copy()
         R = np.zeros(code.cols.size, np.float32)
         step = max(1, int(math.ceil(step_f * h * k)))
         n_rev_p = 0  # punctured values revealed (from the end of the punctured list)
@@ -541,12 +556,14 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
                 rev = punct[p - n_rev_p - take_p:p - n_rev_p]
                 take_k = min(step - take_p, k - n_rev_k)
                 revk = key_pos[n_rev_k:n_rev_k + take_k]
-                # a revealed bit becomes known: swap its channel LLR inside L = ch + sum R
-                L[rev] += known[rev]
-                L[revk] += known[revk] - np.where(bp[lo + n_rev_k:lo + n_rev_k + take_k] == 0,
-                                                  llr_key, -llr_key)
+                # revealed bits become known; decode afresh (a warm start can stay trapped
+                # in the failed attempt's fixed point: 1 frame in 31 was, at QBER 1 %)
+                ch[rev] = known[rev]
+                ch[revk] = known[revk]
                 n_rev_p += take_p
                 n_rev_k += take_k
+                L[:] = ch
+                R[:] = 0.0
             last = attempt == max_retries
             it = _layered_sum_product(code.row_ptr, code.cols, syn, L, R, max_iterations,
                                       max_iterations if last else PATIENCE, _PHI_TABLE)
