@@ -111,7 +111,7 @@ MOTHER_RATES = tuple(sorted(MOTHER_CODES))
 
 # ----------------------------------------------------------------------------- construction
 @numba.njit(cache=True)
-def _peg_depth1(var_deg, m, starts, probes):
+def _peg_depth1(var_deg, m, starts, probes, chain):
     """Tanner graph by progressive edge growth with depth-one look-ahead.
 
     Variables (in the given order, lowest degree first as in PEG) receive their edges one
@@ -120,7 +120,10 @@ def _peg_depth1(var_deg, m, starts, probes):
     search probes at most ``probes`` checks of the least and the next degree, from a
     pre-drawn offset ``starts[e]``, before it accepts a 4-cycle (dense high-rate codes:
     the last, high-degree variables see almost every check within distance two).
-    Returns CSR rows (row_ptr, cols) of H, m x n.
+    The first ``chain.size - 1`` variables (degree 2) form a zig-zag: variable j joins
+    checks chain[j] and chain[j + 1], so the degree-2 columns contain no cycle, i.e. no
+    codeword (a cycle of degree-2 columns is one, of weight its length: the error floor
+    a wrong-codeword convergence showed at QBER 1 %).  Returns CSR rows (row_ptr, cols).
     """
     n = var_deg.size
     E = int(var_deg.sum())
@@ -155,7 +158,9 @@ def _peg_depth1(var_deg, m, starts, probes):
             while start[lev + 1] == start[lev]:
                 lev += 1
             chosen = -1
-            for relax in range(2):
+            if v < chain.size - 1:
+                chosen = chain[v + k]
+            for relax in range(2 if chosen < 0 else 0):
                 for lv in range(lev, min(lev + 2, cap)):
                     size = start[lv + 1] - start[lv]
                     if size == 0:
@@ -251,10 +256,20 @@ def build_code(rate: float, n: int, seed: int = CODE_SEED,
     frac = np.array([dist[d] for d in degs], dtype=float)
     counts = np.floor(frac / frac.sum() * n).astype(np.int64)
     counts[np.argmax(frac)] += n - counts.sum()
+    if 2 in dist:  # degree-2 columns beyond m - 1 would close cycles: make them degree 3
+        i2, i3 = int(np.searchsorted(degs, 2)), int(np.searchsorted(degs, 3))
+        excess = max(0, int(counts[i2]) - (m - 1))
+        counts[i2] -= excess
+        if i3 < degs.size and degs[i3] == 3:
+            counts[i3] += excess
+        else:
+            degs, counts = np.insert(degs, i2 + 1, 3), np.insert(counts, i2 + 1, excess)
     var_deg = np.repeat(degs, counts)  # ascending: low degrees first, as in PEG
     var_deg = np.minimum(var_deg, m)
     starts = rng.integers(0, m, int(var_deg.sum()))
-    row_ptr, cols = _peg_depth1(var_deg, m, starts, PEG_PROBES)
+    n2 = int(np.count_nonzero(var_deg == 2))
+    chain = rng.permutation(m)[:n2 + 1] if n2 else np.zeros(0, np.int64)
+    row_ptr, cols = _peg_depth1(var_deg, m, starts, PEG_PROBES, chain.astype(np.int64))
     # relabel variables randomly so degrees are spread over the frame
     relabel = rng.permutation(n).astype(np.int32)
     cols = relabel[cols]
@@ -426,6 +441,7 @@ class LdpcResult:
     frame_attempts: np.ndarray  # int64, decoding attempts (1 + retries)
     frame_disclosed: np.ndarray  # bool, frame disclosed in full
     frame_leak: np.ndarray  # int64, leak charged per frame
+    frame_hash_failures: np.ndarray  # int64, attempts whose syndrome held but hash did not
 
     def efficiency(self, qber: float | None = None) -> float:
         """f = leaked / (n h(QBER)); QBER defaults to errors_corrected / n (the actual one)."""
@@ -505,8 +521,10 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     perm = rng.permutation(n_key)
     seed = int(rng.integers(0, 2**63 - 1))
     hash_seed = int(rng.integers(0, 2**63 - 1))
-    # frames of near-equal key length, none above N minus the fewest punctured bits needed
-    k_max = max(1, N - frame_plan(code, N, q, f_start)[0])
+    # frames of near-equal key length k <= k_max, where k + p(k) = N with the punctured
+    # count p(k) = m - f_start h k of frame_plan (or k = N - max_punctured if p runs out)
+    k_max = int((N - m) / (1.0 - f_start * h))
+    k_max = max(1, min(N, max(k_max, N - code.max_punctured)))
     nf = -(-n_key // k_max)
     bounds = np.linspace(0, n_key, nf + 1).round().astype(np.int64)
     kbits = np.diff(bounds)
@@ -516,6 +534,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     attempts = np.zeros(nf, np.int64)
     disclosed = np.zeros(nf, bool)
     leaks = np.zeros(nf, np.int64)
+    hash_failures = np.zeros(nf, np.int64)
 
     ap = a[perm]
     bp = b0[perm].copy()
@@ -576,6 +595,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
                     bp[lo:hi] = dec
                     ok = True
                     break
+                hash_failures[f] += 1
         attempts[f] = attempt + 1
         revealed[f] = n_rev_p + n_rev_k
         if ok:
@@ -588,4 +608,5 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     out[perm] = bp
     return LdpcResult(out, int(leaks.sum()), int(np.count_nonzero(out != b0)), nf,
                       int(np.count_nonzero(attempts > 1)), int(disclosed.sum()), N, rate, m,
-                      hash_bits, kbits, punct_n, short_n, revealed, attempts, disclosed, leaks)
+                      hash_bits, kbits, punct_n, short_n, revealed, attempts, disclosed, leaks,
+                      hash_failures)
