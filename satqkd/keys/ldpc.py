@@ -243,15 +243,16 @@ def build_code(rate: float, n: int, seed: int = CODE_SEED,
     """Mother code of design rate ``rate`` and length ``n`` (deterministic in ``seed``).
 
     Variable degrees from ``distribution`` (node fractions; default ``MOTHER_CODES[rate]``),
-    rounded to n nodes; m = round((1 - rate) n) checks of near-equal degree.  Up to
+    rounded to n nodes, with at most m - 1 of degree 2 (the rest become degree 3) laid as
+    a zig-zag chain; m = round((1 - rate) n) checks of near-equal degree.  Up to
     ``max_puncture_fraction`` x m untainted positions are listed for puncturing, degree-2
     first, in a seeded random order.
     """
     dist = MOTHER_CODES[rate] if distribution is None else distribution
-    m = int(round((1.0 - rate) * n))
+    m = round((1.0 - rate) * n)
     if not 0 < m < n:
         raise ValueError(f"rate {rate} gives {m} checks for n = {n}")
-    rng = np.random.default_rng([seed, n, int(round(rate * 1000))])
+    rng = np.random.default_rng([seed, n, round(rate * 1000)])
     degs = np.array(sorted(dist), dtype=np.int64)
     frac = np.array([dist[d] for d in degs], dtype=float)
     counts = np.floor(frac / frac.sum() * n).astype(np.int64)
@@ -408,8 +409,9 @@ def _hash_of_errors(residual_pos, seed, frame, bits):
     base = _mix64(np.uint64(seed) ^ _mix64(np.uint64(frame) + np.uint64(0x5851F42D4C957F2D)))
     for i in residual_pos:
         acc ^= _mix64(base + np.uint64(i) * np.uint64(0x9E3779B97F4A7C15))
-    mask = np.uint64(0xFFFFFFFFFFFFFFFF) if bits >= 64 else (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
-    return np.int64(acc & mask)
+    if bits < 64:
+        acc &= (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    return np.int64(acc)
 
 
 _PHI_TABLE = _phi_table()
@@ -465,7 +467,7 @@ def frame_plan(code: LdpcCode, key_bits: int, qber: float, f_start: float = F_ST
     clipped to [0, min(max_punctured, N - key_bits)].
     """
     h = binary_entropy(min(max(qber, 1e-6), 0.5))
-    p = code.m - int(math.ceil(f_start * h * key_bits))
+    p = code.m - math.ceil(f_start * h * key_bits)
     p = max(0, min(p, code.max_punctured, code.n - key_bits))
     return p, code.n - key_bits - p
 
@@ -565,7 +567,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
         ch[short] = known[short]
         L = ch.copy()
         R = np.zeros(code.cols.size, np.float32)
-        step = max(1, int(math.ceil(step_f * h * k)))
+        step = max(1, math.ceil(step_f * h * k))
         n_rev_p = 0  # punctured values revealed (from the end of the punctured list)
         n_rev_k = 0  # key values revealed (once no punctured value is left)
         ok = False
