@@ -3,14 +3,15 @@
 Protocol (Alice's string is the reference; Bob corrects his):
 
 1. Both interleave the key with the same public permutation (from ``rng``) and cut it into
-   frames of ``k <= N - p_max`` key bits, N = ``frame_bits`` the length of the mother codes.
+   frames of near-equal length k, with k + p(k) <= N, N = ``frame_bits`` the length of the
+   mother codes.
 2. Per frame, a mother code H (m x N) of the family :data:`MOTHER_RATES` is chosen from the
    QBER estimate q, with p code positions *punctured* (Alice fills them with private random
    bits) and s positions *shortened* (filled with public pseudorandom bits from ``rng``),
    k = N - p - s; p is set so that the first attempt runs at f = ``f_start`` (rate
    adaptation of Elkouss, Martinez-Mateo, Martin, QIC 11, 226 (2011)).
 3. Alice sends the syndrome s_A = H x_A of her frame word.  Bob decodes with layered
-   normalised min-sum belief propagation from his word, LLR +-ln((1-q)/q) on key bits, 0 on
+   sum-product belief propagation from his word, LLR +-ln((1-q)/q) on key bits, 0 on
    punctured and +-inf on shortened ones, and checks the syndrome (and a ``hash_bits``-bit
    universal hash Alice sends with the syndrome, see below).
 4. Blind rate adaptation (Martinez-Mateo, Elkouss, Martin, QIC 12, 791 (2012)): on failure
@@ -41,11 +42,13 @@ frame that fails every check after ``max_retries`` retries is disclosed, never k
 
 Codes: one family per N built deterministically (fixed seed) at first use by progressive
 edge growth (Hu, Eleftheriou, Arnold, IEEE Trans. IT 51, 386 (2005)) restricted to depth
-one (no 4-cycle where one can be avoided) with the variable-degree distributions of
+one (no 4-cycle where one can be avoided; degree-2 columns as a zig-zag chain, so they hold
+no codeword) with the variable-degree distributions of
 ``scripts/design_ldpc_degrees.py`` (Gaussian-approximation density evolution for the BSC
 and linear programming, Chung, Richardson, Urbanke, IEEE Trans. IT 47, 657 (2001)), and
-cached in-process.  The simulation decodes from Bob's bits directly, since Alice's and
-Bob's words differ only by the error pattern; every disclosed quantity is counted.
+cached in-process.  The simulation evaluates the hash comparison as the hash of the
+residual error pattern (the hash is linear: equal hashes iff that hash is zero); every
+disclosed quantity is counted.
 """
 
 from __future__ import annotations
