@@ -1,4 +1,4 @@
-"""satqkd.keys: sifting, finite-key bounds, Cascade, verification, privacy amplification.
+"""satqkd.keys: sifting, finite-key bounds, Cascade / LDPC, verification, privacy amplification.
 
 Key basis Z, test basis X; finite key of Lim et al., PRA 89, 022307 (2014); Cascade of
 Martinez-Mateo et al., QIC 15, 453 (2015); Toeplitz hashing computed exactly over GF(2).
@@ -13,6 +13,7 @@ from satqkd.keys.bbm92 import (
     tomamichel_key_length,
 )
 from satqkd.keys.cascade import CascadeResult, cascade_block_sizes, cascade_reconcile
+from satqkd.keys.ldpc import LdpcResult, ldpc_reconcile
 from satqkd.keys.finite_key import (
     ABORT_REASONS,
     AsymptoticResult,
@@ -69,4 +70,5 @@ __all__ = [
     "finite_key_length", "lim_gamma", "privacy_amplification", "process_pass",
     "read_key_index", "read_keys", "security_overhead_bits", "sift", "toeplitz_hash",
     "toeplitz_seed", "verification_tag_bits", "verify_keys", "write_keys",
+    "LdpcResult", "ldpc_reconcile",
 ]
