@@ -89,3 +89,24 @@ def test_mismatched_detectors_refused_or_equalised(write_mission, tmp_path):
     out = run_mission(write_mission(FAST, mismatch, eq, name="b.toml"), tmp_path / "b")
     t = pd.read_csv(out / "passes.csv", keep_default_na=False)
     assert (t["abort_reason"] == "").all() and (t["secret_bits"] > 0).all()
+
+
+def test_ldpc_one_way_reconciliation_in_a_mission(write_mission, tmp_path):
+    """`[keys] error_correction = "ldpc"`: one-way, Bob sends only a flag per attempt, so
+    the certified key keeps the vacuum credit whenever s_Z0 exceeds those flags (here the
+    Chernoff bound leaves s_Z0 = 0 at 2e6 pulses/s: no credit either way)."""
+    from satqkd.mission.run import run_mission
+
+    path = write_mission(FAST, ("[[stations]]", '[keys]\nerror_correction = "ldpc"\n'
+                                'tail_bound = "chernoff"\n[report]\nmission_report = false\n'
+                                'pass_plots = 0\n\n[[stations]]'), name="ldpc.toml")
+    t = pd.read_csv(run_mission(path, tmp_path / "ldpc") / "passes.csv", keep_default_na=False)
+    row = t.iloc[0]
+    assert row["abort_reason"] == "" and row["secret_bits"] > 0
+    with __import__("xarray").open_dataset(tmp_path / "ldpc" / "passes.nc") as ds:
+        reply = int(ds["ec_reply_bits"].values[0])
+        frames = -(-int(ds["sifted_bits"].values[0]) // 65536)
+        assert 1 <= reply <= 21 * frames  # at most 1 + max_retries flags a frame
+        # the vacuum term is credited exactly when it outweighs Bob's few flags
+        s_z0 = float(ds["s_z0"].values[0])
+        assert bool(ds["vacuum_credited"].values[0]) == (s_z0 >= reply)

@@ -44,7 +44,7 @@ Codes: one family per N built deterministically (fixed seed) at first use by pro
 edge growth (Hu, Eleftheriou, Arnold, IEEE Trans. IT 51, 386 (2005)) restricted to depth
 one (no 4-cycle where one can be avoided; degree-2 columns as a zig-zag chain, so they hold
 no codeword) with the variable-degree distributions of
-``scripts/design_ldpc_degrees.py`` (Gaussian-approximation density evolution for the BSC
+``tools/design_ldpc_degrees.py`` (Gaussian-approximation density evolution for the BSC
 and linear programming, Chung, Richardson, Urbanke, IEEE Trans. IT 47, 657 (2001)), and
 cached in-process.  The simulation evaluates the hash comparison as the hash of the
 residual error pattern (the hash is linear: equal hashes iff that hash is zero); every
@@ -93,7 +93,7 @@ PEG_PROBES = 512
 _KNOWN_LLR = 1.0e4  # shortened and revealed bits
 
 #: Mother code rates and node-perspective variable-degree distributions {degree: fraction}
-#: (output of scripts/design_ldpc_degrees.py; GA thresholds within 1-5 % of capacity).
+#: (output of tools/design_ldpc_degrees.py; GA thresholds within 1-5 % of capacity).
 MOTHER_CODES: dict[float, dict[int, float]] = {
     0.50: {2: 0.32346, 3: 0.45592, 8: 0.0864, 10: 0.08663, 30: 0.04759},
     0.60: {2: 0.29115, 3: 0.46624, 8: 0.0913, 10: 0.10253, 30: 0.04877},
@@ -447,6 +447,16 @@ class LdpcResult:
     frame_disclosed: np.ndarray  # bool, frame disclosed in full
     frame_leak: np.ndarray  # int64, leak charged per frame
     frame_hash_failures: np.ndarray  # int64, attempts whose syndrome held but hash did not
+
+    @property
+    def reply_bits(self) -> int:
+        """Bits Bob discloses: one success/failure flag per decoding attempt.
+
+        A flag depends on Bob's string (through his decoder), so it is charged by the
+        two-way rule of :mod:`satqkd.keys.finite_key`; there are a few per frame, so the
+        vacuum term keeps its credit (Tupkary & Lutkenhaus 2023).
+        """
+        return int(np.sum(self.frame_attempts))
 
     def efficiency(self, qber: float | None = None) -> float:
         """f = leaked / (n h(QBER)); QBER defaults to errors_corrected / n (the actual one)."""
