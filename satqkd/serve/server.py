@@ -1,0 +1,119 @@
+"""uvicorn over mutual TLS, with the client certificate given to the app.
+
+uvicorn (0.55) verifies client certificates (``ssl_cert_reqs=CERT_REQUIRED``) but does
+not pass them to the application: it does not implement the ASGI TLS extension
+(``scope["extensions"]["tls"]``).  The SAE identity must come from the certificate, so
+:class:`TLSH11Protocol` subclasses uvicorn's own h11 protocol and, once per connection
+(asyncio calls ``connection_made`` after the handshake), reads the verified peer
+certificate from ``transport.get_extra_info("ssl_object")`` and adds the extension to
+every request's scope.  Everything else (parsing, keep-alive, flow control, shutdown)
+stays uvicorn's; the subclass is passed as ``http=`` (a supported configuration).
+A connection without a certificate, or with one from another CA, fails the handshake
+and never reaches the app.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sys
+from pathlib import Path
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from satqkd.errors import InputError
+from satqkd.serve.api import create_app
+from satqkd.serve.catalog import load_catalog
+from satqkd.serve.certs import KME_FILES
+from satqkd.serve.store import KeyStore
+
+__all__ = ["TLSH11Protocol", "tls_extension", "serve", "default_store_path"]
+
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def tls_extension(transport) -> dict | None:
+    """The ASGI TLS extension of a connection (``None`` for plain TCP)."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    peer = ssl_object.getpeercert()  # only filled for a verified certificate
+    der = ssl_object.getpeercert(binary_form=True)
+    name = None
+    if peer:
+        rdns = [f"{attr_name(k)}={v}" for rdn in peer.get("subject", ()) for k, v in rdn]
+        name = ",".join(reversed(rdns))  # RFC 4514: most specific first
+    return {"server_cert": None,
+            "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+            "client_cert_name": name, "client_cert_error": None,
+            "tls_version": None, "cipher_suite": None}
+
+
+def attr_name(key: str) -> str:
+    return {"commonName": "CN", "organizationName": "O", "countryName": "C",
+            "organizationalUnitName": "OU", "localityName": "L"}.get(key, key)
+
+
+class TLSH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol plus ``scope["extensions"]["tls"]``."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        tls = tls_extension(transport)
+        if tls is None:
+            return
+        app = self.app
+
+        async def app_with_tls(scope, receive, send):
+            scope.setdefault("extensions", {})["tls"] = tls
+            await app(scope, receive, send)
+
+        self.app = app_with_tls
+
+
+def default_store_path(outdir: Path) -> Path:
+    return Path(outdir) / "serve" / "keystore.sqlite"
+
+
+def check_certs(certs: Path) -> None:
+    missing = [f for f in KME_FILES if not (Path(certs) / f).is_file()]
+    if missing:
+        raise InputError(f"--certs {certs}: no {missing[0]} (create the certificates with "
+                         "`satqkd serve --make-certs DIR OUTDIR`)")
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line, before anything is opened, when the address is taken."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        raise InputError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})")
+
+
+def serve(outdir: Path, certs: Path, port: int, clock: str = "instant", speed: float = 1.0,
+          host: str = "127.0.0.1", store_path: Path | None = None,
+          start_s: float | None = None) -> None:
+    """Serve ``outdir``'s keys until interrupted (SIGINT/SIGTERM end it cleanly)."""
+    check_certs(certs)
+    _check_port(host, port)
+    catalog = load_catalog(outdir)
+    store = KeyStore(store_path or default_store_path(outdir), catalog)
+    try:
+        mission_clock = store.clock(clock, speed, start_s)
+        app = create_app(store, mission_clock)
+        config = uvicorn.Config(
+            app, host=host, port=port, http=TLSH11Protocol, lifespan="off",
+            ssl_certfile=str(Path(certs) / "kme.pem"), ssl_keyfile=str(Path(certs) / "kme-key.pem"),
+            ssl_ca_certs=str(Path(certs) / "ca.pem"), ssl_cert_reqs=ssl.CERT_REQUIRED,
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES, access_log=False,
+            log_level="warning", timeout_keep_alive=30, backlog=512)
+        server = uvicorn.Server(config)
+        print(f"satqkd serve: {len(catalog.sources)} keys, {len(store.saes())} SAEs, "
+              f"clock {clock}" + (f" x{speed:g}" if clock == "replay" else "")
+              + f", https://{host}:{port}", file=sys.stderr, flush=True)
+        server.run()
+    finally:
+        store.close()
