@@ -190,10 +190,11 @@ def serve(
         from satqkd.serve.catalog import iso_seconds, load_catalog
     except ImportError as exc:  # pragma: no cover - the [serve] extra is missing
         raise InputError(f"satqkd serve needs the [serve] extra: pip install 'satqkd[serve]' ({exc})")
+    folder = _output_dir(folder)
     if make_certs is not None:
         from satqkd.serve.certs import make_certs as write_certs
 
-        paths = write_certs(make_certs, load_catalog(_output_dir(folder)).saes)
+        paths = write_certs(make_certs, load_catalog(folder).saes)
         out.print(f"wrote {len(paths)} files to {make_certs}")
         return
     if clock not in ("instant", "replay"):
@@ -209,7 +210,7 @@ def serve(
         raise InputError(f"--start {start!r}: not a UTC time like 2016-12-19T16:50:00Z")
     from satqkd.serve.server import serve as run_server
 
-    run_server(_output_dir(folder), certs, port, clock, speed, host, store, start_s)
+    run_server(folder, certs, port, clock, speed, host, store, start_s)
 
 
 @app.command()

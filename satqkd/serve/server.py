@@ -71,6 +71,13 @@ class TLSH11Protocol(H11Protocol):
 
         self.app = app_with_tls
 
+    def shutdown(self) -> None:
+        super().shutdown()
+        # An idle TLS connection closes by waiting for the peer's close_notify (up to
+        # 30 s); a client that is not reading would hold up the shutdown.  Drop it.
+        if self.transport.is_closing():
+            self.transport.abort()
+
 
 def default_store_path(outdir: Path) -> Path:
     return Path(outdir) / "serve" / "keystore.sqlite"
@@ -109,7 +116,8 @@ def serve(outdir: Path, certs: Path, port: int, clock: str = "instant", speed: f
             ssl_certfile=str(Path(certs) / "kme.pem"), ssl_keyfile=str(Path(certs) / "kme-key.pem"),
             ssl_ca_certs=str(Path(certs) / "ca.pem"), ssl_cert_reqs=ssl.CERT_REQUIRED,
             h11_max_incomplete_event_size=MAX_HEADER_BYTES, access_log=False,
-            log_level="warning", timeout_keep_alive=30, backlog=512)
+            log_level="warning", timeout_keep_alive=30, backlog=512,
+            timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         print(f"satqkd serve: {len(catalog.sources)} keys, {len(store.saes())} SAEs, "
               f"clock {clock}" + (f" x{speed:g}" if clock == "replay" else "")
