@@ -49,6 +49,13 @@ def test_relay_keys_are_k_b_at_both_ends_and_served_between_the_endpoints(tmp_pa
     assert np.array_equal(end_a, end_b)
 
     cat = load_catalog(out)
+    # the pass keys' bits used by the relays are not served again as pass keys
+    segments = {(s.name, s.start_bit, s.stop_bit) for s in cat.sources if s.kind == "pass"}
+    graz, _, xing2 = sorted((r["pass_id"] for r in read_key_index(out / "keys")),
+                            key=lambda n: n.split("_")[2])  # in time order
+    # Graz: 2500 + 400 bits relayed, the rest from the next byte; the first Xinglong key
+    # is used up, the second one's first 500 + 400 bits too
+    assert segments == {(graz, 2904, 3000), (xing2, 904, 1500)}
     relay = [s for s in cat.sources if s.kind == "relay"]
     assert [(s.sae_a, s.sae_b, s.available_s, s.bits) for s in relay] == \
         [("Vienna", "Beijing", T0 + 9460, 2500)]

@@ -141,3 +141,22 @@ def test_replay_clock_continues_the_stored_timeline(outdir, tmp_path):
     faster = store.clock("replay", 100.0)
     assert faster.speed == 100.0 and faster.anchor_mission >= T0
     store.close()
+
+
+def test_timeline_steps_up_at_los_and_down_when_keys_are_taken(outdir, tmp_path):
+    from satqkd.serve.timeline import store_timeline
+
+    path = tmp_path / "ks.sqlite"
+    cat = load_catalog(outdir)
+    store = KeyStore(path, cat)
+    clock = store.clock("replay", 1.0, T0 + 2000)
+    keys, job = store.reserve("SAT", "Graz", 4, 256, clock.now())
+    store.commit_sync(job)
+    store.close()
+    series = store_timeline(cat, path)
+    t, bits = series[("Graz", "SAT")]
+    assert list(bits) == [0, 4096, 3840, 3584, 3328, 3072, 4096, 4096]  # one step a key
+    assert t[1] == T0 + 400 and all(T0 + 2000 <= x < T0 + 2100 for x in t[2:6])
+    assert t[6] == T0 + 5300
+    t, bits = store_timeline(cat)[("Matera", "SAT")]  # no store: arrivals only
+    assert list(bits) == [0, 2000, 2000]

@@ -12,7 +12,9 @@ Written to ``OUTDIR/relay_keys/`` by the key writer of the passes
 ``<id>.bob.bin`` end B's, ``index.csv``) plus ``sessions.csv``: one row per relay with
 its ends (the demand's endpoints), satellite, stations, publication time and the time
 both ends hold it (``available``, after fibre forwarding).  Relays whose key never
-reaches an end, or whose pass keys have no bits, are not written.
+reaches an end, or whose pass keys have no bits, are not written.  ``consumed.csv``
+lists every pass-key bit range the relay execution used or erased (``pass_id, start,
+stop, purpose, time``): ``satqkd serve`` does not serve those bits as pass keys.
 """
 
 from __future__ import annotations
@@ -72,9 +74,16 @@ def write_relay_keys(out_dir: str | Path, execution) -> Path:
                      "bits": rec.n_bits,
                      "sources": " ".join(dict.fromkeys(r.pass_id for r in rec.ranges_a
                                                        + rec.ranges_b))})
+    _write_csv(directory / "sessions.csv", SESSION_FIELDS, rows)
+    _write_csv(directory / "consumed.csv", ("pass_id", "start", "stop", "purpose", "time"), [
+        {"pass_id": r.pass_id, "start": r.start, "stop": r.stop, "purpose": purpose,
+         "time": iso_utc(t)} for r, purpose, t in execution.ledger.usage])
+    return directory
+
+
+def _write_csv(path: Path, fields, rows: list[dict]) -> None:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SESSION_FIELDS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    write_text_atomic(directory / "sessions.csv", buf.getvalue())
-    return directory
+    write_text_atomic(path, buf.getvalue())

@@ -173,7 +173,7 @@ def create_app(store: KeyStore, clock: MissionClock) -> FastAPI:
     def keys_body(issued, sae: str) -> dict:
         return {"keys": [{"key_ID": k.key_id,
                           "key": base64.b64encode(store.key_bits(k, sae)).decode(),
-                          "key_ID_extension": {"source": k.source.source_id,
+                          "key_ID_extension": {"source": k.source.name,
                                                "first_bit": k.start_bit}}
                          for k in issued]}
 

@@ -12,6 +12,11 @@ of files (``<id>.alice.bin``, ``<id>.bob.bin``, each end's own copy):
   (after fibre forwarding to a city), read from ``relay_keys/sessions.csv``.
 
 The SAE IDs are the names of the two ends; each end's file is that end's copy.
+
+In a relay output, the bits of pass keys that the relay used (or the satellite erased),
+listed in ``relay_keys/consumed.csv``, are not served again as pass keys: a pass key
+is then served as the segments no relay touched (each starting on a byte boundary), so
+no bit ever reaches two keys.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import csv
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,18 +54,25 @@ def _rows(path: Path) -> list[dict]:
 
 @dataclass(frozen=True)
 class KeySource:
-    """One final key shared by ``sae_a`` (file ``a_file``) and ``sae_b`` (``b_file``)."""
+    """Bits ``[start_bit, stop_bit)`` of the final key ``name`` shared by ``sae_a`` (file
+    ``a_file``) and ``sae_b`` (``b_file``); ``source_id`` is unique per segment."""
 
     source_id: str
+    name: str  # pass (or block's closing pass) id, or relay id: the key files' stem
     kind: str  # "pass" or "relay"
     sae_a: str
     sae_b: str
     available_s: float  # mission time (UTC seconds) from which both ends hold it
-    bits: int
+    start_bit: int
+    stop_bit: int
     a_file: Path
     b_file: Path
     a_sha256: str
     b_sha256: str
+
+    @property
+    def bits(self) -> int:
+        return self.stop_bit - self.start_bit
 
     def file_for(self, sae: str) -> Path:
         return self.a_file if sae == self.sae_a else self.b_file
@@ -91,7 +103,8 @@ class Catalog:
         """Changes whenever the served keys change: a store refuses a different folder."""
         h = hashlib.sha256()
         for s in self.sources:
-            h.update(f"{s.source_id}|{s.sae_a}|{s.sae_b}|{s.bits}|{s.a_sha256}|{s.b_sha256}\n".encode())
+            h.update(f"{s.source_id}|{s.sae_a}|{s.sae_b}|{s.start_bit}|{s.stop_bit}|"
+                     f"{s.a_sha256}|{s.b_sha256}\n".encode())
         return h.hexdigest()
 
 
@@ -109,9 +122,28 @@ def _sources(directory: Path, ends: dict[str, tuple[str, str, float]], kind: str
         if pid not in ends:
             raise InputError(f"{directory / 'index.csv'}: key {pid!r} has no row in {where}")
         a, b, t = ends[pid]
-        out.append(KeySource(pid, kind, _check_sae(a, where), _check_sae(b, where), t,
-                             int(row["bits"]), directory / row["alice_file"],
+        out.append(KeySource(pid, pid, kind, _check_sae(a, where), _check_sae(b, where), t,
+                             0, int(row["bits"]), directory / row["alice_file"],
                              directory / row["bob_file"], row["alice_sha256"], row["bob_sha256"]))
+    return out
+
+
+def _unconsumed(sources: list[KeySource], consumed_csv: Path) -> list[KeySource]:
+    """Split pass keys around the bit ranges a relay consumed (see the module doc)."""
+    used: dict[str, list[tuple[int, int]]] = {}
+    for r in _rows(consumed_csv):
+        used.setdefault(r["pass_id"], []).append((int(r["start"]), int(r["stop"])))
+    out = []
+    for s in sources:
+        if s.name not in used:
+            out.append(s)
+            continue
+        pos = s.start_bit
+        for lo, hi in sorted(used[s.name]) + [(s.stop_bit, s.stop_bit)]:
+            start = -(-pos // 8) * 8  # keys start on byte boundaries
+            if lo - start > 0:
+                out.append(replace(s, source_id=f"{s.name}:{start}", start_bit=start, stop_bit=lo))
+            pos = max(pos, hi)
     return out
 
 
@@ -128,6 +160,8 @@ def load_catalog(outdir: str | Path) -> Catalog:
         a, b = station.split("+", 1) if "+" in station else (r["satellite"], station)
         ends[r["pass_id"]] = (a, b, iso_seconds(r["los"]))
     sources = _sources(outdir / "keys", ends, "pass", "passes.csv")
+    if (outdir / "relay_keys" / "consumed.csv").exists():
+        sources = _unconsumed(sources, outdir / "relay_keys" / "consumed.csv")
     sessions_csv = outdir / "relay_keys" / "sessions.csv"
     if sessions_csv.exists():
         relay_ends = {r["relay_id"]: (r["end_a"], r["end_b"], iso_seconds(r["available"]))

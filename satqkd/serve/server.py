@@ -26,9 +26,9 @@ from satqkd.errors import InputError
 from satqkd.serve.api import create_app
 from satqkd.serve.catalog import load_catalog
 from satqkd.serve.certs import KME_FILES
-from satqkd.serve.store import KeyStore
+from satqkd.serve.store import KeyStore, default_store_path
 
-__all__ = ["TLSH11Protocol", "tls_extension", "serve", "default_store_path"]
+__all__ = ["TLSH11Protocol", "tls_extension", "serve"]
 
 MAX_HEADER_BYTES = 16 * 1024
 
@@ -77,10 +77,6 @@ class TLSH11Protocol(H11Protocol):
         # 30 s); a client that is not reading would hold up the shutdown.  Drop it.
         if self.transport.is_closing():
             self.transport.abort()
-
-
-def default_store_path(outdir: Path) -> Path:
-    return Path(outdir) / "serve" / "keystore.sqlite"
 
 
 def check_certs(certs: Path) -> None:

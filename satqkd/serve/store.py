@@ -42,19 +42,23 @@ from satqkd.errors import InputError
 from satqkd.serve.catalog import Catalog, KeySource
 from satqkd.serve.clock import MissionClock
 
-__all__ = ["KeyStore", "Issued", "NotEnoughKey", "StoreError", "pair_of"]
+__all__ = ["KeyStore", "Issued", "NotEnoughKey", "StoreError", "pair_of", "default_store_path"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     source_id TEXT PRIMARY KEY, kind TEXT NOT NULL, sae_a TEXT NOT NULL, sae_b TEXT NOT NULL,
-    available_s REAL NOT NULL, bits INTEGER NOT NULL,
-    next_bit INTEGER NOT NULL DEFAULT 0 CHECK (next_bit >= 0 AND next_bit <= bits));
+    available_s REAL NOT NULL, start_bit INTEGER NOT NULL, stop_bit INTEGER NOT NULL,
+    next_bit INTEGER NOT NULL CHECK (next_bit >= start_bit AND next_bit <= stop_bit));
 CREATE TABLE IF NOT EXISTS keys (
     key_id TEXT PRIMARY KEY, source_id TEXT NOT NULL REFERENCES sources(source_id),
     start_bit INTEGER NOT NULL, size INTEGER NOT NULL, master TEXT NOT NULL,
     slave TEXT NOT NULL, enc_wall REAL NOT NULL, dec_wall REAL);
 """
+
+
+def default_store_path(outdir: str | Path) -> Path:
+    return Path(outdir) / "serve" / "keystore.sqlite"
 
 
 def pair_of(a: str, b: str) -> tuple[str, str]:
@@ -83,7 +87,7 @@ class _Source:
 
     @property
     def remaining(self) -> int:
-        return self.key.bits - self.next_bit
+        return self.key.stop_bit - self.next_bit
 
 
 @dataclass(frozen=True)
@@ -151,9 +155,10 @@ class KeyStore:
         if row is None:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
-                "INSERT OR IGNORE INTO sources(source_id, kind, sae_a, sae_b, available_s, bits)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.source_id, s.kind, s.sae_a, s.sae_b, s.available_s, s.bits)
+                "INSERT OR IGNORE INTO sources(source_id, kind, sae_a, sae_b, available_s, "
+                "start_bit, stop_bit, next_bit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s.source_id, s.kind, s.sae_a, s.sae_b, s.available_s, s.start_bit, s.stop_bit,
+                  s.start_bit)
                  for s in self.catalog.sources])
             db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fp,))
             db.execute("INSERT INTO meta VALUES ('outdir', ?)", (str(self.catalog.outdir),))
@@ -226,7 +231,7 @@ class KeyStore:
         """``sae``'s copy of an issued key (``size`` is a multiple of 8, keys start at byte
         boundaries, so this is a byte slice of that end's key file)."""
         src = issued.source
-        cache_key = (src.source_id, sae)
+        cache_key = (src.name, sae)
         raw = self._bits.get(cache_key)
         if raw is None:
             raw = self._bits[cache_key] = src.load(sae)
