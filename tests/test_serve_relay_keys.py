@@ -70,3 +70,23 @@ def test_relay_keys_are_k_b_at_both_ends_and_served_between_the_endpoints(tmp_pa
         assert store.key_bits(k, "Beijing") == np.packbits(end_b)[k.start_bit // 8:
                                                                   (k.start_bit + 1248) // 8].tobytes()
     store.close()
+
+
+def test_a_ledger_on_unpacked_keys_is_caught(tmp_path):
+    import pytest
+
+    out = write_synthetic_output(tmp_path / "out", [
+        ("SAT", "Graz", T0 + 100, T0 + 400, 512), ("SAT", "Matera", T0 + 900, T0 + 1000, 512),
+    ], T0, T0 + 86400)
+    ledger = RelayLedger()
+    for s in load_catalog(out).sources:
+        alice, _ = read_keys(out / "keys", s.source_id)  # unpacked: the relay_run bug fixed
+        ledger.deposit(PassKey(s.source_id, "SAT", s.sae_b, s.available_s - 300, s.available_s,
+                               alice, s.bits))
+    rec = ledger.relay("SAT", "Graz", "Matera", 512, time_s=T0 + 1000)
+    execution = SimpleNamespace(
+        ledger=ledger, relay_records=(rec,),
+        problem=SimpleNamespace(demands=[SimpleNamespace(a="Graz", b="Matera", label="")]),
+        deliveries=(Delivery(0, T0 + 1000, T0 + 1000, 512, "relay", "SAT", ()),))
+    with pytest.raises(ValueError, match="copies differ"):
+        write_relay_keys(out, execution)

@@ -9,6 +9,7 @@ down when a master takes keys (replay stores only; see satqkd.serve.timeline).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +35,10 @@ def plot(outdir: Path, store: Path | None, png: Path) -> Path:
         ax.step(when, bits / 1e3, where="post", label=f"{a} - {b}")
     ax.set_xlabel("mission time (UTC)")
     ax.set_ylabel("key available (kbit)")
-    ax.set_title(f"Key store of {outdir.name}: key available per SAE pair")
+    run_json = outdir / "run.json"
+    name = json.loads(run_json.read_text()).get("mission", outdir.name) \
+        if run_json.exists() else outdir.name
+    ax.set_title(f"{name}: key available per SAE pair in the key store")
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)

@@ -65,6 +65,9 @@ def write_relay_keys(out_dir: str | Path, execution) -> Path:
         own_b = {r.pass_id: stations_copy(r.pass_id) for r in rec.ranges_b}
         key_a = recover_partner_key(own_a, rec.ranges_a, rec.published, rec.n_bits)
         key_b = extract_bits(own_b, rec.ranges_b)
+        if not np.array_equal(key_a, key_b):  # both ends' pass keys agree, so must these
+            raise ValueError(f"relay {n}: the ends' copies differ; were the ledger's pass "
+                             "keys packed (np.packbits)?")
         relay_id = f"relay{n:05d}_{demand.a}_{demand.b}"
         write_keys(directory, relay_id, np.packbits(key_a), np.packbits(key_b), rec.n_bits)
         rows.append({"relay_id": relay_id, "end_a": demand.a, "end_b": demand.b,

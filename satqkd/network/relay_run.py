@@ -128,9 +128,9 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     pass_keys = {}
     for c in problem.candidates:
         if c.pass_id in milp.selected_passes and c.pass_id in index:
-            alice, _ = read_keys(out / "keys", c.pass_id)
+            alice, _ = read_keys(out / "keys", c.pass_id)  # unpacked; the ledger wants packed
             pass_keys[c.pass_id] = PassKey(c.pass_id, c.satellite, c.station, c.aos_s, c.los_s,
-                                           alice, int(index[c.pass_id]["bits"]))
+                                           np.packbits(alice), int(index[c.pass_id]["bits"]))
     execution = execute_plan(problem, milp, pass_keys, window_bits=window_bits)
     if keep_relay_keys:  # each end's copy of every relayed key, for `satqkd serve`
         from satqkd.network.relay_keys import write_relay_keys

@@ -46,7 +46,8 @@ def store_timeline(catalog: Catalog, store: str | Path | None = None
     out = {}
     for pair, ev in sorted(events.items()):
         ev.sort()
-        times = np.array([catalog.start_s] + [t for t, _ in ev] + [catalog.end_s])
+        end = max(catalog.end_s, ev[-1][0])  # a replay may run past the mission's end
+        times = np.array([catalog.start_s] + [t for t, _ in ev] + [end])
         bits = np.cumsum([0] + [b for _, b in ev] + [0])
         out[pair] = (times, bits)
     return out
