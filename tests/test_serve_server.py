@@ -196,6 +196,7 @@ BAD_REQUESTS = [
     # (SAE, method, path, body, status, words in the reason)
     ("Graz", "POST", "SAT/enc_keys", b'{"number": 2,', 400, "not valid JSON"),
     ("Graz", "POST", "SAT/enc_keys", b"[1, 2]", 400, "JSON object"),
+    ("Graz", "POST", "SAT/enc_keys", b"[" * 60_000, 400, "not valid JSON"),
     ("Graz", "POST", "SAT/enc_keys", json.dumps({"number": 1, "pad": "x" * 200_000}).encode(),
      400, "larger than"),
     ("Graz", "POST", "Nowhere/enc_keys", b"{}", 400, "unknown SAE"),

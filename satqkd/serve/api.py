@@ -108,6 +108,8 @@ async def _json_body(request: Request) -> dict:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Refused(error(400, f"request body is not valid JSON: {exc}"))
+    except RecursionError:  # 64 kB of "[[[[..." nests deeper than the parser goes
+        raise _Refused(error(400, "request body is not valid JSON: nested too deeply"))
     if not isinstance(body, dict):
         raise _Refused(error(400, "request body must be a JSON object"))
     return body
