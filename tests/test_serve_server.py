@@ -240,6 +240,9 @@ def test_bad_input_gets_the_right_status_and_leaves_the_store_unchanged(world, s
             assert set(err) == {"message", "details"}, err
             assert err["message"] == {400: "Bad request format", 401: "Unauthorized"}[status]
             assert words in err["details"][0]["reason"], (words, err)
+        # oversized headers stop at the HTTP layer (h11): 400, plain text
+        r = clients["Graz"].get(f"{srv.url}/SAT/status", headers={"X-Pad": "a" * 300_000})
+        assert r.status_code == 400
         # a slave asking for another pairing's key, by its ID
         r = httpx.Client(verify=_ctx(world, "Matera"), timeout=20).post(
             f"{srv.url}/SAT/dec_keys", json={"key_IDs": [{"key_ID": issued[0]["key_ID"]}]})
