@@ -60,10 +60,12 @@ def _free_port() -> int:
 class Server:
     """``satqkd serve`` in a subprocess; ready once it accepts TCP connections."""
 
-    def __init__(self, world, store: Path, *args: str):
+    def __init__(self, world, store: Path, *args: str, http: str | None = None):
         self.port = _free_port()
         self.log = open(store.with_suffix(".log"), "ab")
         env = dict(os.environ, PYTHONPATH=str(REPO))
+        if http:
+            env["SATQKD_SERVE_HTTP"] = http
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "satqkd.cli", "serve", str(world.out), "--certs",
              str(world.certs), "--port", str(self.port), "--store", str(store), *args],
@@ -102,8 +104,8 @@ class Server:
 def server(world, tmp_path):
     started = []
 
-    def start(*args: str, store: Path | None = None) -> Server:
-        s = Server(world, store or tmp_path / "ks.sqlite", *args)
+    def start(*args: str, store: Path | None = None, http: str | None = None) -> Server:
+        s = Server(world, store or tmp_path / "ks.sqlite", *args, http=http)
         started.append(s)
         return s
 
@@ -150,8 +152,9 @@ def _assert_disjoint(ranges: list[tuple[str, int, int]]) -> None:
 
 
 # --------------------------------------------------------------------------- walk-through
-def test_curl_walkthrough_with_client_certificates(world, server, tmp_path):
-    srv = server("--clock", "instant")
+@pytest.mark.parametrize("http", ["auto", "h11"])
+def test_curl_walkthrough_with_client_certificates(world, server, tmp_path, http):
+    srv = server("--clock", "instant", http=http)  # httptools if installed, and h11
 
     def curl(sae: str | None, *args: str) -> tuple[int, dict | None]:
         cmd = ["curl", "-sS", "--max-time", "20", "--cacert", str(world.certs / "ca.pem"),
