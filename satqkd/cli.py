@@ -370,6 +370,54 @@ def relay(
 
 
 @app.command()
+def serve(
+    folder: Path = typer.Argument(..., help="Output folder of `satqkd run` or `satqkd relay` "
+                                            "written with [keys] write_keys = true."),
+    make_certs: Optional[Path] = typer.Option(None, "--make-certs", help="Create a local CA, "
+                                              "the KME's and every SAE's certificate in DIR, "
+                                              "then exit."),
+    certs: Optional[Path] = typer.Option(None, "--certs", help="Folder with ca.pem, kme.pem, "
+                                         "kme-key.pem."),
+    port: int = typer.Option(8443, "--port", min=1, max=65535),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    clock: str = typer.Option("instant", "--clock", help="instant: every key at once; "
+                              "replay: each key when its pass (or relay) ends in mission time."),
+    speed: float = typer.Option(1.0, "--speed", help="Replay: mission seconds per wall second."),
+    start: Optional[str] = typer.Option(None, "--start", help="Replay: mission time (UTC, "
+                                        "e.g. 2016-12-19T16:50:00Z) to start from, "
+                                        "instead of continuing the stored timeline."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Key store (SQLite; default "
+                                         "FOLDER/serve/keystore.sqlite)."),
+) -> None:
+    """Serve the keys through ETSI GS QKD 014 key managers over mutual TLS, on the mission's timeline."""
+    try:
+        from satqkd.serve.catalog import iso_seconds, load_catalog
+    except ImportError as exc:  # pragma: no cover - the [serve] extra is missing
+        raise InputError(f"satqkd serve needs the [serve] extra: pip install 'satqkd[serve]' ({exc})")
+    folder = _output_dir(folder)
+    if make_certs is not None:
+        from satqkd.serve.certs import make_certs as write_certs
+
+        paths = write_certs(make_certs, load_catalog(folder).saes)
+        out.print(f"wrote {len(paths)} files to {make_certs}")
+        return
+    if clock not in ("instant", "replay"):
+        raise InputError(f"--clock {clock!r}: choose instant or replay")
+    if not speed > 0 or speed == float("inf"):
+        raise InputError(f"--speed {speed}: must be a positive number")
+    if certs is None:
+        raise InputError("--certs DIR is required (create it with `satqkd serve --make-certs DIR "
+                         f"{folder}`)")
+    try:
+        start_s = None if start is None else iso_seconds(start)
+    except ValueError:
+        raise InputError(f"--start {start!r}: not a UTC time like 2016-12-19T16:50:00Z")
+    from satqkd.serve.server import serve as run_server
+
+    run_server(folder, certs, port, clock, speed, host, store, start_s)
+
+
+@app.command()
 @_interruptible
 def validate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only the tables."),

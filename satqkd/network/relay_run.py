@@ -118,6 +118,7 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
 
         raise InputError(f"{path}: relay.demands: `satqkd relay` needs at least one "
                          "[[relay.demands]] entry")
+    keep_relay_keys = cfg.keys.write_keys  # the user asked for key files: relay keys too
     if not cfg.keys.write_keys:  # the ledger works on the real key bits
         plan.cfg = cfg = cfg.model_copy(update={"keys": cfg.keys.model_copy(
             update={"write_keys": True})})
@@ -139,11 +140,15 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     pass_keys = {}
     for c in problem.candidates:
         if c.pass_id in milp.selected_passes and c.pass_id in index:
-            alice, _ = read_keys(out / "keys", c.pass_id)
+            alice, _ = read_keys(out / "keys", c.pass_id)  # unpacked; the ledger wants packed
             pass_keys[c.pass_id] = PassKey(c.pass_id, c.satellite, c.station, c.aos_s, c.los_s,
-                                           alice, int(index[c.pass_id]["bits"]))
+                                           np.packbits(alice), int(index[c.pass_id]["bits"]))
     execution = execute_plan(problem, milp, pass_keys, window_bits=window_bits)
     step(3)
+    if keep_relay_keys:  # each end's copy of every relayed key, for `satqkd serve`
+        from satqkd.network.relay_keys import write_relay_keys
+
+        write_relay_keys(out, execution)
     ds = network_dataset(execution, compare=[greedy], eps=eps)
     ds.attrs.update({"mission": cfg.mission.name, "Conventions": "CF-1.8"})
     with atomic_path(out / "network.nc") as tmp:
