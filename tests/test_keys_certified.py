@@ -199,3 +199,23 @@ def test_empty_block_reports_no_run():
     assert blk.abort_reason == "no_test_events"
     assert (blk.eps_sec, blk.eps_cor) == (0.0, 0.0)
     assert isinstance(DecoyCounts.zeros(), DecoyCounts)
+
+
+def test_declared_trojan_leak_in_a_pooled_block_uses_the_passes_trials():
+    """A declared Trojan-horse leak needs Y_1 = s_Z1 / trials: the pooled block sums its
+    passes' trials; without them no key is certified (Y_1 = 1 would not be conservative)."""
+    from satqkd.keys.postprocess import single_photon_trials
+
+    params = KeyParameters(tail_bound="chernoff", leak_delta=1e-7)
+    pulses = 5_000_000_000
+    sk = [link_sifted(500 + i, pulses) for i in range(2)]
+    trials = single_photon_trials(MU, P, 0.5, params, pulses)
+    with_trials = [reconcile_sifted(s, params, np.random.default_rng(i), trials)
+                   for i, s in enumerate(sk)]
+    blk = finish_block(with_trials, MU, P, params, np.random.default_rng(1))
+    plain = finish_block(with_trials, MU, P, KeyParameters(tail_bound="chernoff"),
+                         np.random.default_rng(1))
+    assert 0 < blk.secret_bits < plain.secret_bits
+    unknown = [reconcile_sifted(s, params, np.random.default_rng(i)) for i, s in enumerate(sk)]
+    none = finish_block(unknown, MU, P, params, np.random.default_rng(1))
+    assert none.secret_bits == 0

@@ -278,7 +278,7 @@ def finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
     ``leak_delta`` > 0: a Trojan-horse leak of declared size (:func:`trojan_coin_imbalance`);
     the phase error becomes :func:`leaky_phase_error` with Delta' = Delta / Y_1, Y_1 >=
     s_Z1 / ``single_photon_trials`` (the expected number of single-photon pulses Alice
-    prepared in Z and Bob measured in Z; no trials given: Y_1 = 1, not conservative).
+    prepared in Z and Bob measured in Z; none given: Y_1 is unknown and no key is certified).
 
     Returns a dict of arrays: s_z0, s_z1, s_x0, s_x1, v_x1, phi_z, length_raw (the larger
     of the two brackets of the module docstring, eq. 1 when lambda_B = 0; floor and clip
@@ -307,8 +307,11 @@ def finite_key_bounds(n_z, n_x, m_x, intensities, probabilities, leaked_ec_bits,
     ratio = np.minimum(v_x1 / safe_sx1, 0.5)
     phi = ratio + lim_gamma(eps_sec, ratio, safe_sx1, safe_sz1)
     phi_z = np.where(ok, np.minimum(phi, 0.5), 0.5)
-    if leak_delta > 0.0:
-        y1 = np.ones_like(s_z1) if single_photon_trials is None else np.minimum(
+    if leak_delta > 0.0 and single_photon_trials is None:
+        # Y_1 unknown: no conservative Delta' = Delta / Y_1 exists, so no key is certified
+        phi_z = np.full_like(phi_z, 0.5)
+    elif leak_delta > 0.0:
+        y1 = np.minimum(
             s_z1 / np.maximum(np.asarray(single_photon_trials, dtype=float), 1e-300), 1.0)
         d_prime = np.where(y1 > 0, leak_delta / np.where(y1 > 0, y1, 1.0), 0.5)
         phi_z = np.where(ok, leaky_phase_error(phi_z, d_prime), 0.5)

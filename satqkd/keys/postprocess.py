@@ -216,7 +216,7 @@ def _reconcile(alice: np.ndarray, bob: np.ndarray, qber_estimate: float,
                      cascade_passes=params.cascade_passes, transcript=transcript)
 
 
-def _single_photon_trials(intensities, probabilities, p_z: float, params: KeyParameters,
+def single_photon_trials(intensities, probabilities, p_z: float, params: KeyParameters,
                           pulses_sent: int | None) -> float | None:
     """Expected single-photon pulses Alice prepared in Z and Bob measured in Z (Y_1's
     denominator for the Trojan-horse correction)."""
@@ -295,7 +295,7 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     fk_args = (c, intensities, probabilities)
     fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound,
                  leak_delta=params.leak_delta,
-                 single_photon_trials=_single_photon_trials(intensities, probabilities, p_z,
+                 single_photon_trials=single_photon_trials(intensities, probabilities, p_z,
                                                             params, pulses_sent))
     if c.n_x.sum() == 0:
         return done(ABORT_NO_TEST)
@@ -347,14 +347,16 @@ class ReconciledPass:
     disclosed: bool  # reconciliation failed: Alice disclosed the pass's bits (charged)
     qber_z: float
     ec_efficiency: float
+    # expected single-photon Z pulses (Y_1's denominator, declared Trojan-horse leak only)
+    single_photon_trials: float | None = None
 
     @property
     def sifted_bits(self) -> int:
         return int(self.alice.size)
 
 
-def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Generator
-                     ) -> ReconciledPass:
+def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Generator,
+                     single_photon_trials: float | None = None) -> ReconciledPass:
     """Error correction and verification of one pass of a pooled finite-key block.
 
     Parameter estimation waits for the block (:func:`finish_block`).  A pass that cannot
@@ -367,12 +369,13 @@ def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Genera
     c = sk.counts
     n = sk.sifted_bits
     a = np.ascontiguousarray(sk.alice_z, dtype=np.uint8)
+    trials = single_photon_trials
 
     def disclosed(lam_a, lam_b, qz=float("nan"), eff=float("nan")):
-        return ReconciledPass(c, a, a, int(lam_a) + n, int(lam_b), False, True, qz, eff)
+        return ReconciledPass(c, a, a, int(lam_a) + n, int(lam_b), False, True, qz, eff, trials)
 
     if n == 0:
-        return ReconciledPass(c, a, a, 0, 0, False, False, float("nan"), float("nan"))
+        return ReconciledPass(c, a, a, 0, 0, False, False, float("nan"), float("nan"), trials)
     qber_x = c.qber_x
     if not np.isfinite(qber_x) or qber_x > params.qber_threshold or params.detector_mismatch:
         return disclosed(0, 0)
@@ -384,7 +387,7 @@ def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Genera
     if not ver.ok:
         return disclosed(ec.leaked_bits + ver.tag_bits, ec.reply_bits, qz, eff)
     return ReconciledPass(c, a, ec.bob_corrected, int(ec.leaked_bits), int(ec.reply_bits),
-                          True, False, qz, eff)
+                          True, False, qz, eff, trials)
 
 
 def finish_block(parts: list[ReconciledPass], intensities, probabilities,
@@ -429,7 +432,10 @@ def finish_block(parts: list[ReconciledPass], intensities, probabilities,
     fk = finite_key_length(c, intensities, probabilities, float(lam_a),
                            eps_sec=params.eps_sec, eps_cor=params.eps_cor,
                            tail=params.tail_bound, reply_bits=float(lam_b),
-                           overhead_bits=overhead, leak_delta=params.leak_delta)
+                           overhead_bits=overhead, leak_delta=params.leak_delta,
+                           single_photon_trials=(
+                               None if any(p.single_photon_trials is None for p in parts)
+                               else sum(p.single_photon_trials for p in parts)))
     if qber_x > params.qber_threshold:
         return done(ABORT_QBER, fk)
     if params.detector_mismatch:

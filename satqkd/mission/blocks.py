@@ -83,7 +83,9 @@ def encode_reconciled(part: ReconciledPass) -> bytes:
              counts=np.stack([c.n_z, c.n_x, c.m_x, c.m_z_true]).astype(np.int64),
              ints=np.array([part.leaked_bits, part.reply_bits, part.verified, part.disclosed],
                            np.int64),
-             floats=np.array([part.qber_z, part.ec_efficiency]))
+             floats=np.array([part.qber_z, part.ec_efficiency,
+                              np.nan if part.single_photon_trials is None
+                              else part.single_photon_trials]))
     return buf.getvalue()
 
 
@@ -92,10 +94,11 @@ def decode_reconciled(data: bytes) -> ReconciledPass:
     n = int(z["bits"])
     c = z["counts"]
     lam_a, lam_b, verified, disclosed = (int(v) for v in z["ints"])
-    qz, eff = (float(v) for v in z["floats"])
+    qz, eff, trials = (float(v) for v in z["floats"])
     return ReconciledPass(DecoyCounts(c[0], c[1], c[2], c[3]),
                           np.unpackbits(z["alice"])[:n], np.unpackbits(z["bob"])[:n],
-                          lam_a, lam_b, bool(verified), bool(disclosed), qz, eff)
+                          lam_a, lam_b, bool(verified), bool(disclosed), qz, eff,
+                          None if np.isnan(trials) else trials)
 
 
 def reconciled_path(out_dir: Path, pass_id: str) -> Path:

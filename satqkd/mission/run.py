@@ -28,7 +28,8 @@ from satqkd.engine.decoy import simulate_decoy_bb84
 from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
 from satqkd.keys.eve import eve_codes
-from satqkd.keys.postprocess import process_sifted, reconcile_sifted, write_keys
+from satqkd.keys.postprocess import (process_sifted, reconcile_sifted, single_photon_trials,
+                                     write_keys)
 from satqkd.keys.sifting import concatenate_sifted, sift
 from satqkd.mission import blocks, cf, parameters, store
 from satqkd.mission.seeds import aos_seconds as _aos_seconds
@@ -261,7 +262,10 @@ def simulate_pass(task: PassTask) -> PassOutput:
         counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
         doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
         if pooled:  # error correction now; parameter estimation and PA when the block closes
-            part = reconcile_sifted(sifted_key, kp, np.random.default_rng(keys_seed))
+            part = reconcile_sifted(sifted_key, kp, np.random.default_rng(keys_seed),
+                                    single_photon_trials(source.intensities,
+                                                         source.probabilities, source.p_z,
+                                                         kp, pulses))
             scalars = {**blocks.pooled_scalars(part), **blocks.pooled_eve_scalars(eve is not None, 0)}
             reconciled = blocks.encode_reconciled(part)
             keys = None
