@@ -406,7 +406,6 @@ class SweepSection(Section):
     """``[sweep]``: the grid of ``satqkd sweep`` (ignored by ``satqkd run``)."""
 
     grid: list[SweepAxis] = Field(default_factory=list)
-    relay: bool = False  # also plan the trusted relay per point (greedy planner)
 
 
 class ReportSection(Section):
@@ -634,7 +633,13 @@ def _complete_stations(raw: dict, path: Path) -> None:
 def load_mission(path: Path | str) -> MissionConfig:
     """Read and validate a mission file; raises :class:`InputError` with one line."""
     path = Path(path)
-    raw = _read_toml(path, "mission file")
+    return load_mission_dict(_read_toml(path, "mission file"), path)
+
+
+def load_mission_dict(raw: dict, path: Path | str) -> MissionConfig:
+    """Validate a mission given as a TOML-like dict (e.g. a sweep point); ``path`` names
+    it in messages and anchors its relative file names."""
+    path = Path(path)
     _complete_stations(raw, path)
     try:
         cfg = MissionConfig.model_validate(raw)
