@@ -43,6 +43,7 @@ import hashlib
 import json
 import time
 import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -252,8 +253,10 @@ def run_satellite_task(task: SatelliteTask) -> SatelliteResult:
     sat, sat_cfg = build_satellites(cfg0, task.mission_path)[task.satellite]
     stations = build_stations(cfg0)
     m = cfg0.mission
-    passes = find_passes(sat, stations, m.start.timestamp(), m.end.timestamp(),
-                         m.min_elevation_deg)
+    with warnings.catch_warnings():  # hypothetical element sets: "stale" on every pass
+        warnings.simplefilter("ignore")
+        passes = find_passes(sat, stations, m.start.timestamp(), m.end.timestamp(),
+                             m.min_elevation_deg)
     passes.sort(key=lambda p: (p.aos_s, p.station))
     night_only = not any(c.channel.operate_in_daylight for _, _, c in task.points)
     day = (_daylight_passes(passes, stations, m.night_sun_elevation_deg) if night_only
