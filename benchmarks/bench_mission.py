@@ -8,6 +8,13 @@ process and of any worker.
 
 Set ``SATQKD_BENCH_MISSION_DAYS`` (e.g. 7) to run only the first days of the year; the
 figure is then also given extrapolated to the year (``year_extrapolated_s``).
+
+``mission.year_4_stations_counts``: the same year with the ideal link
+(``implementation_loss_db = 0``, about 16 times the detections) at ``fidelity = "counts"``;
+``mission.year_4_stations_bits_0db``: that mission at the bits level in the same run, over
+``SATQKD_BENCH_BITS0_DAYS`` days (default 14; the whole year takes many minutes on a
+loaded 2-core machine) and extrapolated to the year, with the ratio to the counts run.
+``SATQKD_BENCH_MISSION_ONLY=counts`` skips the as-flown bits year.
 """
 
 from __future__ import annotations
@@ -25,11 +32,69 @@ REPO = Path(__file__).resolve().parent.parent
 MISSION = REPO / "missions" / "year-4-stations.toml"
 
 
+def _variant(tmp: str, name: str, days: float, fidelity: str, loss_db: float) -> Path:
+    """year-4-stations with a shorter span, another fidelity or implementation loss."""
+    from datetime import datetime, timedelta, timezone
+
+    text = MISSION.read_text()
+    if days < 365:
+        end = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(days=days)
+        text = text.replace("end = 2026-01-01T00:00:00Z", f"end = {end:%Y-%m-%dT%H:%M:%SZ}")
+    text = text.replace("implementation_loss_db = 12.0", f"implementation_loss_db = {loss_db}")
+    text = text.replace('protocol = "decoy-bb84"', f'protocol = "decoy-bb84"\nfidelity = "{fidelity}"')
+    path = Path(tmp) / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def _timed_run(path: Path, out: Path, workers: int) -> tuple[float, "pd.DataFrame", dict]:
+    from satqkd.mission.run import plan_mission, run_mission
+
+    t0 = time.perf_counter()
+    folder = run_mission(plan_mission(path), out, workers=workers)
+    elapsed = time.perf_counter() - t0
+    table = pd.read_csv(folder / "passes.csv", keep_default_na=False)
+    return elapsed, table, json.loads((folder / "run.json").read_text())["timings_s"]
+
+
+def run_counts(workers: int):
+    """Counts level against bits level on the ideal-link year (same run, same machine)."""
+    bits_days = float(os.environ.get("SATQKD_BENCH_BITS0_DAYS", "14"))
+    with tempfile.TemporaryDirectory() as tmp:
+        t_c, tab_c, st_c = _timed_run(_variant(tmp, "counts", 365, "counts", 0.0),
+                                      Path(tmp) / "counts", workers)
+        rss_c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+        t_b, tab_b, st_b = _timed_run(_variant(tmp, "bits0", bits_days, "bits", 0.0),
+                                      Path(tmp) / "bits0", workers)
+        t_c14, tab_c14, _ = _timed_run(_variant(tmp, "counts14", bits_days, "counts", 0.0),
+                                       Path(tmp) / "counts14", workers)
+    year_b = t_b * 365.0 / bits_days
+    yield {"name": "mission.year_4_stations_counts", "value": round(t_c, 2), "unit": "s",
+           "target": 15.0, "workers": workers, "implementation_loss_db": 0.0,
+           "passes": int(len(tab_c)), "passes_with_key": int((tab_c["secret_bits"] > 0).sum()),
+           "detections": int(tab_c["detections"].sum()),
+           "secret_bits": int(tab_c["secret_bits"].sum()),
+           "stages_s": {k: round(v, 3) for k, v in st_c.items()},
+           "peak_rss_mb": round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                                    rss_c), 1)}
+    yield {"name": "mission.year_4_stations_bits_0db", "value": round(t_b, 2), "unit": "s",
+           "days": bits_days, "year_extrapolated_s": round(year_b, 1),
+           "reference": round(t_c, 2), "ratio": round(year_b / t_c, 1),
+           "secret_bits": int(tab_b["secret_bits"].sum()),
+           "counts_secret_bits_same_days": int(tab_c14["secret_bits"].sum()),
+           "counts_same_days_s": round(t_c14, 2),
+           "detections": int(tab_b["detections"].sum()),
+           "stages_s": {k: round(v, 3) for k, v in st_b.items()}}
+
+
 def run():
     from satqkd.mission.run import plan_mission, run_mission
 
     days = float(os.environ.get("SATQKD_BENCH_MISSION_DAYS", "365"))
     workers = int(os.environ.get("SATQKD_BENCH_WORKERS", str(os.cpu_count() or 2)))
+    yield from run_counts(workers)
+    if os.environ.get("SATQKD_BENCH_MISSION_ONLY") == "counts":
+        return
     with tempfile.TemporaryDirectory() as tmp:
         mission = MISSION
         if days < 365:

@@ -1,6 +1,6 @@
 """Run satqkd's performance benchmarks: ``python benchmarks/run.py [GROUP ...]``.
 
-Groups: orbit, engine, keys, entanglement, mission, serve. Each group lives in
+Groups: orbit, engine, keys, entanglement, mission, serve, sweep. Each group lives in
 ``benchmarks/bench_<group>.py`` and exposes ``run() -> Iterable[dict]``. Every figure
 is printed as one JSON object per line, ``{"name", "value", "unit"}`` plus, where the
 figure is compared with something measured in the same run, ``"reference"`` and
@@ -16,7 +16,7 @@ import platform
 import sys
 from pathlib import Path
 
-GROUPS = ("orbit", "engine", "keys", "entanglement", "mission", "serve")
+GROUPS = ("orbit", "engine", "keys", "entanglement", "mission", "serve", "sweep")
 HERE = Path(__file__).resolve().parent
 
 

@@ -304,6 +304,42 @@ def init(
               soft_wrap=True)
 
 
+@app.command()
+def sweep(
+    mission: Path = typer.Argument(..., help="Mission file (TOML), with or without [sweep]."),
+    grid: Optional[list[str]] = typer.Option(
+        None, "--grid", help="FIELD=V1,V2,... (repeatable), e.g. "
+        "satellites.0.transmitter.aperture_m=0.1,0.2,0.3; replaces the file's [sweep]."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder "
+                                           "(default outputs/<mission name>-sweep)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=512,
+                                help="Local worker processes (Dask)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Address of a running Dask scheduler."),
+    resume: bool = typer.Option(False, "--resume", help="Keep the finished sweep points."),
+) -> None:
+    """Run a grid of mission variants; write sweep.nc, plots and sweep_report.md."""
+    from satqkd.mission.sweep import run_sweep
+
+    if scheduler is not None:
+        from satqkd.mission.execute import check_scheduler
+
+        check_scheduler(scheduler)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+            "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
+            transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        folder = run_sweep(mission, grid, out_dir, workers=workers, scheduler=scheduler,
+                           resume=resume, progress=progress)
+    out.print(f"wrote {folder / 'sweep.nc'} and {folder / 'sweep_report.md'}")
+
+
 def _output_dir(folder: Path) -> Path:
     if not (folder / "passes.csv").exists():
         raise InputError(f"{folder}: not a satqkd output folder (no passes.csv); "

@@ -59,6 +59,10 @@ class MissionSection(Section):
     min_elevation_deg: float = Field(10.0, ge=0.0, lt=90.0)
     protocol: Literal["decoy-bb84", "bbm92", "e91"] = "decoy-bb84"
     night_sun_elevation_deg: float = Field(-12.0, ge=-90.0, le=0.0)
+    # "bits": photon-level events, real error correction and privacy amplification;
+    # "counts": per-slot tallies from the engine's exact law, key length from the counts
+    # with the code's measured leakage curve, no key material (satqkd/mission/fidelity.py).
+    fidelity: Literal["bits", "counts"] = "bits"
 
     _utc_start = field_validator("start", "end")(lambda v: _utc(v))
 
@@ -438,6 +442,20 @@ class KeysSection(Section):
     trojan_probe_photons_max: float = Field(1.0e6, gt=0.0, le=1.0e20)
 
 
+class SweepAxis(Section):
+    """One ``[[sweep.grid]]`` axis: a mission-file field and its values."""
+
+    field: str = Field(min_length=1, max_length=300)  # path syntax: satqkd/mission/sweep.py
+    values: list[Any] = Field(min_length=1, max_length=1000)
+    name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # dimension name
+
+
+class SweepSection(Section):
+    """``[sweep]``: the grid of ``satqkd sweep`` (ignored by ``satqkd run``)."""
+
+    grid: list[SweepAxis] = Field(default_factory=list)
+
+
 class ReportSection(Section):
     """``[report]``: what ``satqkd run`` draws."""
 
@@ -457,6 +475,16 @@ class MissionConfig(Section):
     entanglement: EntanglementSection = Field(default_factory=EntanglementSection)
     relay: RelaySection = Field(default_factory=RelaySection)
     report: ReportSection = Field(default_factory=ReportSection)
+    sweep: SweepSection = Field(default_factory=SweepSection)
+
+    @model_validator(mode="after")
+    def _fidelity(self) -> "MissionConfig":
+        from satqkd.mission.fidelity import counts_refusal
+
+        why = counts_refusal(self) if self.mission.fidelity == "counts" else None
+        if why:
+            raise ValueError(why)
+        return self
 
     @model_validator(mode="after")
     def _entanglement_pairs(self) -> "MissionConfig":
@@ -750,6 +778,15 @@ def load_mission(source: Path | str | Mapping[str, Any],
     else:
         path = Path(source)
         raw = _read_toml(path, "mission file")
+    return load_mission_dict(raw, path, overrides)
+
+
+def load_mission_dict(raw: dict, path: Path | str,
+                      overrides: Sequence[str] = ()) -> MissionConfig:
+    """Validate a mission given as a TOML-like dict (e.g. a sweep point); ``path`` names
+    it in messages and anchors its relative file names; ``overrides`` as in
+    :func:`load_mission`."""
+    path = Path(path)
     set_locs = apply_overrides(raw, overrides)
     _complete_stations(raw, path)
     try:

@@ -35,6 +35,7 @@ from satqkd.mission import blocks, cf, parameters, store
 from satqkd.mission.seeds import aos_seconds as _aos_seconds
 from satqkd.mission.seeds import pass_seed
 from satqkd.mission.execute import open_executor, tune_allocator
+from satqkd.mission.fidelity import counts_level_pass
 from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
 from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
@@ -256,6 +257,12 @@ def simulate_pass(task: PassTask) -> PassOutput:
         keys = process_sifted(sift(empty_events(), len(source.intensities)), source.intensities, source.probabilities,
                               source.p_z, kp, np.random.default_rng(keys_seed))
         scalars = {**keys.scalars(), "abort_reason": reason}
+    elif cfg.mission.fidelity == "counts":  # tallies from the exact law, no bits, no key
+        counts, doubles, scalars = counts_level_pass(eta, noise, slot_s, source, receiver, kp,
+                                                     engine_seed)
+        counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
+        doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
+        keys = None
     else:
         counts, doubles, sifted_key, pulses = _run_engine(
             eta, noise, slot_s, source, receiver, eve, engine_seed)
@@ -359,6 +366,8 @@ def warm_up(cfg: config.MissionConfig) -> None:
         geo.attrs.update(norad_id=0, station=st.name, pass_id="warm-up",
                          aos=str(geo["time"].values[0]) + "Z")
         simulate_pass(PassTask(geo, cfg, 0, 0))  # the channel stage (weather may stop here)
+        if cfg.mission.fidelity == "counts":
+            return  # no numba kernel to load
         # ~2e6 detections straight into the engine and keys stages, whatever the weather
         source = parameters.decoy_source(cfg.satellites[0])
         _, _, sifted, pulses = _run_engine(
@@ -476,6 +485,7 @@ def run_mission(
         "config_sha256": sha,
         "step_s": cfg.mission.step_s,
         "finite_key_block": str(cfg.keys.block),
+        "fidelity": cfg.mission.fidelity,
     }, intensities=[list(s.source.intensities) for s in cfg.satellites],
         progress=(lambda done, total: progress("merge", done, total)) if progress else None,
         overrides=overrides)
@@ -515,6 +525,7 @@ def run_mission(
         "start": cfg.mission.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end": cfg.mission.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "protocol": cfg.mission.protocol,
+        "fidelity": cfg.mission.fidelity,
         "satellites": [sat.name for sat, _ in plan.satellites],
         "stations": [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
                       "alt_m": s.alt_m, "aperture_m": s.aperture_m} for s in cfg.stations],

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from satqkd.mission.fidelity import require_keys
 from satqkd import config
 from satqkd.keys.postprocess import read_key_index, read_keys
 from satqkd.mission.io import atomic_path, write_text_atomic
@@ -113,6 +114,7 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
 
     plan = plan_mission(path, overrides, progress=progress)
     cfg = plan.cfg
+    require_keys(cfg, "satqkd relay")  # the relay is executed on the real key bits
     if not cfg.relay.demands:
         from satqkd.errors import InputError
 
