@@ -450,6 +450,10 @@ def _pass_rows_table(table: pd.DataFrame) -> _Table:
     return _Table(headers, rows, right=right, red=red)
 
 
+#: The mission plots (plots/<name>.png), in report order.
+MISSION_PLOTS = ("executive_pass", "key_vs_elevation", "monthly_key", "pass_key", "availability",
+                 "cumulative_key", "world_map")
+
 _CAPTIONS = {
     "key_vs_elevation": "Secret key of every pass against its maximum elevation "
                         "(crosses: passes without key).",
@@ -460,6 +464,56 @@ _CAPTIONS = {
     "world_map": "Ground tracks of the passes (sub-satellite points above the elevation "
                  "mask) and the ground stations.",
 }
+
+_CAPTIONS.update({
+    "network_timeline": "Relay network: passes per station (filled: used by the plan), "
+                        "entanglement windows and key deliveries per pair.",
+    "network_stock": "Relay network: unused key stored on board per satellite and station.",
+    "network_delivered": "Relay network: key held at both endpoints against the key requested "
+                         "(triangles: session requests).",
+    "network_map": "Relay network: key delivered per pair (line width ~ delivered key).",
+})
+
+#: The relay plots of ``satqkd relay``, in the order the report shows them.
+NETWORK_PLOTS = ("network_timeline", "network_delivered", "network_stock", "network_map")
+
+
+def _relay_section(out_dir: Path) -> list:
+    """The relay results of ``network.nc`` (when ``satqkd relay`` ran in this folder)."""
+    nc = out_dir / "network.nc"
+    if not nc.exists():
+        return []
+    from satqkd.network.outputs import share_text
+
+    try:
+        ds = xr.load_dataset(nc, engine="h5netcdf")
+    except (OSError, ValueError) as exc:
+        return [_Alert(f"network.nc could not be read ({exc}); see network_report.md.")]
+    rows = []
+    for i, p in enumerate(ds["pair"].values):
+        req, got = float(ds["requested_bits"].values[i]), float(ds["delivered_bits"].values[i])
+        tot = int(ds["sessions_total"].values[i])
+        lat = float(ds["latency_mean_s"].values[i])
+        rows.append((str(p), f"{ds['station_a'].values[i]}-{ds['station_b'].values[i]}",
+                     _int(req), _int(got), _int(ds["delivered_direct_bits"].values[i]),
+                     share_text(got, req), _int(req - got) if req > got else "–",
+                     f"{int(ds['sessions_met'].values[i])}/{tot}" if tot else "–",
+                     _num(lat / 3600.0, "{:.2f} h") if math.isfinite(lat) else "–"))
+    parts: list = [
+        (f"Horizon {ds.attrs.get('horizon_start', '?')} to {ds.attrs.get('horizon_end', '?')}; "
+         f"objective {ds.attrs.get('objective', '?')}; executed plan {ds.attrs.get('method', '?')}. "
+         "Share met = key delivered to both endpoints / key requested over the horizon, rounded "
+         "down (100 % only when every bit was delivered); sessions met = sessions whose whole "
+         "key was held at both endpoints before the horizon ended, so sessions met n/n exactly "
+         "when the share is 100 %. Details: network_report.md."),
+        _Table(["pair", "stations", "requested (bit)", "delivered (bit)", "of which entangled",
+                "share met", "short by (bit)", "sessions met", "mean latency"], rows,
+               right=range(2, 9)),
+    ]
+    parts += [out_dir / "plots" / f"{n}.png" for n in NETWORK_PLOTS
+              if (out_dir / "plots" / f"{n}.png").exists()]
+    return parts
+
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
@@ -541,6 +595,9 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple
         _monthly_table(summary)]))
     if plot_paths:
         sections.append(("Plots", [Path(p) for p in plot_paths]))
+    relay = _relay_section(out_dir)
+    if relay:
+        sections.append(("Key relay network", relay))
     sections.append(("Passes", [
         ("Loss: total channel loss in dB (detectors included) over the pass's seconds; QBER: "
          "Z basis (key) error rate measured by the keys stage; clear sky: share of the pass "
@@ -548,16 +605,26 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple
     return _render(f"satqkd mission report: {name}", sections, out_dir)
 
 
-def write_reports(out_dir: Path | str, plots: bool = True) -> tuple[Path, Path]:
+def existing_mission_plots(out_dir: Path | str) -> list[Path]:
+    """The mission plots already drawn into ``out_dir/plots`` (report order)."""
+    plots = Path(out_dir) / "plots"
+    return [plots / f"{n}.png" for n in MISSION_PLOTS if (plots / f"{n}.png").exists()]
+
+
+def write_reports(out_dir: Path | str, plots: bool | str = True) -> tuple[Path, Path]:
     """Write ``report.md`` and a self-contained ``report.html`` into a mission folder.
 
     With ``plots=True`` the mission plots are (re)drawn into ``out_dir/plots`` first
     (:func:`satqkd.report.plots.plot_mission`) and embedded (HTML: base64 PNG data URIs;
-    Markdown: relative links). Files are written atomically.
+    Markdown: relative links); ``plots="existing"`` embeds the plots already there. When
+    ``network.nc`` is in the folder (``satqkd relay``) the relay results and plots are a
+    section of the report. Files are written atomically.
     """
     out_dir = Path(out_dir)
     paths: list[Path] = []
-    if plots:
+    if plots == "existing":  # embed what is drawn already (e.g. after `satqkd relay`)
+        paths = existing_mission_plots(out_dir)
+    elif plots:
         from satqkd.report.plots import plot_mission
 
         paths = plot_mission(out_dir, out_dir / "plots")
