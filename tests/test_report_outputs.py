@@ -136,13 +136,13 @@ def test_html_is_self_contained(reports, out):
     assert "http://" not in page and "https://" not in page
     assert "<link" not in page and "<script" not in page and "@import" not in page
     srcs = re.findall(r'src="([^"]*)"', page)
-    assert len(srcs) == 5                                # the five mission plots
+    assert len(srcs) == 6                # the best pass's five panels and five mission plots
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
     md = reports[0].read_text()
-    for name in ("key_vs_elevation", "monthly_key", "availability", "cumulative_key",
-                 "world_map"):
+    for name in ("executive_pass", "key_vs_elevation", "monthly_key", "availability",
+                 "cumulative_key", "world_map"):
         assert f"(plots/{name}.png)" in md
 
 
@@ -178,16 +178,18 @@ def test_reports_rebuild_identically(out, reports):
     first = [p.read_bytes() for p in reports]
     again = write_reports(out, plots=False)
     md_again = again[0].read_text()
-    # without plots only the Plots section is absent; everything else is the same
-    assert md_again == re.sub(r"## Plots\n\n(?:!\[[^\n]*\n\n)+", "", first[0].decode())
+    # without plots only the images (and the Plots heading) are absent; the rest is the same
+    expected = re.sub(r"## Plots\n\n(?:!\[[^\n]*\n\n)+", "", first[0].decode())
+    assert md_again == re.sub(r"!\[[^\n]*\]\(plots/[^\n]*\n\n", "", expected)
 
 
 def test_mission_plots_are_pngs(out, tmp_path):
     import matplotlib.image as mpimg
 
     paths = plots.plot_mission(out, tmp_path)
-    assert [p.name for p in paths] == ["key_vs_elevation.png", "monthly_key.png",
-                                      "availability.png", "cumulative_key.png", "world_map.png"]
+    assert [p.name for p in paths] == ["executive_pass.png", "key_vs_elevation.png",
+                                      "monthly_key.png", "availability.png",
+                                      "cumulative_key.png", "world_map.png"]
     for p in paths:
         assert p.read_bytes().startswith(PNG_MAGIC)
         img = mpimg.imread(p)
