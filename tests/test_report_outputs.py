@@ -252,3 +252,33 @@ def test_summary_from_csv_alone(out, tmp_path, csv):
     s = mission_summary(tmp_path)
     assert int(s["passes"].sum()) == len(csv)
     assert int(s["secret_bits"].sum()) == csv["secret_bits"].sum()
+
+
+def test_executive_summary_words_and_hardware(reports):
+    md = reports[0].read_text()
+    assert md.index("## Executive summary") < md.index("## Mission\n")
+    summary = md.split("## Executive summary", 1)[1].split("\n## ", 1)[0]
+    assert "(plots/executive_pass.png)" in summary
+    assert "| element | parameter | value | basis |" in summary
+
+
+def test_abort_reasons_in_words():
+    from satqkd.report.mission_report import abort_sentence, mission_file_marks
+
+    assert abort_sentence("daylight") == ("daylight: the Sun was above -12 deg at the station "
+                                          "and the link runs at night only, so no QKD was "
+                                          "attempted")
+    marks = mission_file_marks("[[stations]]\nname = 'A'\n[stations.receiver]\n"
+                               "fov_urad = 100.0  # ASSUMPTION: field stop\n"
+                               "[[stations]]\n[stations.receiver]\nfov_urad = 50 # paper\n")
+    assert marks[("stations.receiver", 0, "fov_urad")][0] == "assumption"
+    assert marks[("stations.receiver", 1, "fov_urad")][0] == "sourced"
+
+
+def test_one_pass_mission_has_a_per_pass_view(out, tmp_path, csv):
+    one = csv.iloc[[int(csv["secret_bits"].idxmax())]].reset_index(drop=True)
+    (tmp_path / "o").mkdir()
+    one.to_csv(tmp_path / "o" / "passes.csv", index=False)
+    paths = plots.plot_mission(tmp_path / "o", tmp_path / "o" / "plots")
+    names = [p.name for p in paths]
+    assert "pass_key.png" in names and "monthly_key.png" not in names
