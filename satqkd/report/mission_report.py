@@ -356,9 +356,10 @@ def hardware_rows(mission_file: Path | str, entangled: bool = False) -> list[tup
     """(element, parameter, value, basis) of the satellites' transmitter and source and the
     stations' aperture, detector and receiver, from the validated mission.
 
-    Basis: ``ASSUMPTION`` when the mission file's comment on the value says so; ``sourced``
-    when another comment gives its source; ``set, no source given``; ``not set in the file
-    (default or station catalogue)`` for the values the file leaves out.
+    Basis: ``ASSUMPTION`` when the mission file's comment on the value says so, or when the
+    file leaves the value out and the model's default applies; ``sourced`` when another
+    comment gives its source; ``set, no source given``; ``not set in the file: station
+    catalogue`` for a left-out value that differs from the default.
     """
     from satqkd.config import load_mission
 
@@ -366,10 +367,16 @@ def hardware_rows(mission_file: Path | str, entangled: bool = False) -> list[tup
     marks = mission_file_marks(path.read_text())
     cfg = load_mission(path)
 
-    def basis(section: str, i: int, key: str) -> str:
+    def basis(section: str, i: int, key: str, model=None, value=None) -> str:
         b, comment = marks.get((section, i, key), ("", ""))
         if not b:
-            return "not set in the file (default or station catalogue)"
+            field = type(model).model_fields.get(key) if model is not None else None
+            default = None
+            if field is not None:
+                default = field.default_factory() if field.default_factory else field.default
+            if field is not None and default == value:
+                return "ASSUMPTION: default value (not set in the file)"
+            return "not set in the file: station catalogue"
         if b == "assumption":
             return f"ASSUMPTION (file comment: {comment})"
         return f"sourced: {comment}" if b == "sourced" else "set, no source given"
@@ -384,11 +391,11 @@ def hardware_rows(mission_file: Path | str, entangled: bool = False) -> list[tup
                 if value is None:
                     continue
                 rows.append((f"{sat.name} {part.replace('_', ' ')}", key, _fmt_value(value),
-                             basis(f"satellites.{part}", i, key)))
+                             basis(f"satellites.{part}", i, key, model, value)))
     for j, st in enumerate(cfg.stations):
         if getattr(st, "aperture_m", None) is not None:
             rows.append((f"{st.name} telescope", "aperture_m", _fmt_value(st.aperture_m),
-                         basis("stations", j, "aperture_m")))
+                         basis("stations", j, "aperture_m", st, st.aperture_m)))
         for part in _STATION_PARTS:
             model = getattr(st, part, None)
             if model is None:
@@ -397,7 +404,7 @@ def hardware_rows(mission_file: Path | str, entangled: bool = False) -> list[tup
                 if value is None:
                     continue
                 rows.append((f"{st.name} {part}", key, _fmt_value(value),
-                             basis(f"stations.{part}", j, key)))
+                             basis(f"stations.{part}", j, key, model, value)))
     return rows
 
 
@@ -798,8 +805,8 @@ def _hardware_part(info: dict, entangled: bool) -> list:
     mf = info.get("mission_file")
     note = ("Hardware of the mission as validated. Basis of each value: the mission file's "
             "comment on it (values whose comment says ASSUMPTION are assumptions, other "
-            "comments give the source); values the file does not set come from the defaults "
-            "or the station catalogue and are marked so.")
+            "comments give the source); a value the file does not set is the model's default "
+            "(marked as an assumption) or the station catalogue's.")
     if not mf or not Path(mf).exists():
         return [f"Hardware table unavailable: the mission file ({mf or 'not recorded'}) is not "
                 "readable from here."]

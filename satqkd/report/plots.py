@@ -342,11 +342,11 @@ def plot_key_vs_elevation(table: pd.DataFrame, path: str | Path) -> Path:
     fig = new_figure((8.5, 5.2))
     ax = fig.add_subplot()
     # log axis: keys span decades between low and high passes; passes without key sit
-    # on the floor of the axis (a factor 3 below the smallest key, at most 1 bit)
+    # on the floor of the axis (a factor 3 below the smallest key)
     keyed = table["secret_bits"].to_numpy(float)
     keyed = keyed[keyed > 0] / div
     top = float(keyed.max()) if keyed.size else 1.0
-    floor = min(float(keyed.min()) / 3.0, 1.0 / div) if keyed.size else 0.1
+    floor = float(keyed.min()) / 3.0 if keyed.size else 0.1
     for name, c in colors.items():
         sub = table[table["station"] == name]
         u = sub["usable"].to_numpy(bool) & (sub["secret_bits"].to_numpy(float) > 0)
