@@ -18,3 +18,17 @@ def test_gap_verdict_explains_the_documented_12_db():
     assert verdict == "explained" and "12 dB" in reason
     assert _gap_verdict(-22.0, db=True, per_link=2)[0] == "explained"
     assert _gap_verdict(1.0)[0] == "differs"
+
+
+def test_validate_prints_verdicts_and_db_differences(monkeypatch):
+    import satqkd.mission.validate as v
+    from typer.testing import CliRunner
+
+    from satqkd.cli import app
+
+    figs = [Figure("E", "summed loss, lowest", "dB", 64.0, 43.4, "Yin",
+                   *_gap_verdict(43.4 - 64.0, db=True, per_link=2))]
+    monkeypatch.setattr(v, "run_validations", lambda progress=None: figs)
+    res = CliRunner().invoke(app, ["validate", "-q"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "-20.6 dB" in res.output and "explained" in res.output and "ratio" not in res.output

@@ -57,8 +57,8 @@ class Figure:
 #: The documented link gap (docs/validation.md): the ideal budget of Micius's published
 #: hardware is about 12 dB more transparent than the link Micius flew.
 LINK_GAP_DB = 12.0
-LINK_GAP = ("link gap: our ideal budget of the published hardware is ~12 dB more transparent "
-            "than the link Micius flew (docs/validation.md)")
+LINK_GAP = ("link gap{each}: our ideal budget of the published hardware is ~12 dB more "
+            "transparent than the link Micius flew (docs/validation.md)")
 
 
 def _gap_verdict(ratio_or_db: float, *, db: bool = False, per_link: int = 1,
@@ -68,7 +68,8 @@ def _gap_verdict(ratio_or_db: float, *, db: bool = False, per_link: int = 1,
     excess = ratio_or_db if db else 10.0 * np.log10(max(ratio_or_db, 1e-30))
     if abs(excess - gap) <= tol_db * per_link:
         what = f"{abs(excess):.1f} dB {'lower' if db else 'more signal'}"
-        return "explained", f"{what}; {LINK_GAP}" + (" (both downlinks)" if per_link > 1 else "")
+        each = f" of each of the {per_link} downlinks" if per_link > 1 else ""
+        return "explained", f"{what}; {LINK_GAP.format(each=each)}"
     return "differs", f"{excess:+.1f} dB against a documented gap of {gap:+.0f} dB"
 
 
