@@ -21,9 +21,9 @@ def test_gap_verdict_explains_the_documented_12_db():
 
 
 def test_validate_prints_verdicts_and_db_differences(monkeypatch):
-    import satqkd.mission.validate as v
     from typer.testing import CliRunner
 
+    import satqkd.mission.validate as v
     from satqkd.cli import app
 
     figs = [Figure("E", "summed loss, lowest", "dB", 64.0, 43.4, "Yin",

@@ -162,9 +162,9 @@ def micius_entanglement(mission: Path | str = MICIUS_ENTANGLEMENT_MISSION,
     if dist <= 1.0:
         s_verdict = ("agrees", f"within the published error bar ({dist:.1f} sigma)")
     elif s_mean > 2.37:
-        s_verdict = ("explained", f"{dist:.1f} sigma above 2.37 +- 0.09: with ~12 dB per link "
-                     "more signal accidentals are negligible and S nears the source limit 2.62 "
-                     "(docs/validation.md)")
+        s_verdict = ("explained", (f"{dist:.1f} sigma above 2.37 +- 0.09: with ~12 dB per "
+                                   "link more signal accidentals are negligible and S nears the "
+                                   "source limit 2.62 (docs/validation.md)"))
     else:
         s_verdict = ("differs", f"{dist:.1f} sigma below 2.37 +- 0.09")
     rate = coinc / max(on.sum(), 1)

@@ -48,7 +48,7 @@ import xarray as xr
 from satqkd.network.execution import Execution
 from satqkd.network.planning import PlanResult
 
-__all__ = ["network_dataset", "session_latencies_s", "steady_mean_wait_s", "relay_report", "share_text"]
+__all__ = ["network_dataset", "relay_report", "session_latencies_s", "share_text", "steady_mean_wait_s"]
 
 
 def _dt(t_s) -> np.ndarray:

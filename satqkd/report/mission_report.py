@@ -808,8 +808,8 @@ def _hardware_part(info: dict, entangled: bool) -> list:
             "comments give the source); a value the file does not set is the model's default "
             "(marked as an assumption) or the station catalogue's.")
     if not mf or not Path(mf).exists():
-        return [f"Hardware table unavailable: the mission file ({mf or 'not recorded'}) is not "
-                "readable from here."]
+        return [(f"Hardware table unavailable: the mission file ({mf or 'not recorded'}) is "
+                 "not readable from here.")]
     try:
         rows = hardware_rows(mf, entangled)
     except Exception as exc:  # noqa: BLE001 - a report must not fail on the header

@@ -578,7 +578,10 @@ def plot_mission(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> l
     ``entanglement_windows.png``, ``entanglement_window.png`` (the best window per second),
     ``key_vs_elevation.png`` for bbm92, and the map with both stations of each window.
     """
-    from satqkd.report.mission_report import entanglement_windows_table, mission_protocol
+    from satqkd.report.mission_report import (
+        entanglement_windows_table,
+        mission_protocol,
+    )
     from satqkd.report.worldmap import plot_world_map
 
     plots_dir = Path(plots_dir)
@@ -620,8 +623,23 @@ def plot_mission(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> l
     return paths
 
 
-__all__ = ["LOSS_TERMS", "QBER_WINDOW_S", "bits_scale", "is_usable", "new_figure",
-           "plot_availability", "plot_cumulative_key", "plot_key_vs_elevation",
-           "plot_entanglement_window", "plot_entanglement_windows", "plot_pass_key",
-           "plot_mission", "plot_monthly_key", "plot_pass", "plot_passes", "save_figure",
-           "station_colors", "wilson_interval"]
+__all__ = [
+    "LOSS_TERMS",
+    "QBER_WINDOW_S",
+    "bits_scale",
+    "is_usable",
+    "new_figure",
+    "plot_availability",
+    "plot_cumulative_key",
+    "plot_entanglement_window",
+    "plot_entanglement_windows",
+    "plot_key_vs_elevation",
+    "plot_mission",
+    "plot_monthly_key",
+    "plot_pass",
+    "plot_pass_key",
+    "plot_passes",
+    "save_figure",
+    "station_colors",
+    "wilson_interval",
+]
