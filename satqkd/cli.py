@@ -469,10 +469,12 @@ def validate(
         rows = [f for f in figures if f.experiment == experiment]
         t = Table(title=experiment, box=box.SIMPLE_HEAD, title_justify="left")
         for col, justify in (("quantity", "left"), ("unit", "left"), ("published", "right"),
-                             ("satqkd", "right"), ("ratio", "right")):
+                             ("satqkd", "right"), ("ours vs published", "right"),
+                             ("verdict", "left"), ("reason", "left")):
             t.add_column(col, justify=justify)
-        for f in rows:
-            t.add_row(f.quantity, f.unit, f"{f.published:.4g}", f"{f.ours:.4g}", f"{f.ratio:.2f}")
+        for f in rows:  # dB values: a difference, never a ratio of logarithms
+            t.add_row(f.quantity, f.unit, f"{f.published:.4g}", f"{f.ours:.4g}", f.comparison,
+                      f.verdict, f.reason)
         out.print(t)
         for source in dict.fromkeys(f.source for f in rows):
             out.print(f"  source: {source}", highlight=False)

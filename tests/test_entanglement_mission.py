@@ -38,6 +38,19 @@ def test_e91_chsh_window(tmp_path):
     ideal = math.sqrt(2) * (0.91 + 0.94)  # source visibilities of the mission file
     assert s - 3 * sigma > 2.0 and abs(s - ideal) < 5 * sigma + 0.05
     assert table["abort_reason"][0] == "bell_test_only"
+    # its own report: the Bell test headline, not "secret key 0 bit"; both stations mapped
+    md = (out / "report.md").read_text()
+    summary = md.split("## Executive summary", 1)[1].split("\n## ", 1)[0]
+    assert "Bell test passed in 1 of 1" in summary and "CHSH S = " in summary
+    assert "secret key 0 bit" not in summary and "Two-downlink loss" in summary
+    assert "Bell test only: this protocol" in summary and "ASSUMPTION" in summary
+    assert "## Entanglement windows" in md and "## Mission totals" not in md
+    assert "(plots/entanglement_windows.png)" in md and "(plots/monthly_key.png)" not in md
+    import xarray as xr
+
+    from satqkd.report.worldmap import _dual_downlink_view, ground_tracks
+    with xr.open_dataset(out / "passes.nc", engine="h5netcdf") as ds:
+        assert len(ground_tracks(_dual_downlink_view(ds))) == 1  # the common-visibility arc
 
 
 def test_bbm92_key_window(tmp_path):

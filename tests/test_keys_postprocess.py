@@ -163,6 +163,7 @@ def test_write_and_read_keys(tmp_path):
     a, b = read_keys(tmp_path / "keys", "MICIUS_Xinglong_2016-12-19T16-50")
     assert np.array_equal(a, key) and np.array_equal(b, key)
     assert not list((tmp_path / "keys").glob("*.tmp"))
+    assert not (tmp_path / "keys" / ".index.lock").exists()  # the lock is on the directory
     # tampering is detected
     (tmp_path / "keys" / "pass-2.bob.bin").write_bytes(b"\x00" * 10)
     with pytest.raises(OSError):

@@ -123,3 +123,13 @@ mission_report = false
         direct = float(ds["delivered_direct_bits"].sum())
         if int(ds["window_selected"].sum()):
             assert direct > 0
+
+
+def test_relay_results_in_the_mission_report_and_no_lock_left(relay_out):
+    html = (relay_out / "report.html").read_text()
+    md = (relay_out / "report.md").read_text()
+    assert "Key relay network" in html and "Key relay network" in md
+    assert "plots/network_map.png" in md and "plots/network_delivered.png" in md
+    relay = md.split("## Key relay network", 1)[1].split("\n## ", 1)[0]
+    assert "100.0 %" not in relay and "Share met" in relay
+    assert not (relay_out / "keys" / ".index.lock").exists()

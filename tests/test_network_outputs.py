@@ -148,3 +148,29 @@ def test_plots(dataset, tmp_path):
         assert len(polys) > 100
         allpts = np.concatenate(polys)
         assert np.all(np.abs(allpts[:, 1]) <= 90.0) and np.all(np.abs(allpts[:, 0]) <= 360.0)
+
+
+def test_share_never_rounds_up_to_all():
+    from satqkd.network.outputs import share_text
+
+    assert share_text(1_151_999, 1_152_000) == "99.9 %"
+    assert share_text(1_152_000, 1_152_000) == "100 %"
+    assert share_text(0, 0) == "-"
+
+
+def test_sessions_on_the_time_grid_and_report_definitions(dataset):
+    ds, ex = dataset
+    t = ds.time.values.astype("datetime64[ns]").astype(np.int64) / 1e9
+    for d in ex.problem.demands:
+        for s in d.sessions_in(*ex.problem.horizon):
+            assert np.any(np.isclose(t, s, atol=1e-3))  # the request steps at the session
+    text = relay_report(ds)
+    assert "*Share met*" in text and "*Sessions met*" in text and "short by" in text
+    assert "100.0 %" not in text
+
+
+def test_map_arcs_sharing_stations_are_bent_apart():
+    from satqkd.report.network_plots import _arc_bulges
+
+    b = _arc_bulges([("A", "B"), ("A", "B"), ("A", "C"), ("D", "E")])
+    assert b[0] != b[1] and b[2] != 0.0 and b[3] == 0.0

@@ -136,13 +136,13 @@ def test_html_is_self_contained(reports, out):
     assert "http://" not in page and "https://" not in page
     assert "<link" not in page and "<script" not in page and "@import" not in page
     srcs = re.findall(r'src="([^"]*)"', page)
-    assert len(srcs) == 5                                # the five mission plots
+    assert len(srcs) == 6                # the best pass's five panels and five mission plots
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
     md = reports[0].read_text()
-    for name in ("key_vs_elevation", "monthly_key", "availability", "cumulative_key",
-                 "world_map"):
+    for name in ("executive_pass", "key_vs_elevation", "monthly_key", "availability",
+                 "cumulative_key", "world_map"):
         assert f"(plots/{name}.png)" in md
 
 
@@ -178,16 +178,18 @@ def test_reports_rebuild_identically(out, reports):
     first = [p.read_bytes() for p in reports]
     again = write_reports(out, plots=False)
     md_again = again[0].read_text()
-    # without plots only the Plots section is absent; everything else is the same
-    assert md_again == re.sub(r"## Plots\n\n(?:!\[[^\n]*\n\n)+", "", first[0].decode())
+    # without plots only the images (and the Plots heading) are absent; the rest is the same
+    expected = re.sub(r"## Plots\n\n(?:!\[[^\n]*\n\n)+", "", first[0].decode())
+    assert md_again == re.sub(r"!\[[^\n]*\]\(plots/[^\n]*\n\n", "", expected)
 
 
 def test_mission_plots_are_pngs(out, tmp_path):
     import matplotlib.image as mpimg
 
     paths = plots.plot_mission(out, tmp_path)
-    assert [p.name for p in paths] == ["key_vs_elevation.png", "monthly_key.png",
-                                      "availability.png", "cumulative_key.png", "world_map.png"]
+    assert [p.name for p in paths] == ["executive_pass.png", "key_vs_elevation.png",
+                                      "monthly_key.png", "availability.png",
+                                      "cumulative_key.png", "world_map.png"]
     for p in paths:
         assert p.read_bytes().startswith(PNG_MAGIC)
         img = mpimg.imread(p)
@@ -250,3 +252,35 @@ def test_summary_from_csv_alone(out, tmp_path, csv):
     s = mission_summary(tmp_path)
     assert int(s["passes"].sum()) == len(csv)
     assert int(s["secret_bits"].sum()) == csv["secret_bits"].sum()
+
+
+def test_executive_summary_words_and_hardware(reports, out):
+    from satqkd.report.mission_report import build_reports, existing_mission_plots
+
+    md = build_reports(out, existing_mission_plots(out))[0]  # report.md may be rewritten
+    assert md.index("## Executive summary") < md.index("## Mission\n")
+    summary = md.split("## Executive summary", 1)[1].split("\n## ", 1)[0]
+    assert "(plots/executive_pass.png)" in summary
+    assert "| element | parameter | value | basis |" in summary
+
+
+def test_abort_reasons_in_words():
+    from satqkd.report.mission_report import abort_sentence, mission_file_marks
+
+    assert abort_sentence("daylight") == ("daylight: the Sun was above -12 deg at the station "
+                                          "and the link runs at night only, so no QKD was "
+                                          "attempted")
+    marks = mission_file_marks("[[stations]]\nname = 'A'\n[stations.receiver]\n"
+                               "fov_urad = 100.0  # ASSUMPTION: field stop\n"
+                               "[[stations]]\n[stations.receiver]\nfov_urad = 50 # paper\n")
+    assert marks[("stations.receiver", 0, "fov_urad")][0] == "assumption"
+    assert marks[("stations.receiver", 1, "fov_urad")][0] == "sourced"
+
+
+def test_one_pass_mission_has_a_per_pass_view(out, tmp_path, csv):
+    one = csv.iloc[[int(csv["secret_bits"].idxmax())]].reset_index(drop=True)
+    (tmp_path / "o").mkdir()
+    one.to_csv(tmp_path / "o" / "passes.csv", index=False)
+    paths = plots.plot_mission(tmp_path / "o", tmp_path / "o" / "plots")
+    names = [p.name for p in paths]
+    assert "pass_key.png" in names and "monthly_key.png" not in names

@@ -490,14 +490,19 @@ def write_keys(directory: str | os.PathLike, pass_id: str, alice_key: np.ndarray
            "bob_sha256": hashlib.sha256(b).hexdigest()}
     _atomic_write(d / row["alice_file"], a)
     _atomic_write(d / row["bob_file"], b)
-    with open(d / ".index.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # the lock is taken on the directory itself, so no lock file is left behind (and none
+    # needs deleting, which would race with a worker waiting on it)
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         rows = read_key_index(d)
         rows = [r for r in rows if r["pass_id"] != pass_id] + [row]
         rows.sort(key=lambda r: r["pass_id"])
         lines = [",".join(INDEX_FIELDS)]
         lines += [",".join(str(r[f]) for f in INDEX_FIELDS) for r in rows]
         _atomic_write(d / "index.csv", ("\n".join(lines) + "\n").encode())
+    finally:
+        os.close(fd)  # releases the lock
     return row
 
 

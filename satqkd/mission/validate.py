@@ -32,10 +32,45 @@ class Figure:
     published: float
     ours: float
     source: str
+    verdict: str = ""
+    reason: str = ""
 
     @property
     def ratio(self) -> float:
-        return self.ours / self.published if self.published else float("nan")
+        """ours / published; NaN for dB values (a ratio of logarithms means nothing)."""
+        if self.is_db or not self.published:
+            return float("nan")
+        return self.ours / self.published
+
+    @property
+    def is_db(self) -> bool:
+        return self.unit == "dB"
+
+    @property
+    def comparison(self) -> str:
+        """How ours compares: the difference for dB values, the ratio otherwise."""
+        if self.is_db:
+            return f"{self.ours - self.published:+.1f} dB"
+        return "n/a" if np.isnan(self.ratio) else f"x {self.ratio:.2f}"
+
+
+#: The documented link gap (docs/validation.md): the ideal budget of Micius's published
+#: hardware is about 12 dB more transparent than the link Micius flew.
+LINK_GAP_DB = 12.0
+LINK_GAP = ("link gap{each}: our ideal budget of the published hardware is ~12 dB more "
+            "transparent than the link Micius flew (docs/validation.md)")
+
+
+def _gap_verdict(ratio_or_db: float, *, db: bool = False, per_link: int = 1,
+                 tol_db: float = 6.0) -> tuple[str, str]:
+    """Verdict for a loss-driven figure: explained by the documented gap, or not."""
+    gap = -LINK_GAP_DB * per_link if db else LINK_GAP_DB * per_link
+    excess = ratio_or_db if db else 10.0 * np.log10(max(ratio_or_db, 1e-30))
+    if abs(excess - gap) <= tol_db * per_link:
+        what = f"{abs(excess):.1f} dB {'lower' if db else 'more signal'}"
+        each = f" of each of the {per_link} downlinks" if per_link > 1 else ""
+        return "explained", f"{what}; {LINK_GAP.format(each=each)}"
+    return "differs", f"{excess:+.1f} dB against a documented gap of {gap:+.0f} dB"
 
 
 def micius_decoy_bb84(mission: Path | str = MICIUS_DECOY_MISSION,
@@ -66,15 +101,26 @@ def micius_decoy_bb84(mission: Path | str = MICIUS_DECOY_MISSION,
     far = rng_km >= key_window_range_km - 20.0
     src = "Liao et al., Nature 549, 43 (2017)"
     name = "Micius -> Xinglong decoy BB84"
+    window_s = float(out.sizes["time"] * step)
+    near_rate = float(sifted_rate[near].mean())
+    far_rate = float(sifted_rate[far].mean())
+    qber = 100.0 * float(out.attrs["qber"])
+    key = float(out.attrs["secret_bits"])
+    ok_window = abs(window_s - 273.0) <= 2 * step
     return [
-        Figure(name, "key-exchange window", "s", 273.0, float(out.sizes["time"] * step), src),
-        Figure(name, f"sifted key rate at {rng_km.min():.0f} km", "bit/s", 12e3,
-               float(sifted_rate[near].mean()), src),
-        Figure(name, "sifted key rate near 1200 km", "bit/s", 1e3,
-               float(sifted_rate[far].mean()), src),
-        Figure(name, "QBER (published 1-2 %)", "%", 1.5, 100.0 * float(out.attrs["qber"]), src),
-        Figure(name, "final key of the pass (published about 300 kbit)", "bit", 300e3,
-               float(out.attrs["secret_bits"]), src),
+        Figure(name, "key-exchange window", "s", 273.0, window_s, src,
+               "agrees" if ok_window else "differs",
+               "same pass geometry, cut at 1200 km" if ok_window else
+               "the pass geometry differs from the published one"),
+        Figure(name, f"sifted key rate at {rng_km.min():.0f} km", "bit/s", 12e3, near_rate, src,
+               *_gap_verdict(near_rate / 12e3)),
+        Figure(name, "sifted key rate near 1200 km", "bit/s", 1e3, far_rate, src,
+               *_gap_verdict(far_rate / 1e3)),
+        Figure(name, "QBER (published 1-2 %)", "%", 1.5, qber, src,
+               *(("agrees", "within the published 1-2 %") if 0.95 <= qber <= 2.05 else
+                 ("differs", "outside the published 1-2 %"))),
+        Figure(name, "final key of the pass (published about 300 kbit)", "bit", 300e3, key, src,
+               *_gap_verdict(key / 300e3)),
     ]
 
 
@@ -110,12 +156,27 @@ def micius_entanglement(mission: Path | str = MICIUS_ENTANGLEMENT_MISSION,
     w = 1.0 / night["chsh_sigma"].astype(float).to_numpy() ** 2
     src = "Yin et al., Science 356, 1140 (2017)"
     name = "Micius -> Delingha + Lijiang entanglement (CHSH)"
+    s_mean = float(np.sum(w * s) / w.sum())
+    s_sigma = float(np.sqrt(1.0 / w.sum()))
+    dist = abs(s_mean - 2.37) / np.hypot(0.09, s_sigma)
+    if dist <= 1.0:
+        s_verdict = ("agrees", f"within the published error bar ({dist:.1f} sigma)")
+    elif s_mean > 2.37:
+        s_verdict = ("explained", (f"{dist:.1f} sigma above 2.37 +- 0.09: with ~12 dB per "
+                                   "link more signal accidentals are negligible and S nears the "
+                                   "source limit 2.62 (docs/validation.md)"))
+    else:
+        s_verdict = ("differs", f"{dist:.1f} sigma below 2.37 +- 0.09")
+    rate = coinc / max(on.sum(), 1)
+    lo, hi = float(loss_on.min()), float(loss_on.max())
     return [
-        Figure(name, "CHSH S (published 2.37 +- 0.09)", "1", 2.37, float(np.sum(w * s) / w.sum()),
-               src),
-        Figure(name, "coincidence rate", "1/s", 1.1, coinc / max(on.sum(), 1), src),
-        Figure(name, "summed two-downlink loss, lowest", "dB", 64.0, float(loss_on.min()), src),
-        Figure(name, "summed two-downlink loss, highest", "dB", 82.0, float(loss_on.max()), src),
+        Figure(name, "CHSH S (published 2.37 +- 0.09)", "1", 2.37, s_mean, src, *s_verdict),
+        Figure(name, "coincidence rate", "1/s", 1.1, rate, src,
+               *_gap_verdict(rate / 1.1, per_link=2)),
+        Figure(name, "summed two-downlink loss, lowest", "dB", 64.0, lo, src,
+               *_gap_verdict(lo - 64.0, db=True, per_link=2)),
+        Figure(name, "summed two-downlink loss, highest", "dB", 82.0, hi, src,
+               *_gap_verdict(hi - 82.0, db=True, per_link=2)),
     ]
 
 

@@ -17,6 +17,7 @@ Dataset layout (CF-1.8 attributes; ``time`` is UTC, encoded by xarray as seconds
     key_requested(pair, time)        cumulative key requested [bit]
     demand_met_fraction(pair, time)  key_delivered / requested_bits (share of the
                                      horizon's whole demand met so far) [1]
+    (``time`` includes every session request time of per-session demands)
     stock(satellite, station, time)  key on board shared with the station [bit]
     storage_capacity(satellite)      on-board storage (inf: unbounded) [bit]
     requested_bits, delivered_bits, delivered_direct_bits, met_fraction, weight,
@@ -47,7 +48,7 @@ import xarray as xr
 from satqkd.network.execution import Execution
 from satqkd.network.planning import PlanResult
 
-__all__ = ["network_dataset", "session_latencies_s", "steady_mean_wait_s", "relay_report"]
+__all__ = ["network_dataset", "relay_report", "session_latencies_s", "share_text", "steady_mean_wait_s"]
 
 
 def _dt(t_s) -> np.ndarray:
@@ -131,6 +132,9 @@ def network_dataset(execution: Execution, compare: tuple[PlanResult, ...] | list
     times |= {d.time_s for d in ex.deliveries}
     times |= {d.available_s for d in ex.deliveries if math.isfinite(d.available_s)}
     times |= {e.time_s for e in led.events}
+    for d in demands:  # session requests are changes too (the request curve steps there)
+        if d.bits_per_session is not None:
+            times |= set(d.sessions_in(t0, t1))
     tgrid = np.array(sorted(times))
     nt = tgrid.size
     idx = {t: i for i, t in enumerate(tgrid)}
@@ -353,6 +357,15 @@ def _fmt_s(x: float) -> str:
     return f"{x:.0f} s"
 
 
+def share_text(delivered: float, requested: float) -> str:
+    """Share of the demand met, rounded *down*: never "100.0 %" for less than all of it."""
+    if not (math.isfinite(requested) and requested > 0):
+        return "-"
+    if delivered >= requested:
+        return "100 %"
+    return f"{math.floor(1000.0 * delivered / requested) / 10:.1f} %"
+
+
 def relay_report(ds: xr.Dataset, max_sources: int = 12) -> str:
     """Markdown relay report from a ``network.nc`` dataset: methods, then one row per pair."""
     lines = [
@@ -385,23 +398,31 @@ def relay_report(ds: xr.Dataset, max_sources: int = 12) -> str:
         "",
         "## Delivered key per pair (actual keys)",
         "",
+        "Definitions. *Share met* = key delivered to both endpoints within the horizon / key "
+        "requested over the horizon, rounded down (100 % only when every requested bit was "
+        "delivered). *Sessions met* = sessions whose whole key (all its bits) was held at both "
+        "endpoints before the horizon ended, served first come first served; a session short of "
+        "even one bit is not met, so the two agree: sessions met n/n exactly when the share is "
+        "100 %. *Short by* = requested - delivered when positive.",
+        "",
         "Latency: per-session demands, mean (max) time from a session's request until its key "
         "is held at both endpoints, first come first served; per-day demands, mean (max) wait of a "
         "steady request stream.",
         "",
-        "| pair | stations | requested | delivered | of which entangled | share met | latency mean (max) | sessions met | served by |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pair | stations | requested | delivered | of which entangled | share met | short by | latency mean (max) | sessions met | served by |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, p in enumerate(ds.pair.values):
         src = [s for s in str(ds.passes_served.values[i]).split(",") if s]
         srctxt = ", ".join(src[:max_sources]) + (f", ... ({len(src)} in all)" if len(src) > max_sources else "")
         tot = int(ds.sessions_total.values[i])
         sess = f"{int(ds.sessions_met.values[i])}/{tot}" if tot else "-"
-        frac = float(ds.met_fraction.values[i])
+        req, got = float(ds.requested_bits[i]), float(ds.delivered_bits[i])
+        short = f"{req - got:,.0f} bit" if math.isfinite(req) and req > got else "-"
         lines.append(
-            f"| {p} | {ds.station_a.values[i]}-{ds.station_b.values[i]} | {_fmt_bits(float(ds.requested_bits[i]))} "
-            f"| {_fmt_bits(float(ds.delivered_bits[i]))} | {_fmt_bits(float(ds.delivered_direct_bits[i]))} "
-            f"| {'-' if not math.isfinite(frac) else f'{100 * frac:.1f} %'} "
+            f"| {p} | {ds.station_a.values[i]}-{ds.station_b.values[i]} | {_fmt_bits(req)} "
+            f"| {_fmt_bits(got)} | {_fmt_bits(float(ds.delivered_direct_bits[i]))} "
+            f"| {share_text(got, req)} | {short} "
             f"| {_fmt_s(float(ds.latency_mean_s[i]))} ({_fmt_s(float(ds.latency_max_s[i]))}) | {sess} | {srctxt or '-'} |"
         )
     if ds.sizes.get("fibre", 0):

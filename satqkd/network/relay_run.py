@@ -159,5 +159,8 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     from satqkd.report.network_plots import plot_network
 
     plot_network(ds, out / "plots")
+    from satqkd.report.mission_report import write_reports
+
+    write_reports(out, plots="existing")  # report.md/html now with the relay section
     step(4)
     return out

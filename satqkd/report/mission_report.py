@@ -232,6 +232,182 @@ def mission_totals(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
+# --------------------------------------------------------------------------- protocol
+#: Protocols of entangled-photon missions (own headline, window table and plots).
+ENTANGLED_PROTOCOLS = ("bbm92", "e91", "chsh")
+
+
+def mission_protocol(table: pd.DataFrame, info: dict, attrs: dict | None = None) -> str:
+    """The mission's protocol: ``run.json``, else the passes' ``protocol`` column or attrs."""
+    proto = str(info.get("protocol") or "")
+    if not proto and "protocol" in table and len(table):
+        proto = str(table["protocol"].iloc[0])
+    return (proto or str((attrs or {}).get("protocol", "")) or "decoy-bb84").lower()
+
+
+def entanglement_windows_table(ds: xr.Dataset | None, table: pd.DataFrame,
+                               k_sigma: float = 3.0) -> pd.DataFrame:
+    """One row per dual-downlink window: S, its sigma, pass/fail, coincidence rate and the
+    two-downlink loss (``summed_loss_db``, min and max over the seconds both links operate;
+    NaN without ``passes.nc``). Pass/fail is ``bell_test_passed`` when recorded, else
+    ``S - k_sigma sigma > 2``."""
+    w = table.copy()
+    for col in ("chsh_s", "chsh_sigma", "coincidence_rate_hz"):
+        w[col] = pd.to_numeric(w[col], errors="coerce") if col in w else np.nan
+    if "bell_test_passed" in w:
+        w["bell_test_passed"] = pd.to_numeric(w["bell_test_passed"], errors="coerce").fillna(0) \
+            .astype(bool)
+    else:
+        w["bell_test_passed"] = (w["chsh_s"] - k_sigma * w["chsh_sigma"]) > 2.0
+    lo, hi = np.full(len(w), np.nan), np.full(len(w), np.nan)
+    if ds is not None and "summed_loss_db" in ds and "row_size" in ds:
+        loss = ds["summed_loss_db"].values
+        on = np.ones(loss.size, bool)
+        for v in ("operating_a", "operating_b"):
+            if v in ds:
+                on &= ds[v].values.astype(bool)
+        off = np.concatenate(([0], np.cumsum(ds["row_size"].values.astype(np.int64))))
+        for i in range(min(len(w), off.size - 1)):
+            seg = loss[off[i]:off[i + 1]][on[off[i]:off[i + 1]]]
+            seg = seg[np.isfinite(seg)]
+            if seg.size:
+                lo[i], hi[i] = float(seg.min()), float(seg.max())
+    w["summed_loss_min_db"], w["summed_loss_max_db"] = lo, hi
+    return w
+
+
+# --------------------------------------------------------------------------- in words
+#: A sentence per abort reason (``{night}``: the mission's night threshold, deg).
+ABORT_WORDS = {
+    "daylight": "daylight: the Sun was above {night} deg at the station and the link runs at "
+                "night only, so no QKD was attempted",
+    "overcast": "overcast: opaque cloud blocked the line of sight for the whole pass",
+    "too_short": "too short: the pass has no sample at the mission's time step",
+    "qber_above_threshold": "QBER above threshold: the measured error rate exceeded the "
+                            "protocol's abort threshold ([keys] qber_threshold)",
+    "no_single_photon_bound": "no single-photon bound: the decoy statistics could not bound "
+                              "the single-photon yield, so no key is certified",
+    "non_positive_length": "non-positive length: after the finite-key corrections and error "
+                           "correction nothing secret remained",
+    "no_test_events": "no test events: no X-basis (test) detections to estimate the phase error",
+    "ec_failed": "error correction failed: the keys could not be reconciled",
+    "verification_failed": "verification failed: the keys still differed after error correction",
+    "bell_test_failed": "Bell test failed: S - k sigma did not exceed 2, so the source is not "
+                        "certified and no key is kept",
+    "bell_test_only": "Bell test only: this protocol (E91/CHSH) measures S and keeps no key, "
+                      "by design",
+    "efficiency_mismatch": "efficiency mismatch: unequal detector efficiencies, for which no "
+                           "bound certifies a key",
+    "pooled": "pooled: the pass joined a finite-key block whose key is reported on its last pass",
+}
+
+
+def abort_sentence(reason: str, night_deg: float = -12.0) -> str:
+    """The reason a pass gave no key, in words."""
+    text = ABORT_WORDS.get(reason)
+    return text.format(night=f"{night_deg:g}") if text else f"{reason}: (no description)"
+
+
+# --------------------------------------------------------------------------- hardware
+#: Hardware of the executive summary: (element, config attribute) per satellite / station.
+_SAT_PARTS = ("transmitter", "source")
+_SAT_PARTS_ENTANGLED = ("transmitter", "pair_source")
+_STATION_PARTS = ("detector", "receiver")
+
+
+def mission_file_marks(text: str) -> dict[tuple[str, int, str], tuple[str, str]]:
+    """``(section, index, key) -> (basis, comment)`` for every value set in a mission file.
+
+    ``section`` is the dotted table (``satellites.transmitter``), ``index`` counts the
+    ``[[satellites]]`` / ``[[stations]]`` entries; basis is ``assumption`` (the comment
+    says ASSUMPTION), ``sourced`` (any other comment) or ``no source given``.
+    """
+    marks: dict[tuple[str, int, str], tuple[str, str]] = {}
+    section, counts = "", {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[[") and "]]" in line:
+            section = line[2:line.index("]]")].strip()
+            counts[section] = counts.get(section, -1) + 1
+            continue
+        if line.startswith("[") and "]" in line:
+            section = line[1:line.index("]")].strip()
+            continue
+        if "=" not in line or line.startswith("#"):
+            continue
+        key = line.split("=", 1)[0].strip()
+        comment = raw.split("#", 1)[1].strip() if "#" in raw.split("=", 1)[1] else ""
+        top = section.split(".")[0]
+        basis = ("assumption" if "ASSUMPTION" in comment.upper() else
+                 "sourced" if comment else "no source given")
+        marks[(section, counts.get(top, 0), key)] = (basis, comment)
+    return marks
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
+    return str(v)
+
+
+def hardware_rows(mission_file: Path | str, entangled: bool = False) -> list[tuple[str, ...]]:
+    """(element, parameter, value, basis) of the satellites' transmitter and source and the
+    stations' aperture, detector and receiver, from the validated mission.
+
+    Basis: ``ASSUMPTION`` when the mission file's comment on the value says so, or when the
+    file leaves the value out and the model's default applies; ``sourced`` when another
+    comment gives its source; ``set, no source given``; ``not set in the file: station
+    catalogue`` for a left-out value that differs from the default.
+    """
+    from satqkd.config import load_mission
+
+    path = Path(mission_file)
+    marks = mission_file_marks(path.read_text())
+    cfg = load_mission(path)
+
+    def basis(section: str, i: int, key: str, model=None, value=None) -> str:
+        b, comment = marks.get((section, i, key), ("", ""))
+        if not b:
+            field = type(model).model_fields.get(key) if model is not None else None
+            default = None
+            if field is not None:
+                default = field.default_factory() if field.default_factory else field.default
+            if field is not None and default == value:
+                return "ASSUMPTION: default value (not set in the file)"
+            return "not set in the file: station catalogue"
+        if b == "assumption":
+            return f"ASSUMPTION (file comment: {comment})"
+        return f"sourced: {comment}" if b == "sourced" else "set, no source given"
+
+    rows: list[tuple[str, ...]] = []
+    for i, sat in enumerate(cfg.satellites):
+        for part in (_SAT_PARTS_ENTANGLED if entangled else _SAT_PARTS):
+            model = getattr(sat, part, None)
+            if model is None:
+                continue
+            for key, value in model.model_dump().items():
+                if value is None:
+                    continue
+                rows.append((f"{sat.name} {part.replace('_', ' ')}", key, _fmt_value(value),
+                             basis(f"satellites.{part}", i, key, model, value)))
+    for j, st in enumerate(cfg.stations):
+        if getattr(st, "aperture_m", None) is not None:
+            rows.append((f"{st.name} telescope", "aperture_m", _fmt_value(st.aperture_m),
+                         basis("stations", j, "aperture_m", st, st.aperture_m)))
+        for part in _STATION_PARTS:
+            model = getattr(st, part, None)
+            if model is None:
+                continue
+            for key, value in model.model_dump().items():
+                if value is None:
+                    continue
+                rows.append((f"{st.name} {part}", key, _fmt_value(value),
+                             basis(f"stations.{part}", j, key, model, value)))
+    return rows
+
+
 # --------------------------------------------------------------------------- formatting
 def _int(v) -> str:
     try:
@@ -450,9 +626,20 @@ def _pass_rows_table(table: pd.DataFrame) -> _Table:
     return _Table(headers, rows, right=right, red=red)
 
 
+#: The mission plots (plots/<name>.png), in report order.
+MISSION_PLOTS = ("executive_pass", "key_vs_elevation", "monthly_key", "pass_key", "availability",
+                 "cumulative_key", "world_map")
+
 _CAPTIONS = {
-    "key_vs_elevation": "Secret key of every pass against its maximum elevation "
-                        "(crosses: passes without key).",
+    "key_vs_elevation": "Secret key of every pass against its maximum elevation, log axis "
+                        "(crosses on the axis floor: passes without key).",
+    "executive_pass": "The pass with the most key (else the highest), per second: elevation "
+                      "and range, loss terms, sifted counts and errors, QBER, cumulative key.",
+    "pass_key": "Sifted and secret key of each pass (a mission of one pass has no monthly view).",
+    "entanglement_windows": "Per window: CHSH S with its 1-sigma error bar (green: Bell test "
+                            "passed), coincidence rate, and the two-downlink loss.",
+    "entanglement_window": "The window with the most significant Bell violation, per second: "
+                           "both elevations, summed two-downlink loss, coincidences.",
     "monthly_key": "Secret key per month (UTC, by AOS) and station.",
     "availability": "Availability (usable passes / passes) and clear-sky fraction of the "
                     "pass time, per month and station.",
@@ -460,6 +647,56 @@ _CAPTIONS = {
     "world_map": "Ground tracks of the passes (sub-satellite points above the elevation "
                  "mask) and the ground stations.",
 }
+
+_CAPTIONS.update({
+    "network_timeline": "Relay network: passes per station (filled: used by the plan), "
+                        "entanglement windows and key deliveries per pair.",
+    "network_stock": "Relay network: unused key stored on board per satellite and station.",
+    "network_delivered": "Relay network: key held at both endpoints against the key requested "
+                         "(triangles: session requests).",
+    "network_map": "Relay network: key delivered per pair (line width ~ delivered key).",
+})
+
+#: The relay plots of ``satqkd relay``, in the order the report shows them.
+NETWORK_PLOTS = ("network_timeline", "network_delivered", "network_stock", "network_map")
+
+
+def _relay_section(out_dir: Path) -> list:
+    """The relay results of ``network.nc`` (when ``satqkd relay`` ran in this folder)."""
+    nc = out_dir / "network.nc"
+    if not nc.exists():
+        return []
+    from satqkd.network.outputs import share_text
+
+    try:
+        ds = xr.load_dataset(nc, engine="h5netcdf")
+    except (OSError, ValueError) as exc:
+        return [_Alert(f"network.nc could not be read ({exc}); see network_report.md.")]
+    rows = []
+    for i, p in enumerate(ds["pair"].values):
+        req, got = float(ds["requested_bits"].values[i]), float(ds["delivered_bits"].values[i])
+        tot = int(ds["sessions_total"].values[i])
+        lat = float(ds["latency_mean_s"].values[i])
+        rows.append((str(p), f"{ds['station_a'].values[i]}-{ds['station_b'].values[i]}",
+                     _int(req), _int(got), _int(ds["delivered_direct_bits"].values[i]),
+                     share_text(got, req), _int(req - got) if req > got else "–",
+                     f"{int(ds['sessions_met'].values[i])}/{tot}" if tot else "–",
+                     _num(lat / 3600.0, "{:.2f} h") if math.isfinite(lat) else "–"))
+    parts: list = [
+        (f"Horizon {ds.attrs.get('horizon_start', '?')} to {ds.attrs.get('horizon_end', '?')}; "
+         f"objective {ds.attrs.get('objective', '?')}; executed plan {ds.attrs.get('method', '?')}. "
+         "Share met = key delivered to both endpoints / key requested over the horizon, rounded "
+         "down (100 % only when every bit was delivered); sessions met = sessions whose whole "
+         "key was held at both endpoints before the horizon ended, so sessions met n/n exactly "
+         "when the share is 100 %. Details: network_report.md."),
+        _Table(["pair", "stations", "requested (bit)", "delivered (bit)", "of which entangled",
+                "share met", "short by (bit)", "sessions met", "mean latency"], rows,
+               right=range(2, 9)),
+    ]
+    parts += [out_dir / "plots" / f"{n}.png" for n in NETWORK_PLOTS
+              if (out_dir / "plots" / f"{n}.png").exists()]
+    return parts
+
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
@@ -512,19 +749,126 @@ def _render(title: str, sections: list[tuple[str, list]], out_dir: Path) -> tupl
     return "\n".join(md).rstrip() + "\n", page
 
 
+#: Plots shown in the executive summary (the rest go to "Plots").
+EXECUTIVE_PLOTS = ("executive_pass", "entanglement_windows", "entanglement_window",
+                   "key_vs_elevation", "pass_key")
+
+
+def _headline(table: pd.DataFrame, tot: dict, protocol: str, windows: pd.DataFrame | None) -> str:
+    if windows is not None:
+        n = len(windows)
+        ok = int(windows["bell_test_passed"].sum())
+        s, sig = windows["chsh_s"].to_numpy(float), windows["chsh_sigma"].to_numpy(float)
+        good = np.isfinite(s) & np.isfinite(sig) & (sig > 0)
+        text = (f"{protocol.upper()} entanglement distribution: {n} dual-downlink "
+                f"window{'s' if n != 1 else ''}; the Bell test passed in {ok} of {n}.")
+        if good.any():
+            w = 1.0 / sig[good] ** 2
+            text += (f" CHSH S = {np.sum(w * s[good]) / w.sum():.3f} +- "
+                     f"{np.sqrt(1.0 / w.sum()):.3f} (inverse-variance mean; local bound 2, "
+                     "quantum bound 2.83).")
+        rate = windows["coincidence_rate_hz"].to_numpy(float)
+        if np.isfinite(rate).any():
+            text += f" Coincidences {np.nanmean(rate):.3g} per second on average while both links operate."
+        lo, hi = windows["summed_loss_min_db"].to_numpy(float), windows["summed_loss_max_db"].to_numpy(float)
+        if np.isfinite(lo).any():
+            text += f" Two-downlink loss {np.nanmin(lo):.1f}-{np.nanmax(hi):.1f} dB."
+        if protocol == "bbm92":
+            text += (f" BBM92 secret key {_int(tot['secret_bits'])} bit from "
+                     f"{_int(tot['usable_passes'])} window(s).")
+        else:
+            text += " E91/CHSH certifies the source; it keeps no key by design."
+        return text
+    n = tot["passes"]
+    text = (f"{_int(n)} pass{'es' if n != 1 else ''} above the elevation mask; "
+            f"{_int(tot['usable_passes'])} gave key; secret key {_int(tot['secret_bits'])} bit "
+            f"({protocol}).")
+    if n and (table["secret_bits"] > 0).any():
+        b = table.loc[table["secret_bits"].idxmax()]
+        text += (f" Best pass: {b['station']} at {_when(b['aos_time'])} UTC, max elevation "
+                 f"{_num(b['max_elevation_deg'])} deg, {_int(b['secret_bits'])} bit.")
+    return text
+
+
+def _abort_sentences(table: pd.DataFrame, night_deg: float) -> list[str]:
+    reasons = table.loc[table["abort_reason"] != "", "abort_reason"].value_counts()
+    out = [f"{_int(c)} pass{'es' if c != 1 else ''} - {abort_sentence(r, night_deg)}."
+           for r, c in reasons.items()]
+    no_key = int(((table["abort_reason"] == "") & (table["secret_bits"] <= 0)).sum())
+    if no_key:
+        out.append(f"{_int(no_key)} pass{'es' if no_key != 1 else ''} - not aborted, but the "
+                   "finite-key length was zero.")
+    return out
+
+
+def _hardware_part(info: dict, entangled: bool) -> list:
+    mf = info.get("mission_file")
+    note = ("Hardware of the mission as validated. Basis of each value: the mission file's "
+            "comment on it (values whose comment says ASSUMPTION are assumptions, other "
+            "comments give the source); a value the file does not set is the model's default "
+            "(marked as an assumption) or the station catalogue's.")
+    if not mf or not Path(mf).exists():
+        return [(f"Hardware table unavailable: the mission file ({mf or 'not recorded'}) is "
+                 "not readable from here.")]
+    try:
+        rows = hardware_rows(mf, entangled)
+    except Exception as exc:  # noqa: BLE001 - a report must not fail on the header
+        return [f"Hardware table unavailable ({type(exc).__name__}: {exc})."]
+    return [note, _Table(["element", "parameter", "value", "basis"], rows)]
+
+
+def _windows_table(w: pd.DataFrame, protocol: str) -> _Table:
+    rows = []
+    for i, r in enumerate(w.itertuples(index=False)):
+        row = [str(i), _when(r.aos_time), r.station, _num(r.max_elevation_deg),
+               _num(r.duration_s, "{:.0f}"), f"{_num(r.chsh_s, '{:.3f}')} +- {_num(r.chsh_sigma, '{:.3f}')}",
+               "pass" if r.bell_test_passed else "fail", _num(r.coincidence_rate_hz, "{:.3g}"),
+               f"{_num(r.summed_loss_min_db)}-{_num(r.summed_loss_max_db)}"]
+        if protocol == "bbm92":
+            row += [_int(r.sifted_bits), _pct(r.qber, 2), _int(r.secret_bits)]
+        rows.append(row)
+    head = ["#", "AOS (UTC)", "stations", "max el. (deg)", "duration (s)", "CHSH S +- sigma",
+            "Bell test", "coincidences (1/s)", "summed loss (dB)"]
+    if protocol == "bbm92":
+        head += ["sifted (bit)", "QBER", "secret (bit)"]
+    return _Table(head, rows, right=[0, 3, 4, 5, 7, 8] + ([9, 10, 11] if protocol == "bbm92" else []))
+
+
 def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple[str, str]:
     """Markdown and HTML text of the report of a mission folder (images from ``plot_paths``)."""
     out_dir = Path(out_dir)
     with open_mission_output(out_dir) as (ds, table, info):
         attrs = dict(ds.attrs) if ds is not None else {}
         summary = summarize(table, info)
+        protocol = mission_protocol(table, info, attrs)
+        entangled = protocol in ENTANGLED_PROTOCOLS
+        windows = entanglement_windows_table(ds, table) if entangled and len(table) else None
     tot = mission_totals(table)
     name = info.get("mission") or attrs.get("mission") or out_dir.name
+    plot_paths = [Path(p) for p in plot_paths]
+    night = float(info.get("night_sun_elevation_deg", -12.0))
+    summary_parts: list = [_headline(table, tot, protocol, windows) if len(table) else
+                           "No pass above the elevation mask in the mission period."]
+    aborts_words = _abort_sentences(table, night)
+    if aborts_words:
+        summary_parts.append("Passes without key: " + " ".join(aborts_words))
+    summary_parts += [p for n in EXECUTIVE_PLOTS for p in plot_paths if p.stem == n]
+    summary_parts += _hardware_part(info, entangled)
     sections: list[tuple[str, list]] = [
+        ("Executive summary", summary_parts),
         ("Mission", [_header_table(table, info, attrs)]),
-        ("Mission totals", ([] if len(table) else [
-            "No pass above the elevation mask in the mission period."]) + [_totals_table(tot)]),
     ]
+    if windows is not None:
+        sections.append(("Entanglement windows", [
+            ("One row per dual-downlink window (common visibility of both stations). S +- sigma "
+             "is the CHSH value and its standard deviation; the Bell test passes when "
+             "S - k sigma > 2 ([entanglement] bell_k_sigma, 3 by default); coincidences are "
+             "counted while both links operate; summed loss is the two-downlink loss "
+             "(summed_loss_db, detectors included), min-max over those seconds."),
+            _windows_table(windows, protocol)]))
+    if not entangled or protocol == "bbm92":
+        sections.append(("Mission totals", ([] if len(table) else [
+            "No pass above the elevation mask in the mission period."]) + [_totals_table(tot)]))
     verdicts = _security_verdicts(table)
     if verdicts:
         sections.append(("Compromised keys", verdicts))
@@ -539,8 +883,12 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple
         ("Passes are counted in the UTC month of their AOS; clear sky is the cloud-free share "
          "of the time above the elevation mask; availability = usable passes / passes."),
         _monthly_table(summary)]))
-    if plot_paths:
-        sections.append(("Plots", [Path(p) for p in plot_paths]))
+    rest = [p for p in plot_paths if p.stem not in EXECUTIVE_PLOTS]
+    if rest:
+        sections.append(("Plots", rest))
+    relay = _relay_section(out_dir)
+    if relay:
+        sections.append(("Key relay network", relay))
     sections.append(("Passes", [
         ("Loss: total channel loss in dB (detectors included) over the pass's seconds; QBER: "
          "Z basis (key) error rate measured by the keys stage; clear sky: share of the pass "
@@ -548,16 +896,26 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple
     return _render(f"satqkd mission report: {name}", sections, out_dir)
 
 
-def write_reports(out_dir: Path | str, plots: bool = True) -> tuple[Path, Path]:
+def existing_mission_plots(out_dir: Path | str) -> list[Path]:
+    """The mission plots already drawn into ``out_dir/plots`` (report order)."""
+    plots = Path(out_dir) / "plots"
+    return [plots / f"{n}.png" for n in MISSION_PLOTS if (plots / f"{n}.png").exists()]
+
+
+def write_reports(out_dir: Path | str, plots: bool | str = True) -> tuple[Path, Path]:
     """Write ``report.md`` and a self-contained ``report.html`` into a mission folder.
 
     With ``plots=True`` the mission plots are (re)drawn into ``out_dir/plots`` first
     (:func:`satqkd.report.plots.plot_mission`) and embedded (HTML: base64 PNG data URIs;
-    Markdown: relative links). Files are written atomically.
+    Markdown: relative links); ``plots="existing"`` embeds the plots already there. When
+    ``network.nc`` is in the folder (``satqkd relay``) the relay results and plots are a
+    section of the report. Files are written atomically.
     """
     out_dir = Path(out_dir)
     paths: list[Path] = []
-    if plots:
+    if plots == "existing":  # embed what is drawn already (e.g. after `satqkd relay`)
+        paths = existing_mission_plots(out_dir)
+    elif plots:
         from satqkd.report.plots import plot_mission
 
         paths = plot_mission(out_dir, out_dir / "plots")

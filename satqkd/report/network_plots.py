@@ -91,6 +91,39 @@ def _great_circle(lat1, lon1, lat2, lon2, n: int = 64) -> tuple[np.ndarray, np.n
 
 
 # --------------------------------------------------------------------------- timeline
+def _bend(lat: np.ndarray, lon: np.ndarray, bulge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Displace an arc sideways by ``bulge`` x its length (a sine profile: ends fixed)."""
+    if bulge == 0.0 or lat.size < 2:
+        return lat, lon
+    dlat, dlon = lat[-1] - lat[0], lon[-1] - lon[0]
+    length = math.hypot(dlat, dlon) or 1.0
+    nlat, nlon = dlon / length, -dlat / length  # unit normal in (lat, lon) degrees
+    prof = np.sin(np.linspace(0.0, math.pi, lat.size)) * bulge * length
+    return lat + prof * nlat, lon + prof * nlon
+
+
+def _arc_bulges(ends: list[tuple[str, str]]) -> list[float]:
+    """Sideways bulge per arc: 0 when alone; arcs sharing a station pair fan out, and an
+    arc whose ends lie on another's line (A-B beside A-C through B) is bent too."""
+    groups: dict[frozenset, list[int]] = {}
+    for i, (a, b) in enumerate(ends):
+        groups.setdefault(frozenset((a, b)), []).append(i)
+    out = [0.0] * len(ends)
+    for members in groups.values():
+        n = len(members)
+        for j, i in enumerate(members):
+            out[i] = 0.18 * (j - (n - 1) / 2)
+    # different pairs that share a station keep distinct shapes: the later ones bend
+    seen: dict[str, int] = {}
+    for i, (a, b) in enumerate(ends):
+        shared = seen.get(a, 0) + seen.get(b, 0)
+        if out[i] == 0.0 and shared:
+            out[i] = 0.12 * shared * (1 if shared % 2 else -1)
+        seen[a] = seen.get(a, 0) + 1
+        seen[b] = seen.get(b, 0) + 1
+    return out
+
+
 def plot_timeline(ds: xr.Dataset, path) -> Path:
     """Passes (selected or not) per station, entanglement windows, and relays per pair."""
     path = Path(path)
@@ -207,6 +240,10 @@ def plot_delivered(ds: xr.Dataset, path) -> Path:
         req = ds.key_requested.values[i] / f
         if int(ds.sessions_total.values[i]) > 0:  # sessions: requests are steps
             ax.step(ds.time.values, req, where="post", color=c, lw=1, ls="--", label=f"{p} requested")
+            # a marker at each session's request time (the instants where the request steps)
+            k = np.flatnonzero(np.diff(req, prepend=0.0) > 0)
+            ax.plot(ds.time.values[k], req[k], ls="none", marker="v", color=c, ms=7, mec="k",
+                    mew=0.5, label=f"{p} session requests")
         else:  # steady demand: requests grow linearly
             ax.plot(ds.time.values, req, color=c, lw=1, ls="--", label=f"{p} requested")
     ax.set_ylabel(f"cumulative key ({unit})")
@@ -262,16 +299,23 @@ def plot_network_map(ds: xr.Dataset, path, resolution: str | None = None) -> Pat
     f, unit = _bits_unit(dmax)
     cmap = plt.get_cmap("tab10")
     handles = []
-    for i, p in enumerate(_s(ds.pair.values)):
-        a, b = str(ds.station_a.values[i]), str(ds.station_b.values[i])
+    pairs = _s(ds.pair.values)
+    ends = [(str(ds.station_a.values[i]), str(ds.station_b.values[i])) for i in range(len(pairs))]
+    bulges = _arc_bulges(ends)
+    # one arc must not hide another: arcs that share stations are bent apart, and the
+    # widest are drawn first (lowest), so a thin arc stays visible on top of a wide one
+    for rank, i in enumerate(sorted(range(len(pairs)), key=lambda k: -deliv[k])):
+        p, (a, b) = pairs[i], ends[i]
         if a not in pos or b not in pos:
             continue
-        lat, lon = _great_circle(*pos[a], *pos[b])
+        lat, lon = _bend(*_great_circle(*pos[a], *pos[b]), bulges[i])
         lw = 1.0 + 7.0 * deliv[i] / dmax
         c = cmap(i % 10)
         for shift in (0.0, -360.0, 360.0):
-            ax.plot(lon + shift, lat, color=c, lw=lw, alpha=0.8, solid_capstyle="round", zorder=3)
-        handles.append(Line2D([], [], color=c, lw=lw, label=f"{p}: {deliv[i] / f:.3g} {unit}"))
+            ax.plot(lon + shift, lat, color=c, lw=lw, alpha=0.8, solid_capstyle="round",
+                    zorder=3 + 0.01 * rank)
+        handles.append((i, Line2D([], [], color=c, lw=lw, label=f"{p}: {deliv[i] / f:.3g} {unit}")))
+    handles = [h for _, h in sorted(handles, key=lambda x: x[0])]
     # fibre links (city to station)
     for k in range(ds.sizes.get("fibre", 0)):
         cty, st = str(ds.fibre_city.values[k]), str(ds.fibre_station.values[k])

@@ -57,6 +57,8 @@ QBER_WINDOW_S = 15
 QBER_MIN_POOLED_COUNTS = 30
 #: The loss axis ends this far above the clear-sky total when cloud loss is larger.
 LOSS_AXIS_CLOUD_DB = 30.0
+#: Protocols of entangled-photon missions (their own report and plots).
+ENTANGLED_PROTOCOLS = ("bbm92", "e91", "chsh")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -339,22 +341,29 @@ def plot_key_vs_elevation(table: pd.DataFrame, path: str | Path) -> Path:
     div, unit = bits_scale(float(table["secret_bits"].max()) if len(table) else 0.0)
     fig = new_figure((8.5, 5.2))
     ax = fig.add_subplot()
+    # log axis: keys span decades between low and high passes; passes without key sit
+    # on the floor of the axis (a factor 3 below the smallest key)
+    keyed = table["secret_bits"].to_numpy(float)
+    keyed = keyed[keyed > 0] / div
+    top = float(keyed.max()) if keyed.size else 1.0
+    floor = float(keyed.min()) / 3.0 if keyed.size else 0.1
     for name, c in colors.items():
         sub = table[table["station"] == name]
-        u = sub["usable"].to_numpy(bool)
+        u = sub["usable"].to_numpy(bool) & (sub["secret_bits"].to_numpy(float) > 0)
         ax.scatter(sub["max_elevation_deg"][u], sub["secret_bits"][u] / div, color=c, s=26,
                    edgecolor="black", linewidth=0.4, label=f"{name} ({u.sum()}/{len(sub)})",
                    zorder=3)
-        ax.scatter(sub["max_elevation_deg"][~u], np.zeros((~u).sum()), color=c, marker="x",
-                   s=22, linewidth=1.0, zorder=2)
+        ax.scatter(sub["max_elevation_deg"][~u], np.full((~u).sum(), floor), color=c,
+                   marker="x", s=22, linewidth=1.0, zorder=2, clip_on=False)
     ax.set_xlabel("maximum elevation of the pass (deg)")
-    ax.set_ylabel(f"secret key per pass ({unit})")
+    ax.set_ylabel(f"secret key per pass ({unit}, log scale)")
     ax.set_xlim(0, 90)
-    ax.set_ylim(bottom=-0.03 * max(1.0, float(table["secret_bits"].max() / div) if len(table) else 1.0))
-    ax.grid(alpha=0.3)
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 1.5, top * 3.0)
+    ax.grid(alpha=0.3, which="both")
     h, lab = ax.get_legend_handles_labels()
     h.append(Line2D([], [], color="0.3", marker="x", ls="none", label="pass without key"))
-    lab.append("pass without key (at 0)")
+    lab.append("pass without key (on the axis floor)")
     ax.legend(h, lab, title="station (usable/passes)", fontsize=8, title_fontsize=8,
               loc="upper left", frameon=True, framealpha=0.85)
     ax.set_title("Secret key per pass against maximum elevation")
@@ -461,31 +470,176 @@ def plot_cumulative_key(table: pd.DataFrame, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
+def plot_pass_key(table: pd.DataFrame, path: str | Path) -> Path:
+    """Per-pass view (a mission of one pass): secret and sifted key of each pass, bars."""
+    colors = station_colors(sorted(set(table["station"])))
+    vals = np.maximum(table["sifted_bits"].to_numpy(float), table["secret_bits"].to_numpy(float))
+    div, unit = bits_scale(float(vals.max()) if vals.size else 0.0)
+    fig = new_figure((max(6.0, 2.5 + 1.2 * len(table)), 4.6))
+    ax = fig.add_subplot()
+    x = np.arange(len(table))
+    for k, r in enumerate(table.itertuples(index=False)):
+        c = colors.get(r.station, "0.5")
+        ax.bar(k - 0.2, r.sifted_bits / div, width=0.4, color=c, alpha=0.35, edgecolor="black",
+               linewidth=0.3)
+        ax.bar(k + 0.2, r.secret_bits / div, width=0.4, color=c, edgecolor="black", linewidth=0.3)
+        if r.secret_bits <= 0:
+            ax.annotate(f"no key: {r.abort_reason or 'zero length'}", (k + 0.2, 0),
+                        xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8,
+                        rotation=90, va="bottom")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{r.station}\n{str(r.aos)[:16]}" for r in table.itertuples(index=False)],
+                       fontsize=8)
+    ax.set_ylabel(f"key ({unit})")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(handles=[Patch(color="0.5", alpha=0.35, label="sifted (Z basis)"),
+                       Patch(color="0.5", label="secret")], fontsize=8, loc="upper right")
+    ax.set_title("Key of each pass")
+    return save_figure(fig, path)
+
+
+def plot_entanglement_windows(windows: pd.DataFrame, path: str | Path) -> Path:
+    """Per window: CHSH S with its error bar and pass/fail, coincidence rate, summed loss.
+
+    ``windows`` is :func:`satqkd.report.mission_report.entanglement_windows_table`.
+    """
+    fig = new_figure((max(7.5, 2.0 + 0.6 * len(windows)), 9.0))
+    ax_s, ax_c, ax_l = fig.subplots(3, 1, sharex=True)
+    x = np.arange(len(windows))
+    s = windows["chsh_s"].to_numpy(float)
+    sig = windows["chsh_sigma"].to_numpy(float)
+    ok = windows["bell_test_passed"].to_numpy(bool)
+    for m, col, lab in ((ok, "#1b7f3b", "Bell test passed"), (~ok, "#b00000", "failed")):
+        if m.any():
+            ax_s.errorbar(x[m], s[m], yerr=sig[m], fmt="o", color=col, capsize=4, label=lab)
+    ax_s.axhline(2.0, color="k", lw=1, ls="--", label="local bound S = 2")
+    ax_s.axhline(2 * np.sqrt(2), color="0.5", lw=1, ls=":", label="Tsirelson 2 sqrt 2")
+    ax_s.set_ylabel("CHSH S (+- 1 sigma)")
+    ax_s.legend(fontsize=8, loc="lower right")
+    ax_s.grid(alpha=0.3)
+    ax_c.bar(x, windows["coincidence_rate_hz"].to_numpy(float), color="#4c72b0", width=0.6)
+    ax_c.set_ylabel("coincidences per second\n(while both links operate)")
+    ax_c.grid(alpha=0.3, axis="y")
+    lo, hi = windows["summed_loss_min_db"].to_numpy(float), windows["summed_loss_max_db"].to_numpy(float)
+    ax_l.vlines(x, lo, hi, color="#8c564b", lw=6)
+    ax_l.set_ylabel("two-downlink loss (dB)\nmin-max over the window")
+    ax_l.grid(alpha=0.3)
+    ax_l.set_xlim(-1.0, len(x))
+    ax_l.set_xticks(x)
+    ax_l.set_xticklabels([str(a)[:16] for a in windows["aos"]], rotation=45 if len(x) > 4 else 0,
+                         ha="right" if len(x) > 4 else "center", fontsize=8)
+    ax_l.set_xlabel("window (AOS, UTC)")
+    ax_s.set_title("Entanglement windows: Bell test, coincidences, summed loss")
+    return save_figure(fig, path)
+
+
+def plot_entanglement_window(ds_pass: xr.Dataset, path: str | Path) -> Path:
+    """One dual-downlink window per second: elevations, summed loss, coincidences."""
+    t = _seconds(ds_pass["time"].values)
+    fig = new_figure((10.0, 8.0))
+    ax_e, ax_l, ax_c = fig.subplots(3, 1, sharex=True)
+    sa, sb = ds_pass.attrs.get("station_a", "A"), ds_pass.attrs.get("station_b", "B")
+    for v, lab in (("elevation_a", sa), ("elevation_b", sb)):
+        if v in ds_pass:
+            ax_e.plot(t, ds_pass[v].values, label=str(lab))
+    ax_e.set_ylabel("elevation (deg)")
+    ax_e.legend(fontsize=8)
+    for v, lab in (("summed_loss_db", "summed (both downlinks)"),):
+        if v in ds_pass:
+            ax_l.plot(t, ds_pass[v].values, color="#8c564b", label=lab)
+    ax_l.set_ylabel("loss (dB)")
+    ax_l.legend(fontsize=8)
+    if "coincidences" in ds_pass:
+        ax_c.step(t, ds_pass["coincidences"].values, where="mid", color="#4c72b0")
+    ax_c.set_ylabel("coincidences per second")
+    ax_c.set_xlabel("time since AOS (s)")
+    for ax in (ax_e, ax_l, ax_c):
+        ax.grid(alpha=0.3)
+    s, sig = _float(ds_pass.attrs.get("chsh_s")), _float(ds_pass.attrs.get("chsh_sigma"))
+    ax_e.set_title(f"Window {ds_pass.attrs.get('pass_id', '')}: S = {s:.3f} +- {sig:.3f}")
+    return save_figure(fig, path)
+
+
+def _best_pass(table: pd.DataFrame) -> int:
+    """The pass with the most secret key (else the highest), for the executive summary."""
+    if (table["secret_bits"] > 0).any():
+        return int(np.argmax(table["secret_bits"].to_numpy()))
+    el = table["max_elevation_deg"].to_numpy(float)
+    return int(np.nanargmax(el)) if np.isfinite(el).any() else 0
+
+
 def plot_mission(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> list[Path]:
     """Draw the mission plots into ``plots_dir``; return their paths (none without passes).
 
-    ``key_vs_elevation.png``, ``monthly_key.png``, ``availability.png``,
-    ``cumulative_key.png`` and (when ``passes.nc`` is there) ``world_map.png``.
+    Key distribution: ``executive_pass.png`` (the five panels of the best pass, when
+    ``passes.nc`` is there), ``key_vs_elevation.png`` (log axis), ``monthly_key.png`` and
+    ``availability.png`` (a mission of one pass: ``pass_key.png`` instead),
+    ``cumulative_key.png`` and ``world_map.png``. Entangled protocols (bbm92, e91, chsh):
+    ``entanglement_windows.png``, ``entanglement_window.png`` (the best window per second),
+    ``key_vs_elevation.png`` for bbm92, and the map with both stations of each window.
     """
+    from satqkd.report.mission_report import (
+        entanglement_windows_table,
+        mission_protocol,
+    )
     from satqkd.report.worldmap import plot_world_map
 
     plots_dir = Path(plots_dir)
     with open_mission_output(dir_or_ds) as (ds, table, info):
         if len(table) == 0:  # nothing to draw; the report says there were no passes
             return []
+        sites = {s["name"]: (float(s["lat_deg"]), float(s["lon_deg"]))
+                 for s in info.get("stations", []) if isinstance(s, dict) and "lat_deg" in s}
+        best = _best_pass(table)
+        if mission_protocol(table, info) in ENTANGLED_PROTOCOLS:
+            windows = entanglement_windows_table(ds, table)
+            paths = [plot_entanglement_windows(windows, plots_dir / "entanglement_windows.png")]
+            if ds is not None:
+                k = int(np.nanargmax(((windows["chsh_s"] - 2) / windows["chsh_sigma"]).fillna(-1e9)
+                                     .to_numpy()))
+                p = pass_from_ragged(ds, k)
+                if p.sizes.get("time", 0):
+                    paths.append(plot_entanglement_window(p, plots_dir / "entanglement_window.png"))
+            if (table["secret_bits"] > 0).any():
+                paths.append(plot_key_vs_elevation(table, plots_dir / "key_vs_elevation.png"))
+            if ds is not None:
+                paths.append(plot_world_map(ds, plots_dir / "world_map.png", sites=sites))
+            return paths
         summary = summarize(table, info)
-        paths = [
-            plot_key_vs_elevation(table, plots_dir / "key_vs_elevation.png"),
-            plot_monthly_key(summary, plots_dir / "monthly_key.png"),
-            plot_availability(summary, plots_dir / "availability.png"),
-            plot_cumulative_key(table, plots_dir / "cumulative_key.png"),
-        ]
+        paths = []
         if ds is not None:
-            paths.append(plot_world_map(ds, plots_dir / "world_map.png"))
+            p = pass_from_ragged(ds, best)
+            if p.sizes.get("time", 0):
+                paths.append(plot_pass(p, plots_dir / "executive_pass.png"))
+        paths.append(plot_key_vs_elevation(table, plots_dir / "key_vs_elevation.png"))
+        if len(table) == 1:  # monthly bars of one pass say nothing: a per-pass view
+            paths.append(plot_pass_key(table, plots_dir / "pass_key.png"))
+        else:
+            paths += [plot_monthly_key(summary, plots_dir / "monthly_key.png"),
+                      plot_availability(summary, plots_dir / "availability.png")]
+        paths.append(plot_cumulative_key(table, plots_dir / "cumulative_key.png"))
+        if ds is not None:
+            paths.append(plot_world_map(ds, plots_dir / "world_map.png", sites=sites))
     return paths
 
 
-__all__ = ["LOSS_TERMS", "QBER_WINDOW_S", "bits_scale", "is_usable", "new_figure",
-           "plot_availability", "plot_cumulative_key", "plot_key_vs_elevation",
-           "plot_mission", "plot_monthly_key", "plot_pass", "plot_passes", "save_figure",
-           "station_colors", "wilson_interval"]
+__all__ = [
+    "LOSS_TERMS",
+    "QBER_WINDOW_S",
+    "bits_scale",
+    "is_usable",
+    "new_figure",
+    "plot_availability",
+    "plot_cumulative_key",
+    "plot_entanglement_window",
+    "plot_entanglement_windows",
+    "plot_key_vs_elevation",
+    "plot_mission",
+    "plot_monthly_key",
+    "plot_pass",
+    "plot_pass_key",
+    "plot_passes",
+    "save_figure",
+    "station_colors",
+    "wilson_interval",
+]

@@ -292,8 +292,18 @@ def map_extent(lons: np.ndarray, lats: np.ndarray, min_span_deg: float = 60.0
     return max(lon0, -180.0), min(lon1, 180.0), lat0, lat1
 
 
+def _dual_downlink_view(ds: xr.Dataset) -> xr.Dataset:
+    """A dual-downlink ``passes.nc`` seen from its station A (the satellite is the same)."""
+    if "azimuth" in ds or "azimuth_a" not in ds:
+        return ds
+    names = {f"{v}_a": v for v in ("azimuth", "elevation", "elevation_geometric", "range")
+             if f"{v}_a" in ds}
+    return ds.rename(names)
+
+
 def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
-                   resolution: str | None = None) -> Path:
+                   resolution: str | None = None,
+                   sites: dict[str, tuple[float, float]] | None = None) -> Path:
     """Write a PNG map of the passes' ground tracks and the stations.
 
     ``ds``: the ragged ``passes.nc`` dataset. ``extent``: ``"auto"`` (zoom on the tracks
@@ -302,8 +312,26 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
     (equirectangular) axes in degrees. Tracks of passes that gave secret key are solid,
     the others dotted; both in the colour of their station.
     """
+    dual = "station_b" in ds and "azimuth_a" in ds
+    ds = _dual_downlink_view(ds)
     tracks = ground_tracks(ds)
     stations = _stations(ds)
+    if dual:  # both stations of each window, not one marker for "A+B"
+        stations = {}
+        for name in {str(x) for x in ds["station_a"].values} | {str(x) for x in ds["station_b"].values}:
+            if sites and name in sites:
+                stations[name] = (sites[name][0], (sites[name][1] + 180.0) % 360.0 - 180.0)
+        for name, lat, lon in zip(ds["station_a"].values, ds["station_lat_deg"].values,
+                                  ds["station_lon_deg"].values):
+            stations.setdefault(str(name), (float(lat), float((lon + 180.0) % 360.0 - 180.0)))
+        if "bell_test_passed" in ds:  # a window "worked" when its Bell test passed
+            ok = np.asarray(ds["bell_test_passed"].values).astype(bool)
+            ids = [str(x) for x in ds["pass_id"].values]
+            for t in tracks:
+                if t["pass_id"] in ids:
+                    t["usable"] = t["usable"] or bool(ok[ids.index(t["pass_id"])])
+        for t in tracks:  # both stations' colour: drawn in the colour of station A
+            t["station"] = t["station"].split("+")[0]
     colors = station_colors(sorted(stations) or sorted({t["station"] for t in tracks}))
     all_lon = np.concatenate([t["lon_deg"] for t in tracks] + [np.array([v[1] for v in stations.values()])])
     all_lat = np.concatenate([t["lat_deg"] for t in tracks] + [np.array([v[0] for v in stations.values()])])
@@ -370,12 +398,25 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
     ax.set_ylabel("latitude (deg N)")
     ax.grid(color="white", lw=0.6, alpha=0.8)
     n_use = sum(t["usable"] for t in tracks)
-    ax.set_title(f"Ground tracks of {len(tracks)} pass{'es' if len(tracks) != 1 else ''} "
-                 f"above the elevation mask ({n_use} gave secret key)")
-    handles = [Line2D([], [], color="0.2", lw=1.8, label="pass with secret key"),
-               Line2D([], [], color="0.2", lw=1.0, ls=":", label="pass without key"),
-               Line2D([], [], color="0.2", marker=r"$\rightarrow$", ls="none", ms=10,
-                      label="direction of flight, at LOS")]
+    if dual:
+        for name_a, name_b in {(str(a), str(b)) for a, b in zip(ds["station_a"].values,
+                                                                 ds["station_b"].values)}:
+            if name_a in stations and name_b in stations:
+                (la1, lo1), (la2, lo2) = stations[name_a], stations[name_b]
+                ax.plot([lo1, lo2], [la1, la2], color="0.3", lw=0.8, ls="--", zorder=2)
+        ax.set_title(f"Common-visibility arcs of {len(tracks)} dual-downlink window"
+                     f"{'s' if len(tracks) != 1 else ''} ({n_use} with a passed Bell test "
+                     "or secret key)")
+        handles = [Line2D([], [], color="0.2", lw=1.8, label="window: Bell test passed / key"),
+                   Line2D([], [], color="0.2", lw=1.0, ls=":", label="window without"),
+                   Line2D([], [], color="0.3", lw=0.8, ls="--", label="station pair")]
+    else:
+        ax.set_title(f"Ground tracks of {len(tracks)} pass{'es' if len(tracks) != 1 else ''} "
+                     f"above the elevation mask ({n_use} gave secret key)")
+        handles = [Line2D([], [], color="0.2", lw=1.8, label="pass with secret key"),
+                   Line2D([], [], color="0.2", lw=1.0, ls=":", label="pass without key")]
+    handles += [Line2D([], [], color="0.2", marker=r"$\rightarrow$", ls="none", ms=10,
+                       label="direction of flight, at LOS")]
     handles += [Line2D([], [], color=colors[n], marker="^", ls="none", ms=8,
                        markeredgecolor="black", label=n) for n in sorted(stations)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
