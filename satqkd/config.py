@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import annotated_types
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from satqkd import errors
 from satqkd.errors import InputError
 from satqkd.resources import REPO_ROOT, data_path
 
@@ -38,7 +40,22 @@ DEFAULT_CATALOGUE = (data_path("missions/stations.toml")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML value of the wrong type (true for a number, "7" for an integer, "yes"
+    # for a boolean) is an error, never coerced; an integer is still a valid float
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _plain_name(value: str) -> str:
+    """Names are data (files are named by satqkd.paths.slug), but must print on one line."""
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
+        raise ValueError("control characters are not allowed in a name")
+    if not value.strip():
+        raise ValueError("a name cannot be blank")
+    return value
+
+
+#: A station, satellite or city name (or a reference to one): 1..200 printable characters.
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_plain_name)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -186,7 +203,7 @@ class Orbit(Section):
 class Satellite(Section):
     """``[[satellites]]``: a satellite from a TLE/OMM file or from orbital elements."""
 
-    name: str = Field(min_length=1, max_length=80)
+    name: Name
     tle: str | None = None
     norad_id: int | None = Field(None, ge=1, le=999999999)
     orbit: Orbit | None = None
@@ -314,7 +331,7 @@ class SkySection(Section):
 class Station(Section):
     """``[[stations]]``: position and telescope, or only ``name`` from the catalogue."""
 
-    name: str = Field(min_length=1, max_length=80)
+    name: Name
     lat_deg: float = Field(ge=-90.0, le=90.0)
     lon_deg: float = Field(ge=-180.0, le=360.0)
     alt_m: float = Field(ge=-500.0, le=9000.0)
@@ -365,7 +382,7 @@ class EntanglementSection(Section):
     """``[entanglement]``: dual or single downlinks for protocols bbm92 and e91."""
 
     mode: Literal["dual-downlink", "single-downlink"] = "dual-downlink"
-    pairs: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+    pairs: list[Annotated[list[Name], Field(min_length=2, max_length=2)]] = Field(
         default_factory=list)
     settings: Literal["e91", "chsh"] = "e91"  # e91 protocol: three settings, or CHSH only
     coincidence_window_ns: float = Field(2.5, gt=0.0, le=1000.0)
@@ -378,8 +395,8 @@ class EntanglementSection(Section):
 class CitySection(Section):
     """``[[relay.cities]]``: a city reached from a ground station by trusted-node fibre."""
 
-    name: str = Field(min_length=1, max_length=80)
-    station: str
+    name: Name
+    station: Name
     fibre_km: float = Field(ge=0.0, le=20000.0)
     trusted_node_spacing_km: float | None = Field(None, gt=0.0, le=1000.0)
     lat_deg: float | None = Field(None, ge=-90.0, le=90.0)
@@ -389,8 +406,8 @@ class CitySection(Section):
 class DemandSection(Section):
     """``[[relay.demands]]``: key wanted between two stations or cities."""
 
-    a: str
-    b: str
+    a: Name
+    b: Name
     bits_per_day: float | None = Field(None, ge=0.0, le=1.0e15)
     bits_per_session: float | None = Field(None, ge=0.0, le=1.0e15)
     sessions: list[datetime] = Field(default_factory=list)
@@ -520,9 +537,31 @@ def _read_toml(path: Path, what: str) -> dict:
     except OSError as exc:
         raise InputError(f"{path}: {what} cannot be read ({exc.strerror})") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
+        check_depth(data, path, what)
+        return data
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
+        raise InputError(f"{path}: not valid TOML ({errors.one_line(exc, 200)})") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a {what}") from None
+
+
+#: Nesting a mission (or catalogue) may have: tables in arrays in tables... (a mission
+#: needs 4; deeper input only exhausts the parsers' recursion).
+MAX_DEPTH = 32
+
+
+def check_depth(data: Any, path: Path | str, what: str = "mission file") -> None:
+    """Refuse input nested deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InputError(f"{path}: nested more than {MAX_DEPTH} levels deep; not a {what}")
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def _loc_str(loc: tuple) -> str:
@@ -584,7 +623,7 @@ def _format_error(path: Path, err: dict) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     _, info = _field_at(loc)
     got = err.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict) else f" (got {errors.shown(got)})"
     rng = _allowed_range(info) if info is not None and kind in {
         "greater_than", "greater_than_equal", "less_than", "less_than_equal"} else ""
     if rng:
@@ -645,7 +684,7 @@ def _complete_stations(raw: dict, path: Path) -> None:
         if entry is None:
             missing = [k for k in cat_keys if k not in st]
             raise InputError(
-                f"{path}: stations[{i}].name: unknown station {st['name']!r} and "
+                f"{path}: stations[{i}].name: unknown station {errors.shown(st['name'])} and "
                 f"{', '.join(missing)} not given (catalogue stations: "
                 f"{', '.join(sorted(e['name'] for e in catalogue.values()))})"
             )
@@ -745,6 +784,7 @@ def load_mission(source: Path | str | Mapping[str, Any],
     """
     if isinstance(source, Mapping):
         path = Path(DICT_SOURCE)
+        check_depth(source, path)
         raw = copy.deepcopy(dict(source))
         _check_dict(raw)
     else:
@@ -763,7 +803,7 @@ def load_mission(source: Path | str | Mapping[str, Any],
             resolved = _resolve_file(sat.tle, path)
             if resolved is None:
                 raise InputError(
-                    f"{path}: satellites[{i}].tle: file {sat.tle!r} not found (looked "
+                    f"{path}: satellites[{i}].tle: file {errors.shown(sat.tle)} not found (looked "
                     f"relative to the mission file, the working directory and satqkd's data)"
                 )
             sat = sat.model_copy(update={"tle": str(resolved)})
@@ -773,7 +813,7 @@ def load_mission(source: Path | str | Mapping[str, Any],
         if st.clouds.file is not None:
             resolved = _resolve_file(st.clouds.file, path)
             if resolved is None:
-                raise InputError(f"{path}: stations[{i}].clouds.file: file {st.clouds.file!r} "
+                raise InputError(f"{path}: stations[{i}].clouds.file: file {errors.shown(st.clouds.file)} "
                                  "not found")
             st = st.model_copy(update={"clouds": st.clouds.model_copy(
                 update={"file": str(resolved)})})

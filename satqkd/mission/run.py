@@ -38,6 +38,7 @@ from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
 from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
 from satqkd.orbit.satellite import Satellite
+from satqkd.paths import child, slug
 from satqkd.orbit.stations import GroundStation
 from satqkd.ragged import pass_from_ragged
 
@@ -493,7 +494,7 @@ def run_mission(
             progress("plots", i, n_plots)
         ds = pass_from_ragged(head, i)
         if ds.sizes["time"]:
-            plot_link_budget(ds, out / "plots" / f"{pid}_link_budget.png")
+            plot_link_budget(ds, child(out / "plots", f"{slug(pid)}_link_budget.png"))
     if progress and n_plots:
         progress("plots", n_plots, n_plots)
     plan.timings_s["plots"] = time.perf_counter() - t0

@@ -40,7 +40,9 @@ _MAGIC = b"SATQKDCK"
 
 
 def checkpoint_path(out_dir: Path, pass_id: str) -> Path:
-    return Path(out_dir) / CHECKPOINT_DIR / f"{pass_id}{CHECKPOINT_SUFFIX}"
+    from satqkd.paths import child
+
+    return child(Path(out_dir) / CHECKPOINT_DIR, f"{pass_id}{CHECKPOINT_SUFFIX}")
 
 
 def _plain(value):
