@@ -822,6 +822,31 @@ def load_mission(source: Path | str | Mapping[str, Any],
     return cfg
 
 
+def input_files(cfg: MissionConfig) -> list[str]:
+    """Every file the mission reads besides the mission file: element sets (TLE/OMM)
+    and weather files. (Catalogue stations are copied into the configuration itself.)"""
+    files = [sat.tle for sat in cfg.satellites if sat.tle is not None]
+    files += [st.clouds.file for st in cfg.stations if st.clouds.file is not None]
+    return list(dict.fromkeys(files))
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's contents (streamed); an unreadable file is an InputError."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return h.hexdigest()
+
+
 def config_hash(cfg: MissionConfig) -> str:
-    """SHA-256 of the validated configuration (canonical JSON), for run provenance."""
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+    """SHA-256 of the validated configuration (canonical JSON) and of the contents of
+    every file it names (:func:`input_files`): run provenance, and what ``--resume``
+    compares, so an edited TLE or weather file is a different configuration."""
+    h = hashlib.sha256(cfg.model_dump_json().encode())
+    for f in input_files(cfg):
+        h.update(f"\0{f}\0{file_sha256(f)}".encode())
+    return h.hexdigest()
