@@ -65,6 +65,28 @@ def _utc(value: datetime) -> datetime:
     )
 
 
+#: What the Sun and Moon positions cover (JPL DE421, with a margin for its ends).
+EPHEMERIS_SPAN = (datetime(1900, 1, 1, tzinfo=timezone.utc),
+                  datetime(2053, 10, 1, tzinfo=timezone.utc))
+#: Longest mission period, days (three years).
+MAX_SPAN_DAYS = 1096
+#: Shortest geometry step, seconds.
+MIN_STEP_S = 0.01
+#: Largest mean photon number of a decoy intensity (a Poisson source beyond it carries
+#: no single-photon key: the decoy bounds vanish well before).
+MAX_MEAN_PHOTONS = 10.0
+#: Fastest source pulse rate, Hz (QKD sources run at up to a few GHz).
+MAX_RATE_HZ = 1.0e10
+#: Brightest pair source, pairs per second (SPDC sources give at most ~1e9).
+MAX_PAIR_RATE_HZ = 1.0e9
+#: Largest dark-count probability per detection window (rate x window).
+MAX_DARK_PROBABILITY = 0.1
+#: Largest afterpulse probability: each click breeds p / (1 - p) afterpulses on average.
+MAX_AFTERPULSE_PROBABILITY = 0.5
+#: Shortest fading slot, ms (scintillation and pointing fades last milliseconds).
+MIN_FADING_SLOT_MS = 0.1
+
+
 class MissionSection(Section):
     """``[mission]``: name, period, time step, seed, elevation mask and protocol."""
 
@@ -79,6 +101,16 @@ class MissionSection(Section):
 
     _utc_start = field_validator("start", "end")(lambda v: _utc(v))
 
+    @field_validator("step_s")
+    @classmethod
+    def _step(cls, v: float) -> float:
+        if 0.0 < v < MIN_STEP_S:
+            raise ValueError(f"step_s {v:g} s is below {MIN_STEP_S:g} s: the pass geometry "
+                             "changes by micro-degrees in that time, and the per-step arrays "
+                             "would not fit in memory (sub-second fading: "
+                             "channel.fading_slot_ms)")
+        return v
+
     @model_validator(mode="after")
     def _period(self) -> "MissionSection":
         if self.end <= self.start:
@@ -86,6 +118,15 @@ class MissionSection(Section):
                 f"end ({self.end:%Y-%m-%dT%H:%M:%SZ}) must be after start "
                 f"({self.start:%Y-%m-%dT%H:%M:%SZ})"
             )
+        lo, hi = EPHEMERIS_SPAN
+        if self.start < lo or self.end > hi:
+            raise ValueError(f"the period {self.start:%Y-%m-%d}..{self.end:%Y-%m-%d} leaves "
+                             f"the planetary ephemeris (JPL DE421: {lo:%Y-%m-%d}..{hi:%Y-%m-%d})")
+        days = (self.end - self.start).total_seconds() / 86400.0
+        if days > MAX_SPAN_DAYS:
+            raise ValueError(f"the period is {days:.0f} days; at most {MAX_SPAN_DAYS} (element "
+                             "sets do not predict an orbit that long, and the run would not "
+                             "fit in memory): split the mission into shorter ones")
         return self
 
 
@@ -130,6 +171,25 @@ class Source(Section):
     isolation_db: float | None = Field(None, ge=0.0, le=300.0)
 
     @model_validator(mode="after")
+    def _physics(self) -> "Source":
+        if self.rate_hz > MAX_RATE_HZ:
+            raise ValueError(f"rate_hz {self.rate_hz:g} exceeds {MAX_RATE_HZ:g} Hz: no QKD "
+                             "source pulses faster than a few GHz")
+        for mu in self.intensities:
+            if mu > MAX_MEAN_PHOTONS:
+                raise ValueError(f"intensity {mu:g} exceeds {MAX_MEAN_PHOTONS:g} photons per "
+                                 "pulse: a Poisson source that bright carries no single-photon key")
+        if len(self.intensities) == 3 and len(self.probabilities) == 3:
+            m1, m2, m3 = sorted(self.intensities, reverse=True)
+            if not (m3 >= 0.0 and m2 > m3 and m1 > m2 + m3):
+                raise ValueError(f"intensities {list(self.intensities)}: the decoy bounds of "
+                                 "Lim et al. (2014) need mu1 > mu2 + mu3 and mu2 > mu3 >= 0")
+            if min(self.probabilities) <= 0.0:
+                raise ValueError(f"probabilities {list(self.probabilities)}: every intensity "
+                                 "needs a probability > 0 (Lim et al. 2014 estimate from all three)")
+        return self
+
+    @model_validator(mode="after")
     def _probabilities(self) -> "Source":
         if len(self.probabilities) != len(self.intensities):
             raise ValueError(
@@ -153,6 +213,14 @@ class PairSourceSection(Section):
     visibility_diagonal: float | None = Field(0.94, ge=0.0, le=1.0)
     bell_state: Literal["phi+", "phi-", "psi+", "psi-"] = "phi+"
     filter_bandwidth_nm: float = Field(3.0, gt=0.0, le=100.0)
+
+    @field_validator("pair_rate_hz")
+    @classmethod
+    def _pair_rate(cls, v: float) -> float:
+        if v > MAX_PAIR_RATE_HZ:
+            raise ValueError(f"pair_rate_hz {v:g} exceeds {MAX_PAIR_RATE_HZ:g}: no entangled-"
+                             "pair source is that bright (multi-pair emission would swamp it)")
+        return v
 
 
 class Orbit(Section):
@@ -233,6 +301,20 @@ class Detector(Section):
     mismatch: Literal["refuse", "equalise"] = "refuse"
     # what the detectors absorb (response to a Trojan-horse probe beyond the signal band)
     material: Literal["silicon", "ingaas"] = "silicon"
+
+    @model_validator(mode="after")
+    def _noise(self) -> "Detector":
+        p_dark = self.dark_count_rate * self.detection_window_ns * 1e-9
+        if p_dark > MAX_DARK_PROBABILITY:
+            raise ValueError(f"dark_count_rate x detection_window_ns gives a dark-count "
+                             f"probability of {p_dark:.3g} per window, above "
+                             f"{MAX_DARK_PROBABILITY:g}: the detectors would click on noise, "
+                             "not photons (lower the rate or the window)")
+        if self.afterpulse_probability > MAX_AFTERPULSE_PROBABILITY:
+            raise ValueError(f"afterpulse_probability {self.afterpulse_probability:g} exceeds "
+                             f"{MAX_AFTERPULSE_PROBABILITY:g}: each click would breed a cascade "
+                             "of afterpulses (p / (1 - p) on average, unbounded at 1)")
+        return self
 
     @field_validator("efficiency")
     @classmethod
@@ -356,6 +438,15 @@ class ChannelSection(Section):
 
     operate_in_daylight: bool = False
     fading_slot_ms: float | None = Field(None, gt=0.0, le=1000.0)
+
+    @field_validator("fading_slot_ms")
+    @classmethod
+    def _slot(cls, v: float | None) -> float | None:
+        if v is not None and v < MIN_FADING_SLOT_MS:
+            raise ValueError(f"fading_slot_ms {v:g} is below {MIN_FADING_SLOT_MS:g} ms: fades "
+                             "last milliseconds, and finer slots only cost memory "
+                             f"({1000.0 / v:.3g} samples per second of pass)")
+        return v
 
 
 class EavesdropperSection(Section):
