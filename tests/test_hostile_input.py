@@ -377,3 +377,17 @@ def test_fuzz_mission_schema(write_mission, capsys, sets):
     assert "Traceback" not in err
     if code != 0:
         _one_error_line(code, err)
+
+
+def test_bbm92_dual_downlink_writes_keys(tmp_path, capsys):
+    """write_keys = true crashed every dual-downlink BBM92/E91 run (a "+" in the window id)."""
+    out = tmp_path / "bbm"
+    code, _, err = _cli(["run", str(REPO / "missions" / "micius-bbm92-2020.toml"), "--out",
+                         str(out), "-q", "--set", "mission.end=2021-04-28T00:00:00Z",
+                         "--set", "keys.write_keys=true", "--set", "report.mission_report=false",
+                         "--set", "report.pass_plots=0"], capsys)
+    assert code == 0, err
+    table = pd.read_csv(out / "passes.csv", keep_default_na=False)
+    assert "+" in table["station"][0]  # the pair stays data
+    rows = pd.read_csv(out / "keys" / "index.csv")
+    assert len(rows) and all("+" not in f for f in rows["alice_file"])
