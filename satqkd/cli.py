@@ -504,6 +504,33 @@ def calibrate(
     out.print(f"wrote {path}")
 
 
+def _error_line(message: str) -> None:
+    from satqkd.errors import one_line
+
+    err.print(f"satqkd: error: {one_line(message)}", highlight=False, markup=False,
+              soft_wrap=True)
+    sys.exit(2)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """An operating-system error as the file and what went wrong."""
+    import errno
+
+    from satqkd.errors import shown
+
+    what = exc.strerror or str(exc) or type(exc).__name__
+    hint = {errno.ENOSPC: "; free some space and rerun with --resume",
+            errno.EDQUOT: "; free some space and rerun with --resume",
+            errno.EROFS: "; give a writable --out folder",
+            errno.EACCES: "; give a writable --out folder",
+            errno.EEXIST: " (a file is in the way of a folder)",
+            errno.ENOTDIR: " (a file is in the way of a folder)"}.get(exc.errno, "")
+    where = f"{exc.filename}: " if exc.filename else ""
+    if exc.filename is not None and len(str(exc.filename)) > 300:
+        where = f"{shown(str(exc.filename))}: "
+    return f"{where}{what}{hint}"
+
+
 def main() -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
     from satqkd.orbit.ephemeris import configure_astropy_offline
@@ -512,8 +539,14 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except InputError as exc:
-        err.print(f"satqkd: error: {exc}", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(2)
+        _error_line(str(exc))
+    except OSError as exc:  # disk full, read-only, permissions, --out a file: one line
+        _error_line(_os_error_text(exc))
+    except RecursionError:
+        _error_line("input nested too deeply to process")
+    except MemoryError:
+        _error_line("out of memory; make the mission smaller (shorter span, fewer "
+                    "stations, lower rate_hz)")
     except Interrupted as exc:
         err.print(f"satqkd: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(130)

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import annotated_types
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from satqkd import errors
 from satqkd.errors import InputError
 from satqkd.resources import REPO_ROOT, data_path
 
@@ -38,7 +40,22 @@ DEFAULT_CATALOGUE = (data_path("missions/stations.toml")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML value of the wrong type (true for a number, "7" for an integer, "yes"
+    # for a boolean) is an error, never coerced; an integer is still a valid float
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _plain_name(value: str) -> str:
+    """Names are data (files are named by satqkd.paths.slug), but must print on one line."""
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
+        raise ValueError("control characters are not allowed in a name")
+    if not value.strip():
+        raise ValueError("a name cannot be blank")
+    return value
+
+
+#: A station, satellite or city name (or a reference to one): 1..200 printable characters.
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_plain_name)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -46,6 +63,28 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(
         timezone.utc
     )
+
+
+#: What the Sun and Moon positions cover (JPL DE421, with a margin for its ends).
+EPHEMERIS_SPAN = (datetime(1900, 1, 1, tzinfo=timezone.utc),
+                  datetime(2053, 10, 1, tzinfo=timezone.utc))
+#: Longest mission period, days (three years).
+MAX_SPAN_DAYS = 1096
+#: Shortest geometry step, seconds.
+MIN_STEP_S = 0.01
+#: Largest mean photon number of a decoy intensity (a Poisson source beyond it carries
+#: no single-photon key: the decoy bounds vanish well before).
+MAX_MEAN_PHOTONS = 10.0
+#: Fastest source pulse rate, Hz (QKD sources run at up to a few GHz).
+MAX_RATE_HZ = 1.0e10
+#: Brightest pair source, pairs per second (SPDC sources give at most ~1e9).
+MAX_PAIR_RATE_HZ = 1.0e9
+#: Largest dark-count probability per detection window (rate x window).
+MAX_DARK_PROBABILITY = 0.1
+#: Largest afterpulse probability: each click breeds p / (1 - p) afterpulses on average.
+MAX_AFTERPULSE_PROBABILITY = 0.5
+#: Shortest fading slot, ms (scintillation and pointing fades last milliseconds).
+MIN_FADING_SLOT_MS = 0.1
 
 
 class MissionSection(Section):
@@ -66,6 +105,16 @@ class MissionSection(Section):
 
     _utc_start = field_validator("start", "end")(lambda v: _utc(v))
 
+    @field_validator("step_s")
+    @classmethod
+    def _step(cls, v: float) -> float:
+        if 0.0 < v < MIN_STEP_S:
+            raise ValueError(f"step_s {v:g} s is below {MIN_STEP_S:g} s: the pass geometry "
+                             "changes by micro-degrees in that time, and the per-step arrays "
+                             "would not fit in memory (sub-second fading: "
+                             "channel.fading_slot_ms)")
+        return v
+
     @model_validator(mode="after")
     def _period(self) -> "MissionSection":
         if self.end <= self.start:
@@ -73,6 +122,15 @@ class MissionSection(Section):
                 f"end ({self.end:%Y-%m-%dT%H:%M:%SZ}) must be after start "
                 f"({self.start:%Y-%m-%dT%H:%M:%SZ})"
             )
+        lo, hi = EPHEMERIS_SPAN
+        if self.start < lo or self.end > hi:
+            raise ValueError(f"the period {self.start:%Y-%m-%d}..{self.end:%Y-%m-%d} leaves "
+                             f"the planetary ephemeris (JPL DE421: {lo:%Y-%m-%d}..{hi:%Y-%m-%d})")
+        days = (self.end - self.start).total_seconds() / 86400.0
+        if days > MAX_SPAN_DAYS:
+            raise ValueError(f"the period is {days:.0f} days; at most {MAX_SPAN_DAYS} (element "
+                             "sets do not predict an orbit that long, and the run would not "
+                             "fit in memory): split the mission into shorter ones")
         return self
 
 
@@ -117,6 +175,25 @@ class Source(Section):
     isolation_db: float | None = Field(None, ge=0.0, le=300.0)
 
     @model_validator(mode="after")
+    def _physics(self) -> "Source":
+        if self.rate_hz > MAX_RATE_HZ:
+            raise ValueError(f"rate_hz {self.rate_hz:g} exceeds {MAX_RATE_HZ:g} Hz: no QKD "
+                             "source pulses faster than a few GHz")
+        for mu in self.intensities:
+            if mu > MAX_MEAN_PHOTONS:
+                raise ValueError(f"intensity {mu:g} exceeds {MAX_MEAN_PHOTONS:g} photons per "
+                                 "pulse: a Poisson source that bright carries no single-photon key")
+        if len(self.intensities) == 3 and len(self.probabilities) == 3:
+            m1, m2, m3 = sorted(self.intensities, reverse=True)
+            if not (m3 >= 0.0 and m2 > m3 and m1 > m2 + m3):
+                raise ValueError(f"intensities {list(self.intensities)}: the decoy bounds of "
+                                 "Lim et al. (2014) need mu1 > mu2 + mu3 and mu2 > mu3 >= 0")
+            if min(self.probabilities) <= 0.0:
+                raise ValueError(f"probabilities {list(self.probabilities)}: every intensity "
+                                 "needs a probability > 0 (Lim et al. 2014 estimate from all three)")
+        return self
+
+    @model_validator(mode="after")
     def _probabilities(self) -> "Source":
         if len(self.probabilities) != len(self.intensities):
             raise ValueError(
@@ -140,6 +217,14 @@ class PairSourceSection(Section):
     visibility_diagonal: float | None = Field(0.94, ge=0.0, le=1.0)
     bell_state: Literal["phi+", "phi-", "psi+", "psi-"] = "phi+"
     filter_bandwidth_nm: float = Field(3.0, gt=0.0, le=100.0)
+
+    @field_validator("pair_rate_hz")
+    @classmethod
+    def _pair_rate(cls, v: float) -> float:
+        if v > MAX_PAIR_RATE_HZ:
+            raise ValueError(f"pair_rate_hz {v:g} exceeds {MAX_PAIR_RATE_HZ:g}: no entangled-"
+                             "pair source is that bright (multi-pair emission would swamp it)")
+        return v
 
 
 class Orbit(Section):
@@ -190,7 +275,7 @@ class Orbit(Section):
 class Satellite(Section):
     """``[[satellites]]``: a satellite from a TLE/OMM file or from orbital elements."""
 
-    name: str = Field(min_length=1, max_length=80)
+    name: Name
     tle: str | None = None
     norad_id: int | None = Field(None, ge=1, le=999999999)
     orbit: Orbit | None = None
@@ -220,6 +305,20 @@ class Detector(Section):
     mismatch: Literal["refuse", "equalise"] = "refuse"
     # what the detectors absorb (response to a Trojan-horse probe beyond the signal band)
     material: Literal["silicon", "ingaas"] = "silicon"
+
+    @model_validator(mode="after")
+    def _noise(self) -> "Detector":
+        p_dark = self.dark_count_rate * self.detection_window_ns * 1e-9
+        if p_dark > MAX_DARK_PROBABILITY:
+            raise ValueError(f"dark_count_rate x detection_window_ns gives a dark-count "
+                             f"probability of {p_dark:.3g} per window, above "
+                             f"{MAX_DARK_PROBABILITY:g}: the detectors would click on noise, "
+                             "not photons (lower the rate or the window)")
+        if self.afterpulse_probability > MAX_AFTERPULSE_PROBABILITY:
+            raise ValueError(f"afterpulse_probability {self.afterpulse_probability:g} exceeds "
+                             f"{MAX_AFTERPULSE_PROBABILITY:g}: each click would breed a cascade "
+                             "of afterpulses (p / (1 - p) on average, unbounded at 1)")
+        return self
 
     @field_validator("efficiency")
     @classmethod
@@ -318,7 +417,7 @@ class SkySection(Section):
 class Station(Section):
     """``[[stations]]``: position and telescope, or only ``name`` from the catalogue."""
 
-    name: str = Field(min_length=1, max_length=80)
+    name: Name
     lat_deg: float = Field(ge=-90.0, le=90.0)
     lon_deg: float = Field(ge=-180.0, le=360.0)
     alt_m: float = Field(ge=-500.0, le=9000.0)
@@ -343,6 +442,15 @@ class ChannelSection(Section):
 
     operate_in_daylight: bool = False
     fading_slot_ms: float | None = Field(None, gt=0.0, le=1000.0)
+
+    @field_validator("fading_slot_ms")
+    @classmethod
+    def _slot(cls, v: float | None) -> float | None:
+        if v is not None and v < MIN_FADING_SLOT_MS:
+            raise ValueError(f"fading_slot_ms {v:g} is below {MIN_FADING_SLOT_MS:g} ms: fades "
+                             "last milliseconds, and finer slots only cost memory "
+                             f"({1000.0 / v:.3g} samples per second of pass)")
+        return v
 
 
 class EavesdropperSection(Section):
@@ -369,7 +477,7 @@ class EntanglementSection(Section):
     """``[entanglement]``: dual or single downlinks for protocols bbm92 and e91."""
 
     mode: Literal["dual-downlink", "single-downlink"] = "dual-downlink"
-    pairs: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+    pairs: list[Annotated[list[Name], Field(min_length=2, max_length=2)]] = Field(
         default_factory=list)
     settings: Literal["e91", "chsh"] = "e91"  # e91 protocol: three settings, or CHSH only
     coincidence_window_ns: float = Field(2.5, gt=0.0, le=1000.0)
@@ -382,8 +490,8 @@ class EntanglementSection(Section):
 class CitySection(Section):
     """``[[relay.cities]]``: a city reached from a ground station by trusted-node fibre."""
 
-    name: str = Field(min_length=1, max_length=80)
-    station: str
+    name: Name
+    station: Name
     fibre_km: float = Field(ge=0.0, le=20000.0)
     trusted_node_spacing_km: float | None = Field(None, gt=0.0, le=1000.0)
     lat_deg: float | None = Field(None, ge=-90.0, le=90.0)
@@ -393,8 +501,8 @@ class CitySection(Section):
 class DemandSection(Section):
     """``[[relay.demands]]``: key wanted between two stations or cities."""
 
-    a: str
-    b: str
+    a: Name
+    b: Name
     bits_per_day: float | None = Field(None, ge=0.0, le=1.0e15)
     bits_per_session: float | None = Field(None, ge=0.0, le=1.0e15)
     sessions: list[datetime] = Field(default_factory=list)
@@ -548,9 +656,31 @@ def _read_toml(path: Path, what: str) -> dict:
     except OSError as exc:
         raise InputError(f"{path}: {what} cannot be read ({exc.strerror})") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
+        check_depth(data, path, what)
+        return data
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
+        raise InputError(f"{path}: not valid TOML ({errors.one_line(exc, 200)})") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a {what}") from None
+
+
+#: Nesting a mission (or catalogue) may have: tables in arrays in tables... (a mission
+#: needs 4; deeper input only exhausts the parsers' recursion).
+MAX_DEPTH = 32
+
+
+def check_depth(data: Any, path: Path | str, what: str = "mission file") -> None:
+    """Refuse input nested deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InputError(f"{path}: nested more than {MAX_DEPTH} levels deep; not a {what}")
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def _loc_str(loc: tuple) -> str:
@@ -612,7 +742,7 @@ def _format_error(path: Path, err: dict) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     _, info = _field_at(loc)
     got = err.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict) else f" (got {errors.shown(got)})"
     rng = _allowed_range(info) if info is not None and kind in {
         "greater_than", "greater_than_equal", "less_than", "less_than_equal"} else ""
     if rng:
@@ -673,7 +803,7 @@ def _complete_stations(raw: dict, path: Path) -> None:
         if entry is None:
             missing = [k for k in cat_keys if k not in st]
             raise InputError(
-                f"{path}: stations[{i}].name: unknown station {st['name']!r} and "
+                f"{path}: stations[{i}].name: unknown station {errors.shown(st['name'])} and "
                 f"{', '.join(missing)} not given (catalogue stations: "
                 f"{', '.join(sorted(e['name'] for e in catalogue.values()))})"
             )
@@ -773,6 +903,7 @@ def load_mission(source: Path | str | Mapping[str, Any],
     """
     if isinstance(source, Mapping):
         path = Path(DICT_SOURCE)
+        check_depth(source, path)
         raw = copy.deepcopy(dict(source))
         _check_dict(raw)
     else:
@@ -800,7 +931,7 @@ def load_mission_dict(raw: dict, path: Path | str,
             resolved = _resolve_file(sat.tle, path)
             if resolved is None:
                 raise InputError(
-                    f"{path}: satellites[{i}].tle: file {sat.tle!r} not found (looked "
+                    f"{path}: satellites[{i}].tle: file {errors.shown(sat.tle)} not found (looked "
                     f"relative to the mission file, the working directory and satqkd's data)"
                 )
             sat = sat.model_copy(update={"tle": str(resolved)})
@@ -810,7 +941,7 @@ def load_mission_dict(raw: dict, path: Path | str,
         if st.clouds.file is not None:
             resolved = _resolve_file(st.clouds.file, path)
             if resolved is None:
-                raise InputError(f"{path}: stations[{i}].clouds.file: file {st.clouds.file!r} "
+                raise InputError(f"{path}: stations[{i}].clouds.file: file {errors.shown(st.clouds.file)} "
                                  "not found")
             st = st.model_copy(update={"clouds": st.clouds.model_copy(
                 update={"file": str(resolved)})})
@@ -819,6 +950,31 @@ def load_mission_dict(raw: dict, path: Path | str,
     return cfg
 
 
+def input_files(cfg: MissionConfig) -> list[str]:
+    """Every file the mission reads besides the mission file: element sets (TLE/OMM)
+    and weather files. (Catalogue stations are copied into the configuration itself.)"""
+    files = [sat.tle for sat in cfg.satellites if sat.tle is not None]
+    files += [st.clouds.file for st in cfg.stations if st.clouds.file is not None]
+    return list(dict.fromkeys(files))
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's contents (streamed); an unreadable file is an InputError."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return h.hexdigest()
+
+
 def config_hash(cfg: MissionConfig) -> str:
-    """SHA-256 of the validated configuration (canonical JSON), for run provenance."""
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+    """SHA-256 of the validated configuration (canonical JSON) and of the contents of
+    every file it names (:func:`input_files`): run provenance, and what ``--resume``
+    compares, so an edited TLE or weather file is a different configuration."""
+    h = hashlib.sha256(cfg.model_dump_json().encode())
+    for f in input_files(cfg):
+        h.update(f"\0{f}\0{file_sha256(f)}".encode())
+    return h.hexdigest()

@@ -168,8 +168,12 @@ def test_write_and_read_keys(tmp_path):
     (tmp_path / "keys" / "pass-2.bob.bin").write_bytes(b"\x00" * 10)
     with pytest.raises(OSError):
         read_keys(tmp_path / "keys", "pass-2")
-    with pytest.raises(ValueError):
-        write_keys(tmp_path / "keys", "../evil", packed, packed, bits)
+    # an id is data: its files are named by a safe slug inside the folder (issue 15)
+    row = write_keys(tmp_path / "keys", "../evil", packed, packed, bits)
+    assert "/" not in row["alice_file"] and (tmp_path / "keys" / row["alice_file"]).is_file()
+    assert not (tmp_path / "evil.alice.bin").exists()
+    a, _ = read_keys(tmp_path / "keys", "../evil")
+    assert np.array_equal(a, key)
 
 
 @pytest.mark.parametrize("z_flip, reason", [(0.2, "qber_above_threshold"), (0.45, "ec_failed")])

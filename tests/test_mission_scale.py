@@ -125,13 +125,18 @@ def test_resume_after_sigkill(mission_file, serial_run, tmp_path):
     assert not list(out.rglob(".*.tmp"))  # no half-written file left behind
 
 
-def test_resume_recomputes_when_the_configuration_changed(mission_file, tmp_path):
+def test_resume_refuses_a_changed_configuration(mission_file, tmp_path):
+    """--resume never mixes configurations (issue 15): one line; without it, a fresh run."""
+    from satqkd.errors import InputError
+
     out = run_mission(mission_file, tmp_path / "a", keep_checkpoints=True)
     other = mission_file.parent / "other.toml"
     other.write_text(MISSION.replace("seed = 7", "seed = 8"))
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "passes").glob("*.ckpt")}
     assert stamps
-    run_mission(other, out, resume=True, keep_checkpoints=True)
+    with pytest.raises(InputError, match="another configuration"):
+        run_mission(other, out, resume=True, keep_checkpoints=True)
+    run_mission(other, out, keep_checkpoints=True)
     changed = [p.name for p in (out / "passes").glob("*.ckpt")
                if p.stat().st_mtime_ns != stamps.get(p.name)]
     assert len(changed) == len(stamps)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import hashlib
+import io
 import json
 import math
 import os
@@ -476,8 +477,11 @@ def write_keys(directory: str | os.PathLike, pass_id: str, alice_key: np.ndarray
     exclusive file lock, so parallel workers may write into the same directory.
     Returns the index row.
     """
-    if not _PASS_ID.match(pass_id):
-        raise ValueError(f"pass_id must match {_PASS_ID.pattern}, got {pass_id!r}")
+    from satqkd.paths import slug
+
+    stem = pass_id if _PASS_ID.match(pass_id) and len(pass_id) <= 120 else slug(pass_id)
+    if stem.startswith("."):
+        stem = slug(pass_id)  # never a hidden file (nor "." or "..")
     a = np.ascontiguousarray(alice_key, dtype=np.uint8).tobytes()
     b = np.ascontiguousarray(bob_key, dtype=np.uint8).tobytes()
     if len(a) != math.ceil(bits / 8) or len(b) != len(a):
@@ -485,7 +489,7 @@ def write_keys(directory: str | os.PathLike, pass_id: str, alice_key: np.ndarray
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     row = {"pass_id": pass_id, "bits": int(bits),
-           "alice_file": f"{pass_id}.alice.bin", "bob_file": f"{pass_id}.bob.bin",
+           "alice_file": f"{stem}.alice.bin", "bob_file": f"{stem}.bob.bin",
            "alice_sha256": hashlib.sha256(a).hexdigest(),
            "bob_sha256": hashlib.sha256(b).hexdigest()}
     _atomic_write(d / row["alice_file"], a)
@@ -498,12 +502,39 @@ def write_keys(directory: str | os.PathLike, pass_id: str, alice_key: np.ndarray
         rows = read_key_index(d)
         rows = [r for r in rows if r["pass_id"] != pass_id] + [row]
         rows.sort(key=lambda r: r["pass_id"])
-        lines = [",".join(INDEX_FIELDS)]
-        lines += [",".join(str(r[f]) for f in INDEX_FIELDS) for r in rows]
-        _atomic_write(d / "index.csv", ("\n".join(lines) + "\n").encode())
+        _atomic_write(d / "index.csv", _index_text(rows).encode())
     finally:
         os.close(fd)  # releases the lock
     return row
+
+
+def _index_text(rows: list[dict]) -> str:
+    """``index.csv`` as text (CSV quoting: an id is data, whatever it holds)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=INDEX_FIELDS, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def remove_keys(directory: str | os.PathLike, keep: set[str] | None = None) -> None:
+    """Delete the key files and index rows of every pass not in ``keep`` (all if None),
+    and any temporary file a killed writer left; a rerun never serves a stale key."""
+    d = Path(directory)
+    if not d.is_dir():
+        return
+    for tmp in d.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+    rows = read_key_index(d) if (d / "index.csv").exists() else []
+    kept = [r for r in rows if keep is not None and r["pass_id"] in keep]
+    names = {r[f] for r in kept for f in ("alice_file", "bob_file")}
+    for f in list(d.glob("*.alice.bin")) + list(d.glob("*.bob.bin")):
+        if f.name not in names:
+            f.unlink(missing_ok=True)
+    if kept:
+        _atomic_write(d / "index.csv", _index_text(kept).encode())
+    else:
+        (d / "index.csv").unlink(missing_ok=True)
 
 
 def read_key_index(directory: str | os.PathLike) -> list[dict]:

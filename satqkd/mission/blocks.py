@@ -102,7 +102,9 @@ def decode_reconciled(data: bytes) -> ReconciledPass:
 
 
 def reconciled_path(out_dir: Path, pass_id: str) -> Path:
-    return Path(out_dir) / store.CHECKPOINT_DIR / f"{pass_id}{RECONCILED_SUFFIX}"
+    from satqkd.paths import child
+
+    return child(Path(out_dir) / store.CHECKPOINT_DIR, f"{pass_id}{RECONCILED_SUFFIX}")
 
 
 def write_reconciled(out_dir: Path, pass_id: str, data: bytes) -> None:

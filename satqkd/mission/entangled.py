@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from satqkd import config
+from satqkd.paths import slug
 from satqkd.channel.link_budget import link_budget
 from satqkd.engine.pairs import (
     PairEavesdropper,
@@ -87,7 +88,8 @@ def window_tasks(plan, geometry: xr.Dataset, sat_cfg_index: dict, station_index:
             if ga.sizes["time"] == 0:
                 continue
             stamp = str(to_datetime64(math.floor(t0)).astype("datetime64[s]"))
-            wid = f"{pass_a.norad_id}_{a}+{b}_{stamp.replace('-', '').replace(':', '')}"
+            # a safe file name: "a+b" as satqkd.paths.slug spells it ("+" is not one)
+            wid = f"{pass_a.norad_id}_{slug(a + '+' + b)}_{stamp.replace('-', '').replace(':', '')}"
             ga.attrs.update(_window_attrs(pass_a, pass_b, a, b, t0, t1, ga))
             tasks.append(WindowTask(wid, ga, gb, cfg, sat_cfg_index[pass_a.satellite],
                                     station_index[a], station_index[b]))

@@ -122,6 +122,35 @@ class Executor:
             future.release()
 
 
+def _warn(message: str) -> None:
+    import sys
+
+    from satqkd.errors import one_line
+
+    print(f"warning: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def loopback_problem(timeout_s: float = 2.0) -> str | None:
+    """Why local worker processes could not talk over loopback TCP (None: they can).
+
+    Dask's local cluster listens on 127.0.0.1; without a loopback interface (some
+    sandboxes and containers) it would fail only after a 30 s timeout, with a traceback.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+            server.settimeout(timeout_s)
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            with socket.create_connection(server.getsockname(), timeout=timeout_s):
+                conn, _ = server.accept()
+                conn.close()
+    except OSError as exc:
+        return f"no loopback network: {exc.strerror or exc}"
+    return None
+
+
 @contextmanager
 def open_executor(workers: int = 1, scheduler: str | None = None,
                   warm_up: Callable[[], Any] | None = None) -> Iterator[Executor]:
@@ -142,9 +171,24 @@ def open_executor(workers: int = 1, scheduler: str | None = None,
             raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         n_workers = max(len(client.scheduler_info()["workers"]), 1)
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
+        reason = loopback_problem()
+        if reason is None:
+            try:
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+                client = Client(cluster)
+            except Exception as exc:  # noqa: BLE001 - any failure to start: run serially
+                if cluster is not None:
+                    try:
+                        cluster.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+                reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+        if reason is not None:
+            _warn(f"--workers {workers}: local Dask workers cannot start ({reason}); "
+                  "running the passes serially in this process (same results)")
+            yield Executor()
+            return
         n_workers = workers
     try:
         # one warm-up task pinned to each worker; held, so that it is not cancelled

@@ -28,10 +28,10 @@ from satqkd.engine.decoy import simulate_decoy_bb84
 from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
 from satqkd.keys.eve import eve_codes
-from satqkd.keys.postprocess import (process_sifted, reconcile_sifted, single_photon_trials,
-                                     write_keys)
+from satqkd.keys.postprocess import (process_sifted, reconcile_sifted, remove_keys,
+                                     single_photon_trials, write_keys)
 from satqkd.keys.sifting import concatenate_sifted, sift
-from satqkd.mission import blocks, cf, parameters, store
+from satqkd.mission import blocks, cf, guard, parameters, store
 from satqkd.mission.seeds import aos_seconds as _aos_seconds
 from satqkd.mission.seeds import pass_seed
 from satqkd.mission.execute import open_executor, tune_allocator
@@ -40,6 +40,7 @@ from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.setup import build_satellites, build_stations
 from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
 from satqkd.orbit.satellite import Satellite
+from satqkd.paths import child, slug
 from satqkd.orbit.stations import GroundStation
 from satqkd.ragged import pass_from_ragged
 
@@ -400,11 +401,22 @@ def run_mission(
     (:func:`satqkd.mission.execute.tune_allocator`, glibc only).
     """
     plan = mission if isinstance(mission, MissionPlan) else plan_mission(mission)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(plan.cfg)
+    with guard.out_dir_lock(out, "run"):  # one run per folder (satqkd.mission.guard)
+        return _run_locked(plan, out, progress, workers, scheduler, resume,
+                           keep_checkpoints, force)
+
+
+def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers: int,
+                scheduler: str | None, resume: bool, keep_checkpoints: bool,
+                force: bool) -> Path:
+    """:func:`run_mission` once the output folder is held."""
     cfg = plan.cfg
-    out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
     store.claim_out_dir(out, cfg.mission.name, force)
     out.mkdir(parents=True, exist_ok=True)
     sha = config.config_hash(cfg)
+    if resume:
+        guard.check_resume(out, sha)
 
     tune_allocator()  # this process simulates the passes when there are no workers
     # Workers start and load their compiled kernels while the orbit stage runs here.
@@ -423,6 +435,9 @@ def run_mission(
         done = store.finished_passes(out, sha) if resume else set()
         if not resume and (out / store.CHECKPOINT_DIR).is_dir():
             shutil.rmtree(out / store.CHECKPOINT_DIR)
+        # no key file (nor index row) of an earlier run survives: only the resumed passes'
+        remove_keys(out / "keys", keep=done if resume else None)
+        shutil.rmtree(out / "relay_keys", ignore_errors=True)  # a relay rewrites them
         sat_index = {sat.name: i for i, (sat, _) in enumerate(plan.satellites)}
         cfg_sat_index = {id(c): i for i, c in enumerate(cfg.satellites)}
         station_index = {s.name: i for i, s in enumerate(cfg.stations)}
@@ -507,7 +522,7 @@ def run_mission(
             progress("plots", i, n_plots)
         ds = pass_from_ragged(head, i)
         if ds.sizes["time"]:
-            plot_link_budget(ds, out / "plots" / f"{pid}_link_budget.png")
+            plot_link_budget(ds, child(out / "plots", f"{slug(pid)}_link_budget.png"))
     if progress and n_plots:
         progress("plots", n_plots, n_plots)
     plan.timings_s["plots"] = time.perf_counter() - t0

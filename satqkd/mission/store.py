@@ -40,7 +40,9 @@ _MAGIC = b"SATQKDCK"
 
 
 def checkpoint_path(out_dir: Path, pass_id: str) -> Path:
-    return Path(out_dir) / CHECKPOINT_DIR / f"{pass_id}{CHECKPOINT_SUFFIX}"
+    from satqkd.paths import child
+
+    return child(Path(out_dir) / CHECKPOINT_DIR, f"{pass_id}{CHECKPOINT_SUFFIX}")
 
 
 def _plain(value):
@@ -143,7 +145,7 @@ def read_checkpoint(path: Path) -> xr.Dataset:
 
 
 #: What runs write into their folder: all ``--force`` clears there, and nothing else.
-RUN_OUTPUTS = (CHECKPOINT_DIR, "plots", "keys", "passes.nc", "passes.csv", "run.json",
+RUN_OUTPUTS = (CHECKPOINT_DIR, "plots", "keys", "relay_keys", "passes.nc", "passes.csv", "run.json",
                "summary.nc", "report.md", "report.html", "network.nc", "network_report.md")
 
 
@@ -181,10 +183,26 @@ def claim_out_dir(out_dir: Path, mission_name: str, force: bool = False) -> None
 
 def remove_stale_temporaries(out_dir: Path) -> None:
     """Delete the temporary files a killed run left behind (never a complete file)."""
-    for folder in (Path(out_dir), Path(out_dir) / CHECKPOINT_DIR):
+    for folder in (Path(out_dir), *(Path(out_dir) / d for d in (
+            CHECKPOINT_DIR, "plots", "keys", "relay_keys"))):
         if folder.is_dir():
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
+
+
+def checkpoint_hashes(out_dir: Path) -> set[str]:
+    """The configuration hashes of the complete checkpoints in ``out_dir``."""
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    found: set[str] = set()
+    if folder.is_dir():
+        for path in folder.glob(f"*{CHECKPOINT_SUFFIX}"):
+            if path.name.startswith("."):
+                continue
+            try:
+                found.add(str(checkpoint_meta(path)["attrs"].get("config_sha256")))
+            except (OSError, ValueError, KeyError):
+                continue  # unreadable: recomputed
+    return found
 
 
 def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
@@ -221,6 +239,13 @@ def merge_checkpoints(
     """
     paths = [checkpoint_path(out_dir, pid) for pid in pass_ids]
     metas = [checkpoint_meta(p) for p in paths]
+    expected = global_attrs.get("config_sha256")
+    for p, m in zip(paths, metas):
+        if expected is not None and m["attrs"].get("config_sha256") != expected:
+            from satqkd.errors import InputError
+
+            raise InputError(f"{p}: made with another configuration than this run's; the "
+                             "folder mixes two runs: rerun without --resume")
     sizes = [int(m["sizes"].get("time", 0)) for m in metas]
     scalars = [_scalars(m["attrs"]) for m in metas]
     if overrides:

@@ -30,6 +30,7 @@ from satqkd.keys.postprocess import read_keys, write_keys
 from satqkd.mission.io import write_text_atomic
 from satqkd.network.ledger import PassKey, extract_bits, recover_partner_key
 from satqkd.orbit.passes import iso_utc
+from satqkd.paths import slug
 
 __all__ = ["write_relay_keys", "SESSION_FIELDS"]
 
@@ -68,7 +69,7 @@ def write_relay_keys(out_dir: str | Path, execution) -> Path:
         if not np.array_equal(key_a, key_b):  # both ends' pass keys agree, so must these
             raise ValueError(f"relay {n}: the ends' copies differ; were the ledger's pass "
                              "keys packed (np.packbits)?")
-        relay_id = f"relay{n:05d}_{demand.a}_{demand.b}"
+        relay_id = f"relay{n:05d}_{slug(demand.a)}_{slug(demand.b)}"  # names stay data
         write_keys(directory, relay_id, np.packbits(key_a), np.packbits(key_b), rec.n_bits)
         rows.append({"relay_id": relay_id, "end_a": demand.a, "end_b": demand.b,
                      "pair": demand.label, "satellite": rec.satellite,

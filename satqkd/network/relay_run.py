@@ -24,6 +24,7 @@ from satqkd.mission.fidelity import require_keys
 from satqkd import config
 from satqkd.keys.postprocess import read_key_index, read_keys
 from satqkd.mission.io import atomic_path, write_text_atomic
+from satqkd.mission import guard
 from satqkd.mission.run import default_out_dir, plan_mission, run_mission
 from satqkd.network.execution import execute_plan
 from satqkd.network.fibre import FibreLink
@@ -108,10 +109,6 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
     ``overrides``: ``section.key=value`` strings (``--set``); ``progress(stage, done,
     total)`` sees the stages of ``run_mission``, then ``relay``.
     """
-    def step(done: int) -> None:
-        if progress:
-            progress("relay", done, 4)
-
     plan = plan_mission(path, overrides, progress=progress)
     cfg = plan.cfg
     require_keys(cfg, "satqkd relay")  # the relay is executed on the real key bits
@@ -125,6 +122,17 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
         plan.cfg = cfg = cfg.model_copy(update={"keys": cfg.keys.model_copy(
             update={"write_keys": True})})
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+    with guard.out_dir_lock(out, "relay"):  # one run per folder, relay included
+        return _relay_locked(plan, out, progress, workers, keep_relay_keys)
+
+
+def _relay_locked(plan, out: Path, progress, workers: int, keep_relay_keys: bool) -> Path:
+    """:func:`run_relay` once the output folder is held."""
+    def step(done: int) -> None:
+        if progress:
+            progress("relay", done, 4)
+
+    cfg = plan.cfg
     run_mission(plan, out, progress=progress, workers=workers)
 
     step(0)

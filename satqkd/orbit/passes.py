@@ -79,9 +79,12 @@ class Pass:
 
     @property
     def pass_id(self) -> str:
-        """A stable key: satellite, station and AOS to the second."""
+        """A stable key: satellite, station and AOS to the second; a safe file name
+        (the station name as :func:`satqkd.paths.slug` spells it)."""
+        from satqkd.paths import slug
+
         stamp = str(to_datetime64(math.floor(self.aos_s)).astype("datetime64[s]"))
-        return f"{self.norad_id}_{self.station}_{stamp.replace('-', '').replace(':', '')}"
+        return f"{self.norad_id}_{slug(self.station)}_{stamp.replace('-', '').replace(':', '')}"
 
 
 def _max_elevation_rate_deg_s(satellite: Satellite) -> float:

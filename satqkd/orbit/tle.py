@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from sgp4 import omm
 from sgp4.api import WGS72, Satrec
 
-from satqkd.errors import InputError
+from satqkd.errors import InputError, shown
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,27 @@ def _check_line(path: Path, lineno: int, line: str, number: str) -> None:
         )
 
 
+#: Perigee altitude an element set must keep: below it the orbit decays within hours.
+MIN_PERIGEE_KM = 100.0
+#: Mean motion, revolutions per day: from beyond geostationary (1.0) to a 100 km orbit.
+MEAN_MOTION_REV_DAY = (0.9, 17.0)
+
+
+def check_orbit(sat: Satrec, where: str) -> None:
+    """An element set's orbit must stay above the atmosphere and between LEO and GEO."""
+    rev_day = sat.no_kozai * 1440.0 / (2.0 * math.pi)
+    lo, hi = MEAN_MOTION_REV_DAY
+    if not lo <= rev_day <= hi:
+        raise InputError(f"{where}: mean motion {rev_day:.4g} rev/day is outside {lo}..{hi} "
+                         "(low Earth orbit to beyond geostationary)")
+    radius_km = sat.radiusearthkm
+    perigee_km = sat.a * (1.0 - sat.ecco) * radius_km - radius_km
+    if not perigee_km >= MIN_PERIGEE_KM:
+        raise InputError(f"{where}: perigee altitude {perigee_km:.0f} km (eccentricity "
+                         f"{sat.ecco:.4g}) is below {MIN_PERIGEE_KM:.0f} km: the orbit enters "
+                         "the atmosphere (or the Earth)")
+
+
 def parse_tle_text(text: str, path: Path | str = "<string>") -> list[ElementSet]:
     """Parse 2-line or 3-line TLE text (both may be mixed), verifying checksums."""
     path = Path(path)
@@ -87,7 +109,8 @@ def parse_tle_text(text: str, path: Path | str = "<string>") -> list[ElementSet]
             name = line[2:].strip() if line.startswith("0 ") else line.strip()
             i += 1
             if i >= len(lines):
-                raise InputError(f"{path}:{lineno}: name line '{name}' is not followed by a TLE")
+                raise InputError(f"{path}:{lineno}: name line {shown(name)} is not followed "
+                                 "by a TLE")
             lineno, line = lines[i]
         if i + 1 >= len(lines):
             raise InputError(f"{path}:{lineno}: TLE line 1 is not followed by line 2")
@@ -99,9 +122,13 @@ def parse_tle_text(text: str, path: Path | str = "<string>") -> list[ElementSet]
                 f"{path}:{lineno2}: catalogue number {line2[2:7].strip()} of line 2 differs "
                 f"from {line[2:7].strip()} of line 1"
             )
-        sat = Satrec.twoline2rv(line, line2, WGS72)
+        try:
+            sat = Satrec.twoline2rv(line, line2, WGS72)
+        except (ValueError, IndexError, TypeError):
+            raise InputError(f"{path}:{lineno}: not a valid TLE (a field cannot be read)") from None
         if sat.error:
             raise InputError(f"{path}:{lineno}: SGP4 rejects this element set (error {sat.error})")
+        check_orbit(sat, f"{path}:{lineno}")
         records.append(
             ElementSet(
                 name=name or f"NORAD {sat.satnum}",
@@ -117,12 +144,16 @@ def parse_tle_text(text: str, path: Path | str = "<string>") -> list[ElementSet]
 
 def _from_omm_fields(fields: dict, where: str) -> ElementSet:
     sat = Satrec()
+    if not isinstance(fields, dict):
+        raise InputError(f"{where}: an OMM record must be a JSON object")
     try:
         omm.initialize(sat, {k: str(v) for k, v in fields.items()})
-    except (KeyError, ValueError) as exc:
-        raise InputError(f"{where}: OMM record is missing or has a bad field ({exc})") from None
+    except (KeyError, ValueError, TypeError, IndexError, OverflowError) as exc:
+        raise InputError(f"{where}: OMM record is missing or has a bad field "
+                         f"({shown(str(exc))})") from None
     if sat.error:
         raise InputError(f"{where}: SGP4 rejects this OMM record (error {sat.error})")
+    check_orbit(sat, where)
     return ElementSet(
         name=str(fields.get("OBJECT_NAME", f"NORAD {sat.satnum}")).strip(),
         norad_id=int(sat.satnum),
@@ -138,6 +169,8 @@ def parse_omm_json(text: str, path: Path | str = "<string>") -> list[ElementSet]
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid OMM JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: OMM JSON nested too deeply") from None
     if isinstance(data, dict):
         data = [data]
     return [_from_omm_fields(rec, f"{path}[{i}]") for i, rec in enumerate(data)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from satqkd.mission.io import atomic_path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -43,6 +45,7 @@ def plot_link_budget(ds: xr.Dataset, path: str | Path) -> Path:
     if "link_direction" in ds.attrs:
         title += f" ({ds.attrs['link_direction']}, {ds.attrs.get('wavelength_nm', '')} nm)"
     ax.set_title(title)
-    fig.savefig(path, dpi=120)
+    with atomic_path(Path(path)) as tmp:  # temporary file, then rename
+        fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
     return path

@@ -16,6 +16,8 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
+from satqkd.mission.io import atomic_path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -187,7 +189,8 @@ def plot_timeline(ds: xr.Dataset, path) -> Path:
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title("Passes, entanglement windows and key relays")
-    fig.savefig(path, dpi=120)
+    with atomic_path(Path(path)) as tmp:  # temporary file, then rename
+        fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
     return path
 
@@ -221,7 +224,8 @@ def plot_stock(ds: xr.Dataset, path) -> Path:
     _date_axis(axes[-1, 0])
     axes[-1, 0].set_xlabel("time (UTC)")
     fig.suptitle("Unused key stored on board, per ground station")
-    fig.savefig(path, dpi=120)
+    with atomic_path(Path(path)) as tmp:  # temporary file, then rename
+        fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
     return path
 
@@ -253,7 +257,8 @@ def plot_delivered(ds: xr.Dataset, path) -> Path:
     ax.grid(color="0.9")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title("Key held at both endpoints vs key requested")
-    fig.savefig(path, dpi=120)
+    with atomic_path(Path(path)) as tmp:  # temporary file, then rename
+        fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
     return path
 
@@ -353,7 +358,8 @@ def plot_network_map(ds: xr.Dataset, path, resolution: str | None = None) -> Pat
     ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=7, color="0.3")
     if handles:
         ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.savefig(path, dpi=120, bbox_inches="tight")  # the fixed aspect leaves blank margins
+    with atomic_path(Path(path)) as tmp:  # temporary file, then rename
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")  # the fixed aspect leaves blank margins
     plt.close(fig)
     return path
 

@@ -33,6 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from satqkd.mission.io import atomic_path
+from satqkd.paths import child, slug
 from satqkd.ragged import pass_from_ragged
 from satqkd.report.mission_report import (
     is_usable,
@@ -330,7 +331,7 @@ def plot_passes(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str,
             if p.sizes.get("time", 0) == 0:
                 continue
             pid = str(p.attrs.get("pass_id", f"pass{i % n}"))
-            out.append(plot_pass(p, Path(plots_dir) / f"{pid}_pass.png"))
+            out.append(plot_pass(p, child(Path(plots_dir), f"{slug(str(pid))}_pass.png")))
     return out
 
 
