@@ -311,15 +311,14 @@ def _phi_table() -> np.ndarray:
     return (-np.log(np.tanh(x / 2.0))).astype(np.float32)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, fastmath=True, inline="always")
 def _phi(x, tab):
-    """phi(x) for x >= 0: the table above one step, ln(2/x) (its limit) below."""
-    if x < np.float32(PHI_STEP):
-        return np.float32(np.log(np.float32(2.0) / max(x, np.float32(1e-6))))
-    return tab[min(int(x * np.float32(1.0 / PHI_STEP)), tab.size - 1)]
+    """phi(x) for x >= 0 from the table (below one step: phi(PHI_STEP / 2) = 5.5, whose
+    image phi(5.5) = 0.008 is as good as the exact 0 of a zero-LLR input)."""
+    return tab[min(np.int32(x * np.float32(1.0 / PHI_STEP)), tab.size - 1)]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True, boundscheck=False)
 def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience, tab):
     """Layered sum-product syndrome decoding, in place; returns iterations used, or -1.
 
@@ -352,24 +351,21 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience, tab):
             lo = row_ptr[c]
             hi = row_ptr[c + 1]
             total = np.float32(0.0)
-            neg = syn[c]
+            sg = np.float32(-1.0) if syn[c] else np.float32(1.0)  # sign of the product
             hard = syn[c]
             for e in range(lo, hi):
-                v = cols[e]
-                if L[v] < 0:
-                    hard ^= 1
-                x = L[v] - R[e]
+                lv = L[cols[e]]
+                hard ^= lv < 0
+                x = lv - R[e]
                 t[e - lo] = x
-                if x < 0:
-                    neg ^= 1
+                sg = -sg if x < 0 else sg
                 y = _phi(abs(x), tab)
                 ph[e - lo] = y
                 total += y
             bad += hard
             for e in range(lo, hi):
                 x = t[e - lo]
-                mag = _phi(total - ph[e - lo], tab)
-                r = -mag if neg ^ (1 if x < 0 else 0) else mag
+                r = math.copysign(_phi(total - ph[e - lo], tab), sg * x)
                 R[e] = r
                 L[cols[e]] = x + r
         # the sweep's count lags by one layer update, so confirm a zero exactly
