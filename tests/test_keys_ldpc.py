@@ -300,7 +300,7 @@ def test_lanes_kernel_matches_the_one_frame_decoder():
         chans.append(ch)
         syns.append(_syndrome(code.row_ptr, code.cols, x))
     Lx = np.stack(chans, 1).ravel().copy()
-    Rx = np.zeros(code.cols.size * LANES, np.float32)
+    Rx = np.zeros(code.cols.size * LANES, np.int16)
     Sx = np.stack([1.0 - 2.0 * s.astype(np.float32) for s in syns], 1).ravel().copy()
     dmax = int(np.diff(code.row_ptr).max())
     T = np.empty(dmax * LANES, np.float32)

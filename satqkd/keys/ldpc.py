@@ -407,6 +407,11 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience, tab):
 #: measured 1.9-2.0 ns per edge and frame against 5.2 for the one-frame kernel above
 #: (4.2 with 16 lanes and 3.3-4.1 with 32, whose per-lane LLR rows miss the caches).
 LANES = 8
+#: The lanes' check-to-variable messages are stored as int16 in units of 1 / R_SCALE:
+#: their magnitude is at most phi(PHI_STEP / 2) = 6.9 (< 32767 / R_SCALE), the step
+#: 2.4e-4 is far below the phi table's, and the message array (the sweep's largest
+#: stream, 8 x 2 bytes per edge) halves.
+R_SCALE = 4096.0
 
 
 def _lanes_source(lanes: int) -> str:
@@ -428,6 +433,8 @@ def sweep(row_ptr, cols, sgn, L, R, tab, T, P, bad):
     scale = np.float32(1.0 / PHI_STEP)
     topf = np.float32(tab.size - 1)
     nl = np.uint64({lanes})
+    rup = np.float32(R_SCALE)
+    rdown = np.float32(1.0 / R_SCALE)
     {each("b{l} = 0")}
     for c in range(row_ptr.size - 1):
         lo = row_ptr[c]
@@ -441,7 +448,7 @@ def sweep(row_ptr, cols, sgn, L, R, tab, T, P, bad):
             eb = np.uint64(e) * nl
             jb = np.uint64(e - lo) * nl
             {each("a{l} = L[vb + np.uint64({l})]")}
-            {each("r{l} = R[eb + np.uint64({l})]")}
+            {each("r{l} = np.float32(R[eb + np.uint64({l})]) * rdown")}
             {each("x{l} = a{l} - r{l}")}
             {each("h{l} = -h{l} if a{l} < 0 else h{l}")}
             {each("g{l} = -g{l} if x{l} < 0 else g{l}")}
@@ -458,7 +465,7 @@ def sweep(row_ptr, cols, sgn, L, R, tab, T, P, bad):
             {each("p{l} = P[jb + np.uint64({l})]")}
             {each("m{l} = tab[np.uint32(min((t{l} - p{l}) * scale, topf))]")}
             {each("o{l} = math.copysign(m{l}, g{l} * x{l})")}
-            {each("R[eb + np.uint64({l})] = o{l}")}
+            {each("R[eb + np.uint64({l})] = np.int16(o{l} * rup)")}
             {each("L[vb + np.uint64({l})] = x{l} + o{l}")}
     {each("bad[{l}] = b{l}")}
 """
@@ -472,10 +479,11 @@ def _lanes_kernel(lanes: int = LANES):
     switched on for this one compilation (eager, from an explicit signature) and restored.
     The source is generated, so numba's on-disk cache does not apply.
     """
-    ns = {"np": np, "math": math, "PHI_STEP": PHI_STEP}
-    exec(compile(_lanes_source(lanes), f"<ldpc sweep, {lanes} lanes>", "exec"), ns)
+    ns = {"np": np, "math": math, "PHI_STEP": PHI_STEP, "R_SCALE": R_SCALE}
+    # the source is generated here from the lane count alone
+    exec(compile(_lanes_source(lanes), f"<ldpc sweep, {lanes} lanes>", "exec"), ns)  # noqa: S102
     f32, i64 = numba.float32[::1], numba.int64[::1]
-    sig = numba.void(i64, numba.int32[::1], f32, f32, f32, f32, f32, f32, i64)
+    sig = numba.void(i64, numba.int32[::1], f32, f32, numba.int16[::1], f32, f32, f32, i64)
     old = numba.config.SLP_VECTORIZE
     numba.config.SLP_VECTORIZE = 1
     try:
@@ -691,7 +699,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     dmax = int(np.diff(row_ptr).max())
     # lane state: interleaved posteriors, check messages, syndrome signs, scratch
     Lx = np.zeros(N * lanes, np.float32)
-    Rx = np.zeros(cols.size * lanes, np.float32)
+    Rx = np.zeros(cols.size * lanes, np.int16)
     Sx = np.ones(m * lanes, np.float32)
     Tx = np.empty(dmax * lanes, np.float32)
     Px = np.empty(dmax * lanes, np.float32)
@@ -737,7 +745,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
             Lv[st.just_revealed] = st.ch[st.just_revealed]
         else:
             Lv[:] = st.ch
-            Rx[lane::lanes] = 0.0
+            Rx[lane::lanes] = 0
         Sx[lane::lanes] = 1.0 - 2.0 * st.syn.astype(np.float32)
         lane_it[lane] = 0
         lane_best[lane] = m + 1
