@@ -35,7 +35,13 @@ from satqkd.keys import (
     toeplitz_seed,
     verify_keys,
 )
-from satqkd.keys.ldpc import LANES, _lanes_kernel, choose_code_rate, ldpc_reconcile, mother_code
+from satqkd.keys.ldpc import (
+    LANES,
+    _lanes_kernel,
+    choose_code_rate,
+    ldpc_reconcile,
+    mother_code,
+)
 from satqkd.keys.synthetic import decoy_link_expectations, synthetic_events
 
 N_BITS = 1_000_000
