@@ -809,7 +809,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
             lane_it[lane] += 1
             last = st.attempt == max_retries
             patience = max_iterations if last else PATIENCE
-            done = ok = False
+            done = ok = wrong = False
             # the sweep's count lags by one layer update, so confirm a zero exactly
             if bad[lane] == 0 and _unsatisfied_lane(row_ptr, cols, Lx, lanes, lane,
                                                     st.syn) == 0:
@@ -823,6 +823,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
                     ok = True
                 else:
                     hash_failures[f] += 1
+                    wrong = True
             elif bad[lane] < lane_best[lane]:
                 lane_best[lane] = int(bad[lane])
                 lane_since[lane] = 0
@@ -849,7 +850,8 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
             st.n_rev_k += take_k
             st.just_revealed = np.concatenate([rev, revk])
             st.ch[st.just_revealed] = st.known[st.just_revealed]
-            load(lane, st, warm=WARM_RETRIES)
+            # after a wrong word (hash mismatch) start afresh: resuming would sit in it
+            load(lane, st, warm=WARM_RETRIES and not wrong)
     out = np.empty(n_key, np.uint8)
     out[perm] = bp
     return LdpcResult(out, int(leaks.sum()), int(np.count_nonzero(out != b0)), nf,
