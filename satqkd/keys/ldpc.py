@@ -475,7 +475,7 @@ def sweep(row_ptr, cols, sgn, L, R, tab, T, P, bad):
 
 @functools.lru_cache(maxsize=4)
 def _lanes_kernel(lanes: int = LANES):
-    """The compiled sweep over ``lanes`` frames (built at first use, about 1-2 s).
+    """The compiled sweep over ``lanes`` frames (built at first use, 1.5-3.5 s).
 
     numba leaves the SLP vectoriser off by default (``NUMBA_SLP_VECTORIZE``); it is
     switched on for this one compilation (eager, from an explicit signature) and restored.
