@@ -80,7 +80,7 @@ DEFAULT_MAX_RETRIES = 20
 DEFAULT_HASH_BITS = 16
 #: First attempt at f = F_START; each retry reveals STEP_F x k h(q) more bits
 #: (STEP_F_HIGH_RATE for mother rates >= HIGH_RATE).  Measured on 1e6-bit keys (16 frames
-#: of 2^16, docs/keys.md): at QBER 2-4 % the codes decode 45-75 % of frames at f = 1.10,
+#: of 2^16, docs/keys.md): at QBER 2-4 % the codes decode 50-90 % of frames at f = 1.10,
 #: so most frames need one or two attempts; at QBER 1 % (rate 0.9) only 20 % decode at
 #: 1.10 and 50-70 % at 1.13-1.16, so the f target needs a lower start and finer steps
 #: there, at the price of about 4 attempts per frame (starting at 1.05 with steps of
