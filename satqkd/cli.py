@@ -386,6 +386,12 @@ def relay(
                                            "(default outputs/<mission name>)."),
     workers: int = typer.Option(1, "--workers", min=1, max=512,
                                 help="Local worker processes (Dask) for the passes."),
+    resume: bool = typer.Option(False, "--resume", help="Keep the passes a killed run "
+                                "finished; compute only the rest."),
+    keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep the "
+                                          "per-pass checkpoints (passes/) after the merge."),
+    force: bool = typer.Option(False, "--force", help="Write into a folder holding another "
+                               "mission's run (its outputs are replaced)."),
     set_: list[str] = typer.Option([], "--set", metavar="SECTION.KEY=VALUE", help=SET_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
@@ -397,7 +403,8 @@ def relay(
     _on_interrupt[0] = _resume_hint("relay", mission, out_dir, set_, workers)
     with StageProgress(quiet, verbose) as progress:
         folder = run_relay(mission, out_dir, progress=progress, workers=workers,
-                           overrides=set_)
+                           overrides=set_, resume=resume, keep_checkpoints=keep_checkpoints,
+                           force=force)
     if quiet:
         print(folder)
         return

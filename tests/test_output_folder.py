@@ -84,3 +84,19 @@ def test_out_onto_another_missions_folder_needs_force(quick_mission, tmp_path, c
     # the same mission may write its own folder again
     code, _, err = _cli(["run", str(quick_mission), "--out", str(out)], capsys)
     assert code == 0, err
+
+
+def test_relay_takes_the_run_folder_options():
+    """`satqkd relay` has --resume (its Ctrl-C hint names it), --keep-checkpoints, --force."""
+    import inspect
+
+    from satqkd import cli
+    from satqkd.network.relay_run import run_relay
+
+    params = inspect.signature(run_relay).parameters
+    assert {"resume", "keep_checkpoints", "force"} <= set(params)
+    text = cli.relay.__doc__ or ""
+    assert "relay" in text
+    opts = {p.default.param_decls[0] for p in inspect.signature(cli.relay).parameters.values()
+            if hasattr(p.default, "param_decls") and p.default.param_decls}
+    assert {"--resume", "--keep-checkpoints", "--force"} <= opts

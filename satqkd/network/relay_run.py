@@ -103,7 +103,8 @@ def network_problem(cfg: config.MissionConfig, table: pd.DataFrame,
 
 
 def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None,
-              workers: int = 1, overrides: Sequence[str] = ()) -> Path:
+              workers: int = 1, overrides: Sequence[str] = (), *, resume: bool = False,
+              keep_checkpoints: bool = False, force: bool = False) -> Path:
     """Run the mission at ``path``, plan the relay, execute it on the real keys.
 
     ``overrides``: ``section.key=value`` strings (``--set``); ``progress(stage, done,
@@ -123,17 +124,19 @@ def run_relay(path: Path | str, out_dir: Path | str | None = None, progress=None
             update={"write_keys": True})})
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
     with guard.out_dir_lock(out, "relay"):  # one run per folder, relay included
-        return _relay_locked(plan, out, progress, workers, keep_relay_keys)
+        return _relay_locked(plan, out, progress, workers, keep_relay_keys,
+                             dict(resume=resume, keep_checkpoints=keep_checkpoints, force=force))
 
 
-def _relay_locked(plan, out: Path, progress, workers: int, keep_relay_keys: bool) -> Path:
+def _relay_locked(plan, out: Path, progress, workers: int, keep_relay_keys: bool,
+                  run_options: dict) -> Path:
     """:func:`run_relay` once the output folder is held."""
     def step(done: int) -> None:
         if progress:
             progress("relay", done, 4)
 
     cfg = plan.cfg
-    run_mission(plan, out, progress=progress, workers=workers)
+    run_mission(plan, out, progress=progress, workers=workers, **run_options)
 
     step(0)
     table = pd.read_csv(out / "passes.csv", keep_default_na=False)
