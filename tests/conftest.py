@@ -34,3 +34,22 @@ def write_mission(tmp_path: Path, mission_text: str):
         return path
 
     return _write
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run the `satqkd` command in-process: (exit status, stdout, stderr)."""
+    import sys
+
+    from satqkd import cli
+
+    old = sys.argv
+    sys.argv = ["satqkd", *argv]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err

@@ -9,25 +9,14 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 import xarray as xr
 
-from satqkd import cli
 from satqkd.config import load_catalogue, load_mission
 from satqkd.errors import InputError
 
 
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["satqkd", *argv]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+_cli = run_cli
 
 
 def test_default_mission_is_valid(repo):

@@ -14,27 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from satqkd import cli
 from satqkd.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["satqkd", *argv]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+_cli = run_cli
 
 
 def _one_error_line(code: int, err: str) -> str:

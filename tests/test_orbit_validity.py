@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
-from satqkd import cli
 from satqkd.errors import InputError
 from satqkd.orbit.elements import circular_orbit
 from satqkd.orbit.passes import (
@@ -39,18 +38,7 @@ def micius():
     return Satellite("MICIUS", 41731, tuple(read_element_sets(REPO / "tle" / "micius.tle")))
 
 
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["satqkd", *argv]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+_cli = run_cli
 
 
 def _period(write_mission, start: str, end: str, *more, name: str = "m.toml"):

@@ -4,10 +4,10 @@ another mission's folder by accident."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_cli
 import xarray as xr
 
 from satqkd import cli
@@ -15,18 +15,7 @@ from satqkd.mission import store
 from satqkd.ragged import pass_from_ragged
 
 
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["satqkd", *argv]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = old
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+_cli = run_cli
 
 
 @pytest.fixture
@@ -90,7 +79,6 @@ def test_relay_takes_the_run_folder_options():
     """`satqkd relay` has --resume (its Ctrl-C hint names it), --keep-checkpoints, --force."""
     import inspect
 
-    from satqkd import cli
     from satqkd.network.relay_run import run_relay
 
     params = inspect.signature(run_relay).parameters
