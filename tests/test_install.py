@@ -71,6 +71,13 @@ def test_wheel_installs_and_runs_from_elsewhere(tmp_path):
     elsewhere.mkdir()
     where = _run([str(python), "-c", "import satqkd; print(satqkd.__file__)"], elsewhere, env)
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout  # not the sources
+    # tables generated offline ship as package data (counts-level leakage, LOWTRAN7)
+    tables = _run([str(python), "-c",
+                   "from satqkd.keys.leakage_curve import TABLE_PATH as t;"
+                   "from satqkd.channel.lowtran import DATA as d;"
+                   "print(t.is_file() and d.is_file(), t.is_relative_to(__import__('sys').prefix))"],
+                  elsewhere, env)
+    assert tables.stdout.split() == ["True", "True"], tables.stdout
 
     satqkd = str(venv / "bin" / "satqkd")
     (elsewhere / "m.toml").write_text(MISSION)
