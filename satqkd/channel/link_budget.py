@@ -1,4 +1,8 @@
-"""Per-second link budget of a pass: geometry in, losses, transmittance and noise out.
+"""Per-second link budget of a downlink pass: geometry in, losses, transmittance and noise out.
+
+The satellite transmits, the ground station receives. ``link_budget(direction="uplink")``
+hands the pass to ``uplink_budget`` (its own physics, same outputs); the terms both
+directions share live in ``budget_terms``.
 
 transmittance = eta_geometric * eta_pointing * eta_atmosphere * eta_turbulence
                 * eta_cloud * eta_receiver * eta_implementation   (detectors included)
@@ -12,10 +16,9 @@ with each factor also reported as a loss in dB (positive = loss):
   perfectly pointed one (``pointing``; Farid & Hranilovic 2007, exact Gaussian form);
 * atmosphere: LOWTRAN7 slant-path transmittance (``lowtran``; Kneizys et al. 1988) by
   default, or T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
-* turbulence: the mean (not the fading) effect. Downlink: the plane wave reaching the
-  ground is not spread, fading is mean-one, so only the seeing loss at the field stop
-  remains (~0 dB for a 100 urad field); uplink: the beam-spread + wander loss of the
-  long-term beam W_LT against the diffraction beam W (A&P ch. 12);
+* turbulence: the mean (not the fading) effect. The plane wave reaching the ground is not
+  spread, fading is mean-one, so only the seeing loss at the field stop remains (~0 dB
+  for a 100 urad field);
 * cloud: exp(-tau_c AM(z)) in cloudy seconds of the Markov chain (``clouds``);
 * receiver: receive optics x detector efficiency;
 * implementation: 10^(-L/10) for the transmitter's ``implementation_loss_db`` L, a
@@ -42,6 +45,7 @@ from satqkd.channel import beam, fading, pointing, turbulence
 from satqkd.channel import budget_terms as terms
 from satqkd.channel.budget_terms import line_of_sight_rate_rad_s
 from satqkd.channel.params import LinkParameters
+from satqkd.channel.uplink_budget import uplink_budget
 from satqkd.errors import InputError
 
 _DIRECTIONS = ("downlink", "uplink")
@@ -79,6 +83,7 @@ def link_budget(
         ``station_lon_deg``, ``station_alt_m``).
     params: the link parameters; the transmitter is on the satellite for a downlink and on
         the ground for an uplink.
+    direction: "downlink", or "uplink" (delegated to ``uplink_budget``).
     rng: the pass's own random stream (clouds, fading).
     cloud_series: a DataArray of cloud fraction over ``time`` or a path to a CSV / ERA5
         NetCDF (``tcc``); overrides the climatology.
@@ -90,6 +95,9 @@ def link_budget(
     """
     if direction not in _DIRECTIONS:
         raise InputError(f"link_budget: direction must be 'downlink' or 'uplink', got {direction!r}")
+    if direction == "uplink":  # its own physics; kept here for compatibility
+        return uplink_budget(geometry, params, rng, cloud_series=cloud_series, fading_slot_s=fading_slot_s,
+                             cloud_chain=cloud_chain)
     tx, rx = params.transmitter, params.receiver
     turb, cl, bg, at = params.turbulence, params.clouds, params.background, params.atmosphere
     lam = tx.wavelength_nm
@@ -111,37 +119,22 @@ def link_budget(
     w_diff = tg["equivalent_radius_m"]
     eta_geo = tx.optics_efficiency * tg["collected"]
 
-    # --- turbulence
+    # --- turbulence: the plane wave at the ground (scintillation, seeing at the field stop)
     h_w = turbulence.scintillation_weighted_height_m(alt_m, turb)
     zeros = np.zeros(n)
     eta_turb = np.ones(n)
-    w_rx = w_diff
+    w_rx = w_diff  # the diffraction beam reaches the ground unspread
     rytov, lnx, lny, r0 = zeros, zeros, zeros, np.full(n, np.inf)
     if turb.enabled and n:
-        if direction == "downlink":
-            r0 = turbulence.fried_parameter_m(lam, zen, alt_m, turb)
-            table = _downlink_scintillation_table(lam, rx.aperture_m, alt_m, turb)
-            sc = {k: np.interp(zen, _SCINTILLATION_ZENITH_DEG, table[k])
-                  for k in ("rytov_variance", "sigma2_lnx", "sigma2_lny")}
-            rytov, lnx, lny = sc["rytov_variance"], sc["sigma2_lnx"], sc["sigma2_lny"]
-            eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
-            corr_width = np.maximum(rx.aperture_m, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
-        else:
-            ub = terms.on_subset(lambda i: turbulence.uplink_beam(lam, zen[i], range_m[i], w0, alt_m, turb), zen)
-            r0, rytov = ub["fried_m"], ub["rytov_variance"]
-            w_rx = np.maximum(ub["long_term_radius_m"], w_diff)
-            eta_turb = (beam.annular_collection(w_rx, rx.aperture_m, rx.obscuration_m)
-                        / beam.annular_collection(w_diff, rx.aperture_m, rx.obscuration_m))
-            # wander consistent with the long-term beam: W_LT^2 = W_ST^2 + 2 <r_c^2>, W_ST >= W
-            w_st2 = np.maximum(w_rx**2 - 2.0 * ub["wander_variance_m2"], w_diff**2)
-            wander = 0.5 * (w_rx**2 - w_st2)
-            s_bw = turbulence.wander_scintillation(np.sqrt(w_st2), wander)
-            s_on = ub["scintillation_on_axis"]
-            lnx = np.log1p(s_bw) + 0.5 * np.log1p(s_on)
-            lny = 0.5 * np.log1p(s_on)
-            corr_width = np.maximum(2.0 * w0, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
+        r0 = turbulence.fried_parameter_m(lam, zen, alt_m, turb)
+        table = _downlink_scintillation_table(lam, rx.aperture_m, alt_m, turb)
+        sc = {k: np.interp(zen, _SCINTILLATION_ZENITH_DEG, table[k])
+              for k in ("rytov_variance", "sigma2_lnx", "sigma2_lny")}
+        rytov, lnx, lny = sc["rytov_variance"], sc["sigma2_lnx"], sc["sigma2_lny"]
+        eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
+        corr_width = np.maximum(rx.aperture_m, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
     else:
-        corr_width = np.full(n, rx.aperture_m if direction == "downlink" else 2.0 * w0)
+        corr_width = np.full(n, rx.aperture_m)
 
     # --- pointing (angular errors at the transmitter, displacements at the receiver)
     jitter_m = tx.pointing_jitter_urad * 1e-6 * range_m
@@ -152,22 +145,15 @@ def link_budget(
     clear_sky = terms.clear_sky(geometry, lam, zen, at)
     sky = terms.cloud_cover(geometry, zen, step_s, cl, rng, cloud_series, cloud_chain)
 
-    # --- background
-    if direction == "downlink":
-        radiance = bkg.sky_radiance(
-            lam, el, geometry["sun_elevation"].values, geometry["sun_separation"].values,
-            geometry["moon_elevation"].values, geometry["moon_separation"].values,
-            geometry["moon_illumination"].values, clear_sky.tau_rayleigh, clear_sky.tau_aerosol,
-            asymmetry=at.aerosol_asymmetry, aerosol_albedo=at.aerosol_single_scattering_albedo,
-            night_sky_radiance=bg.night_sky_radiance, light_pollution_factor=bg.light_pollution_factor,
-            twilight_mag_per_deg=bg.twilight_mag_per_deg, include_moon=bg.include_moon,
-        )["total"]
-    else:
-        radiance = bkg.earth_radiance(
-            lam, el, geometry["sun_elevation"].values, geometry["moon_elevation"].values,
-            geometry["moon_illumination"].values, clear_sky.zenith_transmittance, albedo=bg.earth_albedo,
-            ground_light_radiance=bg.ground_light_radiance, include_moon=bg.include_moon,
-        )
+    # --- background: the sky seen from the ground
+    radiance = bkg.sky_radiance(
+        lam, el, geometry["sun_elevation"].values, geometry["sun_separation"].values,
+        geometry["moon_elevation"].values, geometry["moon_separation"].values,
+        geometry["moon_illumination"].values, clear_sky.tau_rayleigh, clear_sky.tau_aerosol,
+        asymmetry=at.aerosol_asymmetry, aerosol_albedo=at.aerosol_single_scattering_albedo,
+        night_sky_radiance=bg.night_sky_radiance, light_pollution_factor=bg.light_pollution_factor,
+        twilight_mag_per_deg=bg.twilight_mag_per_deg, include_moon=bg.include_moon,
+    )["total"]
     rate, p_noise = terms.receiver_noise(radiance, lam, rx)
 
     # --- operating hours and total
@@ -177,10 +163,10 @@ def link_budget(
         eta_turbulence=eta_turb, sky=sky, eta_receiver=rx.optics_efficiency * rx.detector_efficiency,
         implementation_db=terms.implementation_loss_db(tx, zen), operating=operating, radiance=radiance,
         background_rate=rate, noise_probability=p_noise,
-        turbulence_long_name="mean turbulence loss (downlink: seeing at the field stop; uplink: beam spread and wander)",
+        turbulence_long_name="mean turbulence loss (downlink: seeing at the field stop)",
     )
     T = ("time",)
-    out["beam_radius"] = (T, w_rx, terms.cf_attrs("m", "1/e2 beam radius at the receiver (long-term for uplinks)"))
+    out["beam_radius"] = (T, w_rx, terms.cf_attrs("m", "1/e2 beam radius at the receiver"))
     out["fried_parameter"] = (T, r0, terms.cf_attrs("m", "Fried parameter of the slant path"))
     out["rytov_variance"] = (T, rytov, terms.cf_attrs("1", "Rytov variance of the slant path"))
     out["scintillation_index"] = (T, np.expm1(lnx + lny), terms.cf_attrs(
@@ -197,6 +183,5 @@ def link_budget(
 
     attrs = {"link_direction": direction}
     attrs.update(terms.common_attrs(params, lam, w0, truncation, clear_sky, sky, fading_slot_s, step_s))
-    attrs["background_model"] = ("single-scattering sky (Sun, Moon: Krisciunas-Schaefer 1991) + dark night sky"
-                                 if direction == "downlink" else "Lambertian Earth albedo + ground lights")
+    attrs["background_model"] = "single-scattering sky (Sun, Moon: Krisciunas-Schaefer 1991) + dark night sky"
     return terms.assemble(geometry, out, attrs)

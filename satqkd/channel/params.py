@@ -62,6 +62,15 @@ class Transmitter:
         loss, dB per unit of air mass beyond 1: loss = implementation_loss_db +
         implementation_loss_airmass_db (AM(z) - 1). Written by ``satqkd calibrate``; 0 by
         default.
+    tip_tilt: uplink only (transmitter on the ground): a fast-steering mirror pre-compensates
+        the turbulent tilt measured on the satellite's downlink beacon. The residual is the
+        tilt anisoplanatism over the point-ahead angle (``satqkd.channel.uplink``) plus the
+        loop's own error, ``pointing_jitter_urad``. False (default): the beam wanders freely.
+    tip_tilt_aperture_m: diameter over which the beacon tilt is measured; None (default): the
+        transmit aperture (a monostatic terminal).
+    point_ahead: uplink only: the beam is launched 2 v/c ahead of the beacon direction, from
+        the orbit (True, default: standard practice for uplink terminals); False: along the
+        beacon, so the whole point-ahead angle becomes a pointing bias at the satellite.
     """
 
     wavelength_nm: float = 848.62
@@ -75,6 +84,9 @@ class Transmitter:
     optics_efficiency: float = 1.0
     implementation_loss_db: float = 0.0
     implementation_loss_airmass_db: float = 0.0
+    tip_tilt: bool = False
+    tip_tilt_aperture_m: float | None = None
+    point_ahead: bool = True
 
     def __post_init__(self) -> None:
         _positive("transmitter.wavelength_nm", self.wavelength_nm)
@@ -93,6 +105,7 @@ class Transmitter:
         _positive("transmitter.pointing_bias_urad", self.pointing_bias_urad, True)
         _positive("transmitter.tracking_bandwidth_hz", self.tracking_bandwidth_hz)
         _fraction("transmitter.optics_efficiency", self.optics_efficiency)
+        _positive("transmitter.tip_tilt_aperture_m", self.tip_tilt_aperture_m)
 
 
 @dataclass(frozen=True)
@@ -290,8 +303,13 @@ class Background:
         depression (about 1 mag/deg, Patat et al. 2006, A&A 455, 385).
     earth_albedo: Lambertian albedo of the ground seen by an uplink receiver.
     ground_light_radiance: artificial night light of the ground seen from space by an
-        uplink receiver (W m^-2 sr^-1 nm^-1); 0 by default.
+        uplink receiver (W m^-2 sr^-1 nm^-1), as a satellite looking straight down measures
+        it; 0 by default.
     include_moon: add moonlight scattered by the sky (or reflected by the ground).
+    city_light_nw_cm2_sr: the station's value on a VIIRS Day/Night Band night-light map
+        (nW cm^-2 sr^-1, e.g. the annual VIIRS composite pixel); when given it replaces
+        ``ground_light_radiance``, converted over the band's 500-900 nm assuming a flat
+        spectrum (``satqkd.channel.uplink.viirs_dnb_spectral_radiance``). None by default.
     """
 
     operate_in_daylight: bool = False
@@ -302,6 +320,7 @@ class Background:
     earth_albedo: float = 0.3
     ground_light_radiance: float = 0.0
     include_moon: bool = True
+    city_light_nw_cm2_sr: float | None = None
 
     def __post_init__(self) -> None:
         _positive("background.night_sky_radiance", self.night_sky_radiance, True)
@@ -309,6 +328,7 @@ class Background:
         _positive("background.twilight_mag_per_deg", self.twilight_mag_per_deg)
         _fraction("background.earth_albedo", self.earth_albedo)
         _positive("background.ground_light_radiance", self.ground_light_radiance, True)
+        _positive("background.city_light_nw_cm2_sr", self.city_light_nw_cm2_sr, True)
 
 
 @dataclass(frozen=True)
