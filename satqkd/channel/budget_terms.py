@@ -39,13 +39,18 @@ def on_subset(func, x: np.ndarray, n_max: int = 24) -> dict[str, np.ndarray]:
     return {k: np.interp(grid, idx, np.asarray(v, float)) for k, v in values.items()}
 
 
-def line_of_sight_rate_rad_s(elevation_deg: np.ndarray, azimuth_deg: np.ndarray, t_s: np.ndarray) -> np.ndarray:
-    """Angular speed of the line of sight (rad/s) from the elevation/azimuth series."""
+def line_of_sight_rate_rad_s(elevation_deg: np.ndarray, azimuth_deg: np.ndarray, t_s: np.ndarray,
+                             edge_order: int = 1) -> np.ndarray:
+    """Angular speed of the line of sight (rad/s) from the elevation/azimuth series.
+
+    Central differences of the unit vector; ``edge_order`` 1 or 2 at the first and last sample.
+    """
     if t_s.shape[0] < 2:
         return np.zeros_like(t_s)
     el, az = np.radians(elevation_deg), np.radians(azimuth_deg)
     u = np.stack([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)], axis=-1)
-    return np.linalg.norm(np.gradient(u, t_s, axis=0), axis=-1)
+    order = edge_order if t_s.shape[0] > edge_order else 1
+    return np.linalg.norm(np.gradient(u, t_s, axis=0, edge_order=order), axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)

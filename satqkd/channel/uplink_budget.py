@@ -74,7 +74,7 @@ def uplink_budget(
 
     # --- point-ahead angle, every second from the orbit
     el_geo = geometry["elevation_geometric"].values.astype(float) if "elevation_geometric" in geometry else el
-    omega = terms.line_of_sight_rate_rad_s(el_geo, geometry["azimuth"].values.astype(float), pt.t_s)
+    omega = terms.line_of_sight_rate_rad_s(el_geo, geometry["azimuth"].values.astype(float), pt.t_s, edge_order=2)
     v_perp = uplink.transverse_speed_m_s(omega, range_m)
     theta_pa = uplink.point_ahead_angle_rad(v_perp)
 
@@ -91,9 +91,9 @@ def uplink_budget(
         if tx.tip_tilt:
             tilt_factor = uplink.tilt_residual_factor(theta_pa, zen, w0, sensor_m, alt_m, turb)
         residual = wander * tilt_factor
-        # path integrals: smooth over the pass, evaluated on <= 24 seconds and interpolated
-        mom = terms.on_subset(lambda i: uplink.path_moments(lam, zen[i], range_m[i], w0, alt_m, turb), zen)
-        rytov = uplink.on_axis_scintillation_weak(lam, zen, range_m, mom["mu3u"])
+        # the path integral mu_3u from a per-link table in (zenith, range)
+        rytov = uplink.on_axis_scintillation_weak(lam, zen, range_m,
+                                                  uplink.mu3u_link(lam, zen, range_m, w0, alt_m, turb))
         theta = uplink.gaussian_beam_parameters(lam, range_m, w0)["theta"]
         lnx_t, lny_t = uplink.tracked_log_variances(rytov, theta)
     w_mean = uplink.mean_beam_radius_m(w_st, residual)
@@ -146,7 +146,6 @@ def uplink_budget(
     out["residual_wander_variance"] = (T, residual, a(
         "m2", "mean-square radial beam wander at the satellite after tip-tilt pre-compensation"))
     out["point_ahead_angle"] = (T, theta_pa * 1e6, a("urad", "point-ahead angle 2 v_perp / c"))
-    out["transverse_speed"] = (T, v_perp, a("m s-1", "satellite speed across the line of sight"))
     out["fried_parameter"] = (T, r0, a("m", "Fried parameter of the slant path"))
     out["rytov_variance"] = (T, rytov, a("1", "on-axis weak-fluctuation scintillation index of the uplink beam"))
     out["scintillation_index"] = (T, np.expm1(lnx + lny), a(
