@@ -335,3 +335,13 @@ def test_uplink_background_counts(micius_like):
     expected = bkg.background_rate_per_detector(radiance, 848.62, 50.0, 0.3, 0.0, 1.0, 0.5, 0.5, 4)
     assert np.allclose(b["background_rate"].values - a["background_rate"].values, expected, rtol=1e-9)
     assert np.all(b["noise_probability"].values > a["noise_probability"].values)
+
+
+def test_mu3u_link_table_matches_the_integral():
+    """The per-link table (90 zenith angles x 49 log ranges, bilinear in log mu_3u) against the
+    path integral at random points from LEO to GEO."""
+    rng = np.random.default_rng(5)
+    z = rng.uniform(0.0, 85.0, 400)
+    L = np.exp(rng.uniform(np.log(2e5), np.log(4e7), 400))
+    exact = uplink.path_moments(848.62, z, L, 0.054, 960.0, HV57)["mu3u"]
+    assert np.max(np.abs(uplink.mu3u_link(848.62, z, L, 0.054, 960.0, HV57) / exact - 1)) < 5e-3

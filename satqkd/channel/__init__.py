@@ -2,6 +2,7 @@
 turbulence, clouds, background), for downlinks and uplinks."""
 
 from satqkd.channel.link_budget import link_budget
+from satqkd.channel.uplink_budget import uplink_budget
 from satqkd.channel.params import (
     Atmosphere,
     Background,
@@ -21,4 +22,5 @@ __all__ = [
     "Transmitter",
     "Turbulence",
     "link_budget",
+    "uplink_budget",
 ]

@@ -98,8 +98,8 @@ from satqkd.channel import turbulence
 from satqkd.channel.params import Turbulence
 
 C_LIGHT_M_S = 299792458.0
-#: C_r of A&P eq. 12.53, "a scaling constant typically in the range 1 to 2 pi"; 2 pi is the
-#: value A&P use with their uplink examples (assumption: not fitted to anything here).
+#: C_r of A&P eq. 12.53, a scaling constant A&P put between 1 and 2 pi; the upper end is taken
+#: (an assumption, not fitted to anything here).
 POINTING_ERROR_SCALE = 2.0 * np.pi
 
 
