@@ -371,11 +371,10 @@ class ReceiverOptics(Section):
 
     @model_validator(mode="after")
     def _fibre_keys(self) -> "ReceiverOptics":
-        if self.coupling != "single-mode-fibre":
-            for key in ("fibre_coupling_beta", "ao_corrected_modes", "ao_bandwidth_hz"):
-                if key in self.model_fields_set:
-                    raise ValueError(f'{key} needs coupling = "single-mode-fibre" (a free-space '
-                                     "receiver has a field stop, fov_urad, and no fibre)")
+        if self.coupling != "single-mode-fibre" and self.ao_corrected_modes > 0:
+            raise ValueError(f"ao_corrected_modes = {self.ao_corrected_modes} needs coupling = "
+                             '"single-mode-fibre" (adaptive optics is modelled for fibre '
+                             "receivers; a free-space receiver has the field stop fov_urad)")
         return self
 
 

@@ -199,6 +199,17 @@ def bufton_wind_m_s(height_m: ArrayLike, ground_wind_m_s: float = 5.0) -> np.nda
     return ground_wind_m_s + 30.0 * np.exp(-(((h - 9400.0) / 4800.0) ** 2))
 
 
+def greenwood_frequency_profile_hz(wavelength_nm: float, zenith_deg: ArrayLike, path_m: np.ndarray,
+                                   cn2: np.ndarray, wind_m_s: np.ndarray) -> np.ndarray:
+    """f_G = [0.102 k^2 sec z int Cn2(x) v(x)^(5/3) dx]^(3/5) (Greenwood 1977) for a profile
+    given on heights ``path_m`` above the station; ``wind_m_s`` on the same grid, or
+    (zenith, height) for a wind that changes with the line of sight."""
+    z = np.asarray(zenith_deg, float)
+    sec = 1.0 / np.cos(np.radians(np.clip(z, 0.0, 89.0)))
+    integral = np.trapezoid(cn2 * np.asarray(wind_m_s, float) ** (5.0 / 3.0), path_m, axis=-1)
+    return (0.102 * turbulence.wavenumber(wavelength_nm) ** 2 * sec * integral) ** 0.6
+
+
 def greenwood_frequency_hz(
     wavelength_nm: float,
     zenith_deg: ArrayLike,
@@ -206,7 +217,7 @@ def greenwood_frequency_hz(
     turb: Turbulence,
     slew_rate_rad_s: ArrayLike = 0.0,
 ) -> np.ndarray:
-    """Greenwood frequency f_G = [0.102 k^2 sec z int Cn2 v^(5/3) dh]^(3/5) (Greenwood 1977).
+    """Greenwood frequency of the station's profile (``turbulence.path_profile``).
 
     v(h) is the Bufton wind (ground wind ``turb.transverse_wind_m_s``) added in quadrature to
     the pseudo-wind of a line of sight slewing at ``slew_rate_rad_s``: omega (h - h0) sec z at
@@ -217,11 +228,8 @@ def greenwood_frequency_hz(
     z = np.atleast_1d(np.asarray(zenith_deg, float))
     sec = 1.0 / np.cos(np.radians(np.clip(z, 0.0, 89.0)))
     omega = np.broadcast_to(np.asarray(slew_rate_rad_s, float), z.shape)
-    wind = bufton_wind_m_s(x + base, turb.transverse_wind_m_s)
-    v = np.hypot(wind[None, :], (omega * sec)[:, None] * x[None, :])
-    integral = np.trapezoid(cn2[None, :] * v ** (5.0 / 3.0), x, axis=-1)
-    f = (0.102 * turbulence.wavenumber(wavelength_nm) ** 2 * sec * integral) ** 0.6
-    return f.reshape(np.shape(zenith_deg))
+    wind = np.hypot(bufton_wind_m_s(x + base, turb.transverse_wind_m_s)[None, :], (omega * sec)[:, None] * x[None, :])
+    return greenwood_frequency_profile_hz(wavelength_nm, z, x, cn2, wind).reshape(np.shape(zenith_deg))
 
 
 def ao_residual_variance_rad2(
