@@ -26,7 +26,7 @@ LAMBDA_NM, D_M, ALT_M = 1550.0, 0.8, 590.0
 
 
 def _db(x: np.ndarray) -> np.ndarray:
-    return -10.0 * np.log10(x)
+    return -10.0 * np.log10(x) + 0.0  # + 0.0: no "-0.00 dB"
 
 
 def coupling_table() -> None:
@@ -72,20 +72,21 @@ def key_table() -> None:
             tca = int(np.argmin(ds["range"].values))
             rows.setdefault(i, {"tca": str(ds["time"].values[tca])[:16].replace("T", " "),
                                 "sun": float(ds["sun_elevation"].values[tca]),
+                                "sep": float(ds["sun_separation"].values.min()),
                                 "el": float(ds["elevation"].values.max())})
             rows[i][label] = (int(ds.attrs["secret_bits"]), float(ds.attrs["qber"]),
                               float(np.median(ds["background_rate"].values)),
                               float(ds["loss_turbulence"].values[tca]))
-    print("| pass (UTC TCA) | Sun elevation (deg) | max elevation (deg) | "
+    print("| pass (UTC TCA) | Sun elevation (deg) | closest to the Sun (deg) | max elevation (deg) | "
           + " | ".join(f"{label}: secret bits (QBER, loss_turbulence at TCA dB)" for label, _ in RECEIVERS)
           + " | background, fibre / free-space (counts/s per detector) |")
-    print("|---|---|---|" + "---|" * len(RECEIVERS) + "---|")
+    print("|---|---|---|---|" + "---|" * len(RECEIVERS) + "---|")
     for i, r in rows.items():
         cells = []
         for label, _ in RECEIVERS:
             bits, q, _, lt = r[label]
             cells.append(f"{bits:,} ({100 * q:.1f} %, {lt:.1f})" if np.isfinite(q) else f"{bits:,} (-, {lt:.1f})")
-        print(f"| {r['tca']} | {r['sun']:.0f} | {r['el']:.0f} | " + " | ".join(cells)
+        print(f"| {r['tca']} | {r['sun']:.0f} | {r['sep']:.0f} | {r['el']:.0f} | " + " | ".join(cells)
               + f" | {r[RECEIVERS[0][0]][2]:.3g} / {r[RECEIVERS[2][0]][2]:.3g} |")
     print("\nTotals: | receiver | day passes | day secret bits | night passes | night secret bits |")
     print("|---|---|---|---|---|")
