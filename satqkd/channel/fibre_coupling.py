@@ -6,14 +6,14 @@ the pupil, has radius W_a. beta = (D/2)/W_a = pi D w_m / (2 lambda f) for a mode
 radius w_m behind a lens of focal length f (Dikmelik & Davidson, Appl. Opt. 44, 4946
 (2005), "D&D" below; their parameter a).
 
-* No turbulence (overlap of the uniform pupil field with the mode; D&D sec. 2):
+* No turbulence (overlap of the uniform pupil field with the mode; D&D):
 
       eta_0 = 2 [exp(-alpha^2 beta^2) - exp(-beta^2)]^2 / (beta^2 (1 - alpha^2))
 
   normalised to the power through the annular pupil (the ``loss_geometric`` term already
   counts the obscured centre). Unobscured: 2 (1 - exp(-beta^2))^2 / beta^2, largest,
   **0.8145**, at beta = 1.1209 (D&D).
-* Turbulence-averaged coupling (D&D sec. 3): with the mutual coherence function of the
+* Turbulence-averaged coupling (D&D): with the mutual coherence function of the
   plane wave in the quadratic approximation, exp(-rho^2 / rho_0^2), the azimuthal
   integrals give
 
@@ -33,11 +33,11 @@ radius w_m behind a lens of focal length f (Dikmelik & Davidson, Appl. Opt. 44, 
 * Adaptive optics correcting the first N Zernike modes beyond piston (tip and tilt are
   N = 2): residual phase variance Delta_(N+1) (D/r0)^(5/3) rad^2, Delta_J from Noll,
   J. Opt. Soc. Am. 66, 207 (1976), Table IV (J <= 21) and its asymptote
-  Delta_J = 0.2944 J^(-sqrt(3)/2) (eq. 4 of the same paper's large-J fit) beyond.
+  Delta_J = 0.2944 J^(-sqrt(3)/2) (Noll's large-J fit) beyond.
 * Servo lag of a loop of closed-loop bandwidth f_c (Greenwood, J. Opt. Soc. Am. 67, 390
   (1977), first-order loop): sigma_bw^2 = (f_G / f_c)^(5/3), with the Greenwood frequency
   f_G = [0.102 k^2 sec(z) int Cn2(h) v(h)^(5/3) dh]^(3/5) = 2.31 lambda^(-6/5) [sec(z) int
-  Cn2 v^(5/3) dh]^(3/5) (for a single layer, f_G = 0.427 v / r0). The loop can leave no
+  Cn2 v^(5/3) dh]^(3/5) (for a single layer, f_G = (0.102/0.423)^(3/5) v / r0 = 0.426 v / r0). The loop can leave no
   more error in the corrected modes than they held: sigma_bw^2 <= (Delta_1 - Delta_(N+1))
   (D/r0)^(5/3).
 * Coupling with adaptive optics: the corrected field is a coherent part of Strehl-like
@@ -88,7 +88,7 @@ R0_OVER_RHO0 = (6.88 / 2.0) ** 0.6
 
 
 def coupling_no_turbulence(beta: ArrayLike, obscuration_ratio: float = 0.0) -> np.ndarray:
-    """eta_0: plane wave through an (annular) pupil into a Gaussian mode (D&D sec. 2).
+    """eta_0: plane wave through an (annular) pupil into a Gaussian mode (Dikmelik & Davidson 2005).
 
     Normalised to the power through the annulus; unobscured maximum 0.8145 at beta = 1.1209.
     """
@@ -165,7 +165,7 @@ def _coupling_table(beta: float, obscuration_ratio: float) -> np.ndarray:
 
 
 def turbulent_coupling(area_ratio_s: ArrayLike, beta: float, obscuration_ratio: float = 0.0) -> np.ndarray:
-    """<eta>(s): turbulence-averaged single-mode coupling (D&D sec. 3), tabulated once per
+    """<eta>(s): turbulence-averaged single-mode coupling (Dikmelik & Davidson 2005), tabulated once per
     (beta, alpha) and interpolated in log s; below the grid eta_0, above it the
     large-s limit T_pupil / ((1 - alpha^2) s)."""
     s = np.asarray(area_ratio_s, float)

@@ -17,8 +17,9 @@ with each factor also reported as a loss in dB (positive = loss):
   remains (~0 dB for a 100 urad field), or, for a single-mode-fibre receiver, the fibre
   coupling under turbulence with optional adaptive optics (``fibre_coupling``; Dikmelik &
   Davidson 2005, Noll 1976, Greenwood 1977), whose single-mode field of view also sets the
-  background; with the Sun up, the daytime Cn2 profile (``Turbulence.day_profile``); uplink: the beam-spread + wander loss of the
-  long-term beam W_LT against the diffraction beam W (A&P ch. 12);
+  background; with the Sun up, the daytime Cn2 profile (``Turbulence.day_profile``);
+  uplink: the beam-spread + wander loss of the long-term beam W_LT against the
+  diffraction beam W (A&P ch. 12);
 * cloud: exp(-tau_c AM(z)) in cloudy seconds of the Markov chain (``clouds``);
 * receiver: receive optics x detector efficiency;
 * implementation: 10^(-L/10) for the transmitter's ``implementation_loss_db`` L, a
@@ -214,10 +215,12 @@ def link_budget(
             corr_width = np.maximum(2.0 * w0, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
     else:
         corr_width = np.full(n, rx.aperture_m if direction == "downlink" else 2.0 * w0)
-    if fibre and fib is None:  # no turbulence: the mode mismatch alone
+    if fibre and fib is None:
+        # turbulence off, or an uplink (the wave reaching the satellite is coherent over its
+        # aperture): the mode mismatch alone, on top of any beam-spread loss
         beta = (rx.fibre_coupling_beta if rx.fibre_coupling_beta is not None
                 else fibre_coupling.optimal_beta(rx.obscuration_m / rx.aperture_m))
-        eta_turb = np.full(n, float(fibre_coupling.coupling_no_turbulence(beta, rx.obscuration_m / rx.aperture_m)))
+        eta_turb = eta_turb * float(fibre_coupling.coupling_no_turbulence(beta, rx.obscuration_m / rx.aperture_m))
 
     # --- pointing (angular errors at the transmitter, displacements at the receiver)
     jitter_m = tx.pointing_jitter_urad * 1e-6 * range_m
