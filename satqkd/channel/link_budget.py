@@ -14,8 +14,12 @@ with each factor also reported as a loss in dB (positive = loss):
   default, or T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
 * turbulence: the mean (not the fading) effect. Downlink: the plane wave reaching the
   ground is not spread, fading is mean-one, so only the seeing loss at the field stop
-  remains (~0 dB for a 100 urad field); uplink: the beam-spread + wander loss of the
-  long-term beam W_LT against the diffraction beam W (A&P ch. 12);
+  remains (~0 dB for a 100 urad field), or, for a single-mode-fibre receiver, the fibre
+  coupling under turbulence with optional adaptive optics (``fibre_coupling``; Dikmelik &
+  Davidson 2005, Noll 1976, Greenwood 1977), whose single-mode field of view also sets the
+  background; with the Sun up, the daytime Cn2 profile (``Turbulence.day_profile``);
+  uplink: the beam-spread + wander loss of the long-term beam W_LT against the
+  diffraction beam W (A&P ch. 12);
 * cloud: exp(-tau_c AM(z)) in cloudy seconds of the Markov chain (``clouds``);
 * receiver: receive optics x detector efficiency;
 * implementation: 10^(-L/10) for the transmitter's ``implementation_loss_db`` L, a
@@ -40,7 +44,7 @@ import xarray as xr
 
 from satqkd.channel import atmosphere as atm
 from satqkd.channel import background as bkg
-from satqkd.channel import beam, clouds, fading, lowtran, pointing, turbulence
+from satqkd.channel import beam, clouds, fading, fibre_coupling, lowtran, pointing, turbulence
 from satqkd.channel.params import LinkParameters
 from satqkd.errors import InputError
 
@@ -71,6 +75,44 @@ def _downlink_scintillation_table(wavelength_nm: float, aperture_m: float, stati
     """Downlink scintillation on the zenith grid, computed once per station and wavelength."""
     return turbulence.scintillation_downlink(wavelength_nm, _SCINTILLATION_ZENITH_DEG, aperture_m,
                                              station_alt_m, turb)
+
+
+def _downlink_turbulence(wavelength_nm: float, zenith_deg: np.ndarray, aperture_m: float, station_alt_m: float,
+                         turb, sun_up: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """r0 and scintillation of a downlink, from the daytime profile in the seconds the Sun is up."""
+    turb_day = turbulence.daytime_turbulence(turb)
+    out_r0 = None
+    out_sc: dict[str, np.ndarray] = {}
+    for profile, use in ((turb, ~sun_up), (turb_day, sun_up)):
+        if not use.any() and out_r0 is not None:
+            continue
+        r0 = turbulence.fried_parameter_m(wavelength_nm, zenith_deg, station_alt_m, profile)
+        table = _downlink_scintillation_table(wavelength_nm, aperture_m, station_alt_m, profile)
+        sc = {k: np.interp(zenith_deg, _SCINTILLATION_ZENITH_DEG, table[k])
+              for k in ("rytov_variance", "sigma2_lnx", "sigma2_lny")}
+        if out_r0 is None:
+            out_r0, out_sc = r0, sc
+        else:
+            out_r0 = np.where(use, r0, out_r0)
+            out_sc = {k: np.where(use, sc[k], v) for k, v in out_sc.items()}
+    return out_r0, out_sc
+
+
+def _fibre_coupling(wavelength_nm: float, zenith_deg: np.ndarray, fried_m: np.ndarray, slew_rad_s: np.ndarray,
+                    sun_up: np.ndarray, rx, station_alt_m: float, turb) -> dict[str, np.ndarray]:
+    """Single-mode-fibre coupling of a downlink receiver (``fibre_coupling``), with the
+    Greenwood frequency of the night or day profile evaluated on a subset of the pass."""
+    a = rx.obscuration_m / rx.aperture_m
+    beta = rx.fibre_coupling_beta if rx.fibre_coupling_beta is not None else fibre_coupling.optimal_beta(a)
+    turb_day = turbulence.daytime_turbulence(turb)
+    f_g = _on_subset(lambda i: {
+        "night": fibre_coupling.greenwood_frequency_hz(wavelength_nm, zenith_deg[i], station_alt_m, turb, slew_rad_s[i]),
+        "day": fibre_coupling.greenwood_frequency_hz(wavelength_nm, zenith_deg[i], station_alt_m, turb_day,
+                                                     slew_rad_s[i])}, zenith_deg)
+    greenwood = np.where(sun_up, f_g["day"], f_g["night"])
+    res = fibre_coupling.fibre_coupling_efficiency(rx.aperture_m, fried_m, beta, a, rx.ao_corrected_modes,
+                                                   greenwood, rx.ao_bandwidth_hz)
+    return {**res, "greenwood_hz": greenwood, "beta": beta}
 
 
 def line_of_sight_rate_rad_s(elevation_deg: np.ndarray, azimuth_deg: np.ndarray, t_s: np.ndarray) -> np.ndarray:
@@ -143,14 +185,19 @@ def link_budget(
     eta_turb = np.ones(n)
     w_rx = w_diff
     rytov, lnx, lny, r0 = zeros, zeros, zeros, np.full(n, np.inf)
+    fibre = rx.coupling == "single-mode-fibre"
+    sun_up = geometry["sun_elevation"].values.astype(float) > 0.0  # daytime turbulence profile
+    fib = None
     if turb.enabled and n:
         if direction == "downlink":
-            r0 = turbulence.fried_parameter_m(lam, zen, alt_m, turb)
-            table = _downlink_scintillation_table(lam, rx.aperture_m, alt_m, turb)
-            sc = {k: np.interp(zen, _SCINTILLATION_ZENITH_DEG, table[k])
-                  for k in ("rytov_variance", "sigma2_lnx", "sigma2_lny")}
+            r0, sc = _downlink_turbulence(lam, zen, rx.aperture_m, alt_m, turb, sun_up)
             rytov, lnx, lny = sc["rytov_variance"], sc["sigma2_lnx"], sc["sigma2_lny"]
-            eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
+            if fibre:  # the fibre replaces the field stop (Dikmelik & Davidson 2005, Noll 1976)
+                fib = _fibre_coupling(lam, zen, r0, line_of_sight_rate_rad_s(el, geometry["azimuth"].values, t_s),
+                                      sun_up, rx, alt_m, turb)
+                eta_turb = fib["efficiency"]
+            else:
+                eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
             corr_width = np.maximum(rx.aperture_m, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
         else:
             ub = _on_subset(lambda i: turbulence.uplink_beam(lam, zen[i], range_m[i], w0, alt_m, turb), zen)
@@ -168,6 +215,12 @@ def link_budget(
             corr_width = np.maximum(2.0 * w0, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
     else:
         corr_width = np.full(n, rx.aperture_m if direction == "downlink" else 2.0 * w0)
+    if fibre and fib is None:
+        # turbulence off, or an uplink (the wave reaching the satellite is coherent over its
+        # aperture): the mode mismatch alone, on top of any beam-spread loss
+        beta = (rx.fibre_coupling_beta if rx.fibre_coupling_beta is not None
+                else fibre_coupling.optimal_beta(rx.obscuration_m / rx.aperture_m))
+        eta_turb = eta_turb * float(fibre_coupling.coupling_no_turbulence(beta, rx.obscuration_m / rx.aperture_m))
 
     # --- pointing (angular errors at the transmitter, displacements at the receiver)
     jitter_m = tx.pointing_jitter_urad * 1e-6 * range_m
@@ -248,8 +301,11 @@ def link_budget(
             geometry["moon_illumination"].values, t_zenith, albedo=bg.earth_albedo,
             ground_light_radiance=bg.ground_light_radiance, include_moon=bg.include_moon,
         )
+    # a single-mode fibre accepts one spatial mode: its etendue lambda^2 sets the sky's solid angle
+    fov_bg = (fibre_coupling.single_mode_fov_urad(lam, rx.aperture_m, rx.obscuration_m, rx.fibre_coupling_beta)
+              if fibre else rx.fov_urad)
     sky_rate = bkg.background_rate_per_detector(
-        radiance, lam, rx.fov_urad, rx.aperture_m, rx.obscuration_m, rx.filter_bandwidth_nm,
+        radiance, lam, fov_bg, rx.aperture_m, rx.obscuration_m, rx.filter_bandwidth_nm,
         rx.optics_efficiency, rx.detector_efficiency, rx.n_detectors,
     )
     rate = sky_rate + rx.dark_count_rate_hz
@@ -271,7 +327,8 @@ def link_budget(
     out["loss_pointing"] = (T, _db(eta_point), _attrs("dB", "mean pointing jitter and bias loss"))
     out["loss_atmosphere"] = (T, _db(eta_atm), _attrs("dB", "clear-sky atmospheric extinction"))
     out["loss_turbulence"] = (T, _db(eta_turb), _attrs(
-        "dB", "mean turbulence loss (downlink: seeing at the field stop; uplink: beam spread and wander)"))
+        "dB", "mean turbulence loss (downlink: seeing at the field stop, or single-mode-fibre coupling "
+        "with adaptive optics; uplink: beam spread and wander)"))
     out["loss_cloud"] = (T, _db(eta_cloud), _attrs("dB", "cloud extinction"))
     out["loss_receiver"] = (T, np.full(n, float(_db(np.array(eta_rx)))), _attrs(
         "dB", "receiver optics and detector efficiency"))
@@ -291,6 +348,11 @@ def link_budget(
     out["rytov_variance"] = (T, rytov, _attrs("1", "Rytov variance of the slant path"))
     out["scintillation_index"] = (T, np.expm1(lnx + lny), _attrs(
         "1", "scintillation index of the received power (aperture averaged)"))
+    if fib is not None:
+        out["greenwood_frequency"] = (T, fib["greenwood_hz"], _attrs(
+            "Hz", "Greenwood frequency of the slant path (wind and slew)"))
+        out["ao_residual_variance"] = (T, fib["residual_variance_rad2"], _attrs(
+            "rad2", "residual wavefront phase variance at the fibre (Noll fitting and servo lag)"))
     out["pointing_fade_variance"] = (T, fading.pointing_fade_variance(jitter_m, bias_m, w_rx), _attrs(
         "1", "normalised variance of the collected power under pointing jitter"))
 
@@ -345,10 +407,15 @@ def link_budget(
         "dark_count_rate_hz": rx.dark_count_rate_hz,
         "n_detectors": rx.n_detectors,
         "fov_urad": rx.fov_urad,
+        "receiver_coupling": rx.coupling,
+        "background_fov_urad": float(fov_bg),
+        "ao_corrected_modes": int(rx.ao_corrected_modes) if fibre else 0,
+        "ao_bandwidth_hz": float(rx.ao_bandwidth_hz) if fibre else 0.0,
         "filter_bandwidth_nm": rx.filter_bandwidth_nm,
         "zenith_transmittance": t_zenith,
         "atmosphere_model": atm_name,
         "turbulence_model": (f"Hufnagel-Valley A={turb.ground_cn2:g} m^-2/3 v={turb.rms_wind_m_s:g} m/s; "
+                             f"with the Sun up (downlink): {turb.day_profile}; "
                              "Andrews-Phillips 2005 ch. 12" if turb.enabled else "none"),
         "cloud_model": (f"{cloud_source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}; "
                         f"thin cirrus {cl.cirrus_probability:g} of the time, tau {cl.cirrus_optical_depth:g}"),

@@ -48,6 +48,8 @@ W = W0 sqrt(1 + Lambda0^2), xi = 1 - (h - h0)/(H - h0):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -72,10 +74,39 @@ def hufnagel_valley_cn2(height_m: ArrayLike, ground_cn2: float = 1.7e-14, rms_wi
     )
 
 
+def slc_day_cn2(height_m: ArrayLike) -> np.ndarray:
+    """SLC daytime Cn2(h) (m^-2/3), h above ground (Miller & Zieske 1976, the Submarine Laser
+    Communication model from Maui measurements; A&P section 12.2.1):
+
+    1.70e-14 (h < 19 m); 4.008e-13 h^-1.054 (19-230 m); 1.300e-15 (230-850 m);
+    6.352e-7 h^-2.966 (850-7000 m); 6.209e-16 h^-0.6229 (7-20 km); 0 above.
+    The pieces join continuously; r0 = 4.6 cm at 500 nm at zenith.
+    """
+    h = np.maximum(np.asarray(height_m, float), 0.0)
+    hs = np.maximum(h, 1.0)  # the power laws are only evaluated where they apply
+    return np.select(
+        [h < 19.0, h < 230.0, h < 850.0, h < 7000.0, h < 20000.0],
+        [np.full_like(h, 1.70e-14), 4.008e-13 * hs**-1.054, np.full_like(h, 1.300e-15),
+         6.352e-7 * hs**-2.966, 6.209e-16 * hs**-0.6229],
+        0.0,
+    )
+
+
 def path_profile(station_alt_m: float, turbulence: Turbulence) -> tuple[np.ndarray, np.ndarray]:
     """(x, Cn2) on the integration grid, x = h - h0 >= 0 the height above the station (m)."""
+    if turbulence.profile == "slc-day":  # a boundary-layer model: heights above the ground
+        return _X_M, slc_day_cn2(_X_M)
     base = 0.0 if turbulence.heights_above_ground else station_alt_m
     return _X_M, hufnagel_valley_cn2(_X_M + base, turbulence.ground_cn2, turbulence.rms_wind_m_s)
+
+
+def daytime_turbulence(turbulence: Turbulence) -> Turbulence:
+    """The profile of a downlink while the Sun is up (``Turbulence.day_profile``)."""
+    if turbulence.day_profile == "night":
+        return turbulence
+    if turbulence.day_profile == "slc-day":
+        return dataclasses.replace(turbulence, profile="slc-day")
+    return dataclasses.replace(turbulence, profile="hv", ground_cn2=turbulence.day_ground_cn2)
 
 
 def _integrate(y: np.ndarray, x: np.ndarray = _X_M) -> np.ndarray:
