@@ -32,26 +32,26 @@ REPO = Path(__file__).resolve().parent.parent
 MISSION = REPO / "missions" / "year-4-stations.toml"
 
 
-def _variant(tmp: str, name: str, days: float, fidelity: str, loss_db: float) -> Path:
-    """year-4-stations with a shorter span, another fidelity or implementation loss."""
+def _variant(days: float, fidelity: str, loss_db: float | None) -> list[str]:
+    """``--set`` overrides of year-4-stations: a shorter span, another fidelity, and the
+    ideal link (``loss_db = 0``: no calibrated excess loss, constant nor elevation term)."""
     from datetime import datetime, timedelta, timezone
 
-    text = MISSION.read_text()
+    sets = [f'mission.fidelity="{fidelity}"']
     if days < 365:
         end = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(days=days)
-        text = text.replace("end = 2026-01-01T00:00:00Z", f"end = {end:%Y-%m-%dT%H:%M:%SZ}")
-    text = text.replace("implementation_loss_db = 12.0", f"implementation_loss_db = {loss_db}")
-    text = text.replace('protocol = "decoy-bb84"', f'protocol = "decoy-bb84"\nfidelity = "{fidelity}"')
-    path = Path(tmp) / f"{name}.toml"
-    path.write_text(text)
-    return path
+        sets.append(f"mission.end={end:%Y-%m-%dT%H:%M:%SZ}")
+    if loss_db is not None:
+        sets += [f"satellites.0.transmitter.implementation_loss_db={loss_db}",
+                 "satellites.0.transmitter.implementation_loss_airmass_db=0.0"]
+    return sets
 
 
-def _timed_run(path: Path, out: Path, workers: int) -> tuple[float, "pd.DataFrame", dict]:
+def _timed_run(sets: list[str], out: Path, workers: int) -> tuple[float, "pd.DataFrame", dict]:
     from satqkd.mission.run import plan_mission, run_mission
 
     t0 = time.perf_counter()
-    folder = run_mission(plan_mission(path), out, workers=workers)
+    folder = run_mission(plan_mission(MISSION, sets), out, workers=workers)
     elapsed = time.perf_counter() - t0
     table = pd.read_csv(folder / "passes.csv", keep_default_na=False)
     return elapsed, table, json.loads((folder / "run.json").read_text())["timings_s"]
@@ -61,12 +61,12 @@ def run_counts(workers: int):
     """Counts level against bits level on the ideal-link year (same run, same machine)."""
     bits_days = float(os.environ.get("SATQKD_BENCH_BITS0_DAYS", "14"))
     with tempfile.TemporaryDirectory() as tmp:
-        t_c, tab_c, st_c = _timed_run(_variant(tmp, "counts", 365, "counts", 0.0),
+        t_c, tab_c, st_c = _timed_run(_variant(365, "counts", 0.0),
                                       Path(tmp) / "counts", workers)
         rss_c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-        t_b, tab_b, st_b = _timed_run(_variant(tmp, "bits0", bits_days, "bits", 0.0),
+        t_b, tab_b, st_b = _timed_run(_variant(bits_days, "bits", 0.0),
                                       Path(tmp) / "bits0", workers)
-        t_c14, tab_c14, _ = _timed_run(_variant(tmp, "counts14", bits_days, "counts", 0.0),
+        t_c14, tab_c14, _ = _timed_run(_variant(bits_days, "counts", 0.0),
                                        Path(tmp) / "counts14", workers)
     year_b = t_b * 365.0 / bits_days
     yield {"name": "mission.year_4_stations_counts", "value": round(t_c, 2), "unit": "s",
@@ -96,16 +96,8 @@ def run():
     if os.environ.get("SATQKD_BENCH_MISSION_ONLY") == "counts":
         return
     with tempfile.TemporaryDirectory() as tmp:
-        mission = MISSION
-        if days < 365:
-            from datetime import datetime, timedelta, timezone
-
-            end = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(days=days)
-            mission = Path(tmp) / "short.toml"
-            mission.write_text(MISSION.read_text().replace(
-                "end = 2026-01-01T00:00:00Z", f"end = {end:%Y-%m-%dT%H:%M:%SZ}"))
         t0 = time.perf_counter()
-        plan = plan_mission(mission)
+        plan = plan_mission(MISSION, _variant(days, "bits", None))
         folder = run_mission(plan, Path(tmp) / "run", workers=workers)
         elapsed = time.perf_counter() - t0
         table = pd.read_csv(folder / "passes.csv", keep_default_na=False)

@@ -358,6 +358,24 @@ class ReceiverOptics(Section):
     basis_choice: Literal["passive", "active"] = "passive"
     # declared Trojan-horse isolation of an active basis choice (round trip, dB)
     isolation_db: float | None = Field(None, ge=0.0, le=300.0)
+    # "single-mode-fibre": the light is coupled into a single-mode fibre (Dikmelik &
+    # Davidson 2005), whose mode sets the background field of view (fov_urad is unused)
+    coupling: Literal["free-space", "single-mode-fibre"] = "free-space"
+    # aperture radius / fibre mode radius projected onto the pupil; None: the optimum
+    # without turbulence (1.1209 unobscured)
+    fibre_coupling_beta: float | None = Field(None, gt=0.0, le=5.0)
+    # adaptive optics: Zernike modes corrected beyond piston (2 = tip-tilt; Noll 1976) and
+    # the closed-loop bandwidth (servo lag against the Greenwood frequency; 500 Hz assumed)
+    ao_corrected_modes: int = Field(0, ge=0, le=5000)
+    ao_bandwidth_hz: float = Field(500.0, gt=0.0, le=1.0e5)
+
+    @model_validator(mode="after")
+    def _fibre_keys(self) -> "ReceiverOptics":
+        if self.coupling != "single-mode-fibre" and self.ao_corrected_modes > 0:
+            raise ValueError(f"ao_corrected_modes = {self.ao_corrected_modes} needs coupling = "
+                             '"single-mode-fibre" (adaptive optics is modelled for fibre '
+                             "receivers; a free-space receiver has the field stop fov_urad)")
+        return self
 
 
 class AtmosphereSection(Section):
@@ -383,6 +401,10 @@ class TurbulenceSection(Section):
     rms_wind_m_s: float = Field(21.0, ge=0.0, le=200.0)
     heights_above_ground: bool = False
     transverse_wind_m_s: float = Field(5.0, ge=0.0, le=200.0)
+    # the downlink profile while the Sun is up: the SLC daytime model (Miller & Zieske
+    # 1976), Hufnagel-Valley with a daytime ground value, or the night profile
+    day_profile: Literal["slc-day", "hv", "night"] = "slc-day"
+    day_ground_cn2: float = Field(1.7e-13, ge=0.0, le=1.0e-10)  # A of day_profile = "hv"
 
 
 class CloudsSection(Section):

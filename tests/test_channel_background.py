@@ -81,10 +81,3 @@ def test_counts_closed_form_and_noise_probability():
     e_ph = 6.62607015e-34 * 299792458.0 / 850e-9
     assert np.isclose(rate, 1e-3 * omega * area * 1.0 * 0.25 / e_ph / 4, rtol=1e-12)
     assert np.isclose(bkg.noise_probability(1e6, 2.0), 1 - np.exp(-2e-3), rtol=1e-12)
-
-
-def test_earth_radiance_uplink():
-    night = bkg.earth_radiance(850.0, 45.0, -30.0, -10.0, 0.0, 0.9)
-    assert night == 0.0
-    day = bkg.earth_radiance(850.0, 90.0, 90.0, -10.0, 0.0, 1.0, albedo=0.3)
-    assert np.isclose(day, 0.3 / np.pi * bkg.solar_spectral_irradiance(850.0), rtol=1e-9)

@@ -49,6 +49,33 @@ def test_catalog_refuses_folders_without_keys(tmp_path):
         load_catalog(out)
 
 
+@pytest.mark.parametrize("name", ["../secret.bin", "/etc/passwd", "sub/x.bin", "x.txt",
+                                  ".hidden.bin", "link.bin"])
+def test_catalog_reads_only_key_files_inside_the_folder(outdir, name):
+    """An edited index.csv cannot make the server read another file as key."""
+    (outdir / "secret.bin").write_bytes(b"not a key")
+    (outdir / "keys" / "link.bin").symlink_to(outdir / "secret.bin")
+    index = outdir / "keys" / "index.csv"
+    rows = index.read_text().splitlines()
+    first = rows[1].split(",")
+    col = rows[0].split(",").index("alice_file")
+    first[col] = name
+    index.write_text("\n".join([rows[0], ",".join(first), *rows[2:]]) + "\n")
+    with pytest.raises(InputError, match="plain \\*.bin name"):
+        load_catalog(outdir)
+
+
+def test_catalog_refuses_negative_or_garbled_bit_counts(outdir):
+    index = outdir / "keys" / "index.csv"
+    rows = index.read_text().splitlines()
+    col = rows[0].split(",").index("bits")
+    first = rows[1].split(",")
+    first[col] = "-8"
+    index.write_text("\n".join([rows[0], ",".join(first), *rows[2:]]) + "\n")
+    with pytest.raises(InputError, match="integer >= 0"):
+        load_catalog(outdir)
+
+
 def test_clock_replay_and_instant():
     c = MissionClock("replay", speed=60.0, anchor_wall=1000.0, anchor_mission=T0)
     assert c.now(1010.0) == T0 + 600

@@ -66,6 +66,33 @@ def test_reciprocity_without_turbulence(micius_like):
     assert np.allclose(up["transmittance"].values, down["transmittance"].values, rtol=1e-12)
 
 
+def test_fibre_receiver_on_the_satellite_adds_the_mode_mismatch(micius_like):
+    """The wave reaching the satellite is coherent over its aperture: a single-mode fibre costs
+    eta_0 (Dikmelik & Davidson 2005; 0.8145 at beta = 1.1209 unobscured) on top of the beam
+    spread, whatever the turbulence, and its single mode sets the background field of view."""
+    from satqkd.channel import fibre_coupling
+
+    rx = dict(aperture_m=0.3, obscuration_m=0.06)
+    p_fs = LinkParameters(receiver=Receiver(**rx), clouds=CLEAR)
+    p_sm = LinkParameters(receiver=Receiver(**rx, coupling="single-mode-fibre"), clouds=CLEAR)
+    fs = uplink_budget(micius_like, p_fs, np.random.default_rng(2))
+    sm = uplink_budget(micius_like, p_sm, np.random.default_rng(2))
+    a = 0.06 / 0.3
+    eta0 = float(fibre_coupling.coupling_no_turbulence(fibre_coupling.optimal_beta(a), a))
+    assert 0.6 < eta0 < 0.8145
+    assert np.allclose(sm["loss_turbulence"].values - fs["loss_turbulence"].values, -10 * np.log10(eta0),
+                       rtol=0, atol=1e-12)
+    assert np.allclose(sm["transmittance"].values / fs["transmittance"].values, eta0, rtol=1e-12)
+    fov = fibre_coupling.single_mode_fov_urad(848.62, 0.3, 0.06)
+    assert sm.attrs["background_fov_urad"] == fov and sm.attrs["receiver_coupling"] == "single-mode-fibre"
+    # sky counts scale with the solid angle of the field (dark counts aside)
+    sky_sm = sm["background_rate"].values - p_sm.receiver.dark_count_rate_hz
+    sky_fs = fs["background_rate"].values - p_fs.receiver.dark_count_rate_hz
+    assert np.allclose(sky_sm / sky_fs, (fov / p_fs.receiver.fov_urad) ** 2, rtol=1e-9)
+    # no adaptive optics in the uplink budget: the outputs of a downlink fibre receiver are absent
+    assert "greenwood_frequency" not in sm and sm.attrs["ao_corrected_modes"] == 0
+
+
 @pytest.mark.parametrize("hardware", [
     Transmitter(),                                # Micius: 0.30 m, 10 urad (w0 = 5.4 cm)
     Transmitter(waist_m=0.134, divergence_urad=4.0),  # diffraction-limited 0.30 m (w0/a = 0.89)

@@ -178,36 +178,6 @@ def sky_radiance(
     return {"sun": sun, "moon": moon, "night": night, "total": sun + moon + night}
 
 
-def earth_radiance(
-    wavelength_nm: float,
-    view_elevation_deg: ArrayLike,
-    sun_elevation_deg: ArrayLike,
-    moon_elevation_deg: ArrayLike,
-    moon_illumination: ArrayLike,
-    zenith_transmittance: float,
-    *,
-    albedo: float = 0.3,
-    ground_light_radiance: float = 0.0,
-    include_moon: bool = True,
-) -> np.ndarray:
-    """Radiance of the station's surroundings seen from orbit (uplink background).
-
-    Lambertian ground of albedo rho lit through the atmosphere and seen back through it:
-    L = rho/pi [E_sun T^AM(sun) sin h_sun + E_moon T^AM(moon) sin h_moon] T^AM(view) + L_lights.
-    """
-    t_view = zenith_transmittance ** kasten_young_airmass(90.0 - np.asarray(view_elevation_deg, float))
-
-    def lit(irr, elev):
-        elev = np.asarray(elev, float)
-        t_in = zenith_transmittance ** kasten_young_airmass(90.0 - np.clip(elev, 0.0, 90.0))
-        return np.where(elev > 0, irr * t_in * np.sin(np.radians(np.clip(elev, 0.0, 90.0))), 0.0)
-
-    irradiance = lit(solar_spectral_irradiance(wavelength_nm), sun_elevation_deg)
-    if include_moon:
-        irradiance = irradiance + lit(moon_spectral_irradiance(wavelength_nm, moon_illumination), moon_elevation_deg)
-    return albedo / np.pi * irradiance * t_view + ground_light_radiance
-
-
 def background_rate_per_detector(
     radiance: ArrayLike,
     wavelength_nm: float,

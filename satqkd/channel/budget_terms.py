@@ -16,8 +16,8 @@ import xarray as xr
 
 from satqkd.channel import atmosphere as atm
 from satqkd.channel import background as bkg
-from satqkd.channel import clouds, fading, lowtran
-from satqkd.channel.params import Atmosphere, Clouds, LinkParameters, Transmitter
+from satqkd.channel import clouds, fading, fibre_coupling, lowtran
+from satqkd.channel.params import Atmosphere, Clouds, LinkParameters, Receiver, Transmitter
 from satqkd.errors import InputError
 
 
@@ -181,10 +181,27 @@ def operating_seconds(geometry: xr.Dataset, bg) -> np.ndarray:
     return np.ones(sun_el.shape[0], bool) if bg.operate_in_daylight else sun_el < bg.night_sun_elevation_deg
 
 
-def receiver_noise(radiance: np.ndarray, wavelength_nm: float, rx) -> tuple[np.ndarray, np.ndarray]:
+def fibre_mode_mismatch(rx: Receiver) -> float:
+    """eta_0 of a single-mode-fibre receiver: a plane wave coherent over the aperture coupled
+    into the fibre mode (Dikmelik & Davidson 2005); beta the receiver's, or the optimum."""
+    a = rx.obscuration_m / rx.aperture_m
+    beta = rx.fibre_coupling_beta if rx.fibre_coupling_beta is not None else fibre_coupling.optimal_beta(a)
+    return float(fibre_coupling.coupling_no_turbulence(beta, a))
+
+
+def background_fov_urad(wavelength_nm: float, rx: Receiver) -> float:
+    """Full field of view of the background: the field stop ``fov_urad``, or for a single-mode
+    fibre the one spatial mode it accepts, etendue lambda^2 (``fibre_coupling.single_mode_fov_urad``)."""
+    if rx.coupling == "single-mode-fibre":
+        return fibre_coupling.single_mode_fov_urad(wavelength_nm, rx.aperture_m, rx.obscuration_m,
+                                                   rx.fibre_coupling_beta)
+    return float(rx.fov_urad)
+
+
+def receiver_noise(radiance: np.ndarray, wavelength_nm: float, rx: Receiver) -> tuple[np.ndarray, np.ndarray]:
     """Background counts/s per detector (sky + dark) and the noise probability per detection window."""
     sky_rate = bkg.background_rate_per_detector(
-        radiance, wavelength_nm, rx.fov_urad, rx.aperture_m, rx.obscuration_m, rx.filter_bandwidth_nm,
+        radiance, wavelength_nm, background_fov_urad(wavelength_nm, rx), rx.aperture_m, rx.obscuration_m, rx.filter_bandwidth_nm,
         rx.optics_efficiency, rx.detector_efficiency, rx.n_detectors,
     )
     rate = sky_rate + rx.dark_count_rate_hz
@@ -296,6 +313,7 @@ def common_attrs(params: LinkParameters, wavelength_nm: float, waist_m: float, t
 
     tx, rx, turb, cl, bg = (params.transmitter, params.receiver, params.turbulence, params.clouds,
                             params.background)
+    fibre = rx.coupling == "single-mode-fibre"
     return {
         "wavelength_nm": wavelength_nm,
         "transmit_aperture_m": tx.aperture_m,
@@ -317,10 +335,15 @@ def common_attrs(params: LinkParameters, wavelength_nm: float, waist_m: float, t
         "dark_count_rate_hz": rx.dark_count_rate_hz,
         "n_detectors": rx.n_detectors,
         "fov_urad": rx.fov_urad,
+        "receiver_coupling": rx.coupling,
+        "background_fov_urad": background_fov_urad(wavelength_nm, rx),
+        "ao_corrected_modes": int(rx.ao_corrected_modes) if fibre else 0,
+        "ao_bandwidth_hz": float(rx.ao_bandwidth_hz) if fibre else 0.0,
         "filter_bandwidth_nm": rx.filter_bandwidth_nm,
         "zenith_transmittance": sky_model.zenith_transmittance,
         "atmosphere_model": sky_model.model,
         "turbulence_model": (f"Hufnagel-Valley A={turb.ground_cn2:g} m^-2/3 v={turb.rms_wind_m_s:g} m/s; "
+                             f"with the Sun up (downlink): {turb.day_profile}; "
                              "Andrews-Phillips 2005 ch. 12" if turb.enabled else "none"),
         "cloud_model": (f"{sky.source}; Markov persistence {cl.persistence_s:g} s; tau_c {cl.optical_depth:g}; "
                         f"thin cirrus {cl.cirrus_probability:g} of the time, tau {cl.cirrus_optical_depth:g}"),

@@ -18,7 +18,10 @@ with each factor also reported as a loss in dB (positive = loss):
   default, or T_zenith ** AM(z) (``atmosphere``; Kasten & Young 1989);
 * turbulence: the mean (not the fading) effect. The plane wave reaching the ground is not
   spread, fading is mean-one, so only the seeing loss at the field stop remains (~0 dB
-  for a 100 urad field);
+  for a 100 urad field), or, for a single-mode-fibre receiver, the fibre coupling under
+  turbulence with optional adaptive optics (``fibre_coupling``; Dikmelik & Davidson 2005,
+  Noll 1976, Greenwood 1977), whose single-mode field of view also sets the background;
+  with the Sun up, the daytime Cn2 profile (``Turbulence.day_profile``);
 * cloud: exp(-tau_c AM(z)) in cloudy seconds of the Markov chain (``clouds``);
 * receiver: receive optics x detector efficiency;
 * implementation: 10^(-L/10) for the transmitter's ``implementation_loss_db`` L, a
@@ -41,7 +44,7 @@ import numpy as np
 import xarray as xr
 
 from satqkd.channel import background as bkg
-from satqkd.channel import beam, fading, pointing, turbulence
+from satqkd.channel import beam, fading, fibre_coupling, pointing, turbulence
 from satqkd.channel import budget_terms as terms
 from satqkd.channel.budget_terms import line_of_sight_rate_rad_s
 from satqkd.channel.params import LinkParameters
@@ -64,6 +67,44 @@ def _downlink_scintillation_table(wavelength_nm: float, aperture_m: float, stati
     """Downlink scintillation on the zenith grid, computed once per station and wavelength."""
     return turbulence.scintillation_downlink(wavelength_nm, _SCINTILLATION_ZENITH_DEG, aperture_m,
                                              station_alt_m, turb)
+
+
+def _downlink_turbulence(wavelength_nm: float, zenith_deg: np.ndarray, aperture_m: float, station_alt_m: float,
+                         turb, sun_up: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """r0 and scintillation of a downlink, from the daytime profile in the seconds the Sun is up."""
+    turb_day = turbulence.daytime_turbulence(turb)
+    out_r0 = None
+    out_sc: dict[str, np.ndarray] = {}
+    for profile, use in ((turb, ~sun_up), (turb_day, sun_up)):
+        if not use.any() and out_r0 is not None:
+            continue
+        r0 = turbulence.fried_parameter_m(wavelength_nm, zenith_deg, station_alt_m, profile)
+        table = _downlink_scintillation_table(wavelength_nm, aperture_m, station_alt_m, profile)
+        sc = {k: np.interp(zenith_deg, _SCINTILLATION_ZENITH_DEG, table[k])
+              for k in ("rytov_variance", "sigma2_lnx", "sigma2_lny")}
+        if out_r0 is None:
+            out_r0, out_sc = r0, sc
+        else:
+            out_r0 = np.where(use, r0, out_r0)
+            out_sc = {k: np.where(use, sc[k], v) for k, v in out_sc.items()}
+    return out_r0, out_sc
+
+
+def _fibre_coupling(wavelength_nm: float, zenith_deg: np.ndarray, fried_m: np.ndarray, slew_rad_s: np.ndarray,
+                    sun_up: np.ndarray, rx, station_alt_m: float, turb) -> dict[str, np.ndarray]:
+    """Single-mode-fibre coupling of a downlink receiver (``fibre_coupling``), with the
+    Greenwood frequency of the night or day profile evaluated on a subset of the pass."""
+    a = rx.obscuration_m / rx.aperture_m
+    beta = rx.fibre_coupling_beta if rx.fibre_coupling_beta is not None else fibre_coupling.optimal_beta(a)
+    turb_day = turbulence.daytime_turbulence(turb)
+    f_g = terms.on_subset(lambda i: {
+        "night": fibre_coupling.greenwood_frequency_hz(wavelength_nm, zenith_deg[i], station_alt_m, turb, slew_rad_s[i]),
+        "day": fibre_coupling.greenwood_frequency_hz(wavelength_nm, zenith_deg[i], station_alt_m, turb_day,
+                                                     slew_rad_s[i])}, zenith_deg)
+    greenwood = np.where(sun_up, f_g["day"], f_g["night"])
+    res = fibre_coupling.fibre_coupling_efficiency(rx.aperture_m, fried_m, beta, a, rx.ao_corrected_modes,
+                                                   greenwood, rx.ao_bandwidth_hz)
+    return {**res, "greenwood_hz": greenwood, "beta": beta}
 
 
 def link_budget(
@@ -119,22 +160,30 @@ def link_budget(
     w_diff = tg["equivalent_radius_m"]
     eta_geo = tx.optics_efficiency * tg["collected"]
 
-    # --- turbulence: the plane wave at the ground (scintillation, seeing at the field stop)
+    # --- turbulence: the plane wave at the ground (scintillation; seeing at the field stop
+    # or single-mode-fibre coupling), from the daytime profile while the Sun is up
     h_w = turbulence.scintillation_weighted_height_m(alt_m, turb)
     zeros = np.zeros(n)
     eta_turb = np.ones(n)
     w_rx = w_diff  # the diffraction beam reaches the ground unspread
     rytov, lnx, lny, r0 = zeros, zeros, zeros, np.full(n, np.inf)
+    fibre = rx.coupling == "single-mode-fibre"
+    sun_up = geometry["sun_elevation"].values.astype(float) > 0.0
+    fib = None
     if turb.enabled and n:
-        r0 = turbulence.fried_parameter_m(lam, zen, alt_m, turb)
-        table = _downlink_scintillation_table(lam, rx.aperture_m, alt_m, turb)
-        sc = {k: np.interp(zen, _SCINTILLATION_ZENITH_DEG, table[k])
-              for k in ("rytov_variance", "sigma2_lnx", "sigma2_lny")}
+        r0, sc = _downlink_turbulence(lam, zen, rx.aperture_m, alt_m, turb, sun_up)
         rytov, lnx, lny = sc["rytov_variance"], sc["sigma2_lnx"], sc["sigma2_lny"]
-        eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
+        if fibre:  # the fibre replaces the field stop (Dikmelik & Davidson 2005, Noll 1976)
+            fib = _fibre_coupling(lam, zen, r0, line_of_sight_rate_rad_s(el, geometry["azimuth"].values, t_s),
+                                  sun_up, rx, alt_m, turb)
+            eta_turb = fib["efficiency"]
+        else:
+            eta_turb = turbulence.seeing_coupling(lam, r0, rx.aperture_m, rx.fov_urad)
         corr_width = np.maximum(rx.aperture_m, np.sqrt(h_w / np.cos(np.radians(np.minimum(zen, 89.0))) / k))
     else:
         corr_width = np.full(n, rx.aperture_m)
+    if fibre and fib is None:  # no turbulence: the mode mismatch alone
+        eta_turb = eta_turb * terms.fibre_mode_mismatch(rx)
 
     # --- pointing (angular errors at the transmitter, displacements at the receiver)
     jitter_m = tx.pointing_jitter_urad * 1e-6 * range_m
@@ -163,7 +212,8 @@ def link_budget(
         eta_turbulence=eta_turb, sky=sky, eta_receiver=rx.optics_efficiency * rx.detector_efficiency,
         implementation_db=terms.implementation_loss_db(tx, zen), operating=operating, radiance=radiance,
         background_rate=rate, noise_probability=p_noise,
-        turbulence_long_name="mean turbulence loss (downlink: seeing at the field stop)",
+        turbulence_long_name=("mean turbulence loss (downlink: seeing at the field stop, or single-mode-fibre "
+                              "coupling with adaptive optics)"),
     )
     T = ("time",)
     out["beam_radius"] = (T, w_rx, terms.cf_attrs("m", "1/e2 beam radius at the receiver"))
@@ -171,6 +221,11 @@ def link_budget(
     out["rytov_variance"] = (T, rytov, terms.cf_attrs("1", "Rytov variance of the slant path"))
     out["scintillation_index"] = (T, np.expm1(lnx + lny), terms.cf_attrs(
         "1", "scintillation index of the received power (aperture averaged)"))
+    if fib is not None:
+        out["greenwood_frequency"] = (T, fib["greenwood_hz"], terms.cf_attrs(
+            "Hz", "Greenwood frequency of the slant path (wind and slew)"))
+        out["ao_residual_variance"] = (T, fib["residual_variance_rad2"], terms.cf_attrs(
+            "rad2", "residual wavefront phase variance at the fibre (Noll fitting and servo lag)"))
     out["pointing_fade_variance"] = (T, fading.pointing_fade_variance(jitter_m, bias_m, w_rx), terms.cf_attrs(
         "1", "normalised variance of the collected power under pointing jitter"))
 

@@ -124,6 +124,18 @@ class Receiver:
         unpolarised background splits equally over them.
     dark_count_rate_hz: dark counts per detector (counts/s); 25 as in the mission file.
     detection_window_ns: coincidence/detection gate per pulse, per detector.
+    coupling: "free-space" (a field stop of ``fov_urad`` in front of free-space
+        detectors: seeing loss at the stop) or "single-mode-fibre" (the light is coupled
+        into a single-mode fibre: Dikmelik & Davidson 2005 coupling under turbulence,
+        optionally with adaptive optics; the fibre mode, not ``fov_urad``, sets the
+        background field of view). ``satqkd.channel.fibre_coupling``.
+    fibre_coupling_beta: beta = pi D w_m / (2 lambda f), the aperture radius over the
+        fibre mode radius projected onto the pupil; None = the optimum without turbulence
+        for the obscuration (1.1209 unobscured, Dikmelik & Davidson 2005).
+    ao_corrected_modes: Zernike modes beyond piston corrected by adaptive optics in front
+        of the fibre (0: none; 2: tip-tilt only); residual from Noll (1976).
+    ao_bandwidth_hz: closed-loop (-3 dB) bandwidth of the adaptive optics; the servo-lag
+        error is (f_G / f_c)^(5/3) (Greenwood 1977). 500 Hz: assumption.
     """
 
     aperture_m: float = 1.0
@@ -135,8 +147,20 @@ class Receiver:
     n_detectors: int = 4
     dark_count_rate_hz: float = 25.0
     detection_window_ns: float = 2.0
+    coupling: str = "free-space"
+    fibre_coupling_beta: float | None = None
+    ao_corrected_modes: int = 0
+    ao_bandwidth_hz: float = 500.0
 
     def __post_init__(self) -> None:
+        if self.coupling not in ("free-space", "single-mode-fibre"):
+            raise InputError(f"receiver.coupling must be free-space or single-mode-fibre, got {self.coupling!r}")
+        _positive("receiver.fibre_coupling_beta", self.fibre_coupling_beta)
+        if int(self.ao_corrected_modes) < 0:
+            raise InputError(f"receiver.ao_corrected_modes must be >= 0, got {self.ao_corrected_modes}")
+        if self.ao_corrected_modes > 0 and self.coupling != "single-mode-fibre":
+            raise InputError("receiver.ao_corrected_modes needs coupling = 'single-mode-fibre'")
+        _positive("receiver.ao_bandwidth_hz", self.ao_bandwidth_hz)
         _positive("receiver.aperture_m", self.aperture_m)
         _positive("receiver.obscuration_m", self.obscuration_m, True)
         if self.obscuration_m >= self.aperture_m:
@@ -222,6 +246,15 @@ class Turbulence:
     weak_rytov_limit: Rytov variance below which fading is log-normal (weak
         fluctuations, sigma_R^2 < 1 in Andrews & Phillips); gamma-gamma above.
     enabled: False switches turbulence off (no fading, no spread, no seeing loss).
+    profile: "hv" (Hufnagel-Valley with the values above) or "slc-day" (the SLC daytime
+        model, heights above ground; ``turbulence.slc_day_cn2``).
+    day_profile: the profile of a downlink while the Sun is above the horizon (solar
+        heating of the ground strengthens the boundary layer): "slc-day" (default: the
+        Submarine Laser Communication daytime model, Miller & Zieske 1976 as given by
+        Andrews & Phillips 2005 sec. 12.2), "hv" (Hufnagel-Valley with ground value
+        ``day_ground_cn2``) or "night" (the same profile day and night).
+    day_ground_cn2: A of the daytime Hufnagel-Valley profile (m^-2/3) with
+        ``day_profile = "hv"``; 1.7e-13, ten times HV5/7 (assumption).
     """
 
     ground_cn2: float = 1.7e-14
@@ -230,8 +263,16 @@ class Turbulence:
     transverse_wind_m_s: float = 5.0
     weak_rytov_limit: float = 1.0
     enabled: bool = True
+    profile: str = "hv"
+    day_profile: str = "slc-day"
+    day_ground_cn2: float = 1.7e-13
 
     def __post_init__(self) -> None:
+        if self.profile not in ("hv", "slc-day"):
+            raise InputError(f"turbulence.profile must be hv or slc-day, got {self.profile!r}")
+        if self.day_profile not in ("slc-day", "hv", "night"):
+            raise InputError(f"turbulence.day_profile must be slc-day, hv or night, got {self.day_profile!r}")
+        _positive("turbulence.day_ground_cn2", self.day_ground_cn2, True)
         _positive("turbulence.ground_cn2", self.ground_cn2, True)
         _positive("turbulence.rms_wind_m_s", self.rms_wind_m_s, True)
         _positive("turbulence.transverse_wind_m_s", self.transverse_wind_m_s, True)

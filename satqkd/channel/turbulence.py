@@ -1,4 +1,4 @@
-"""Optical turbulence of a slant path: profile, Fried parameter, scintillation, beam spread.
+"""Optical turbulence of a slant path: profile, Fried parameter, scintillation, seeing.
 
 References: L. C. Andrews & R. L. Phillips, *Laser Beam Propagation through Random
 Media*, 2nd ed., SPIE Press (2005), ch. 12 (satellite links; "A&P" below), and ch. 9-10
@@ -35,18 +35,13 @@ is used with d = d_eq, the value for which its weak limit equals the exact slant
 weak-fluctuation aperture average above; this keeps the slant geometry exact in weak
 turbulence and Andrews' saturation behaviour in strong turbulence.
 
-Uplink (collimated Gaussian beam of radius W0 leaving the ground, A&P section 12.5):
-Lambda0 = 2L/(k W0^2), Theta = 1/(1 + Lambda0^2), Lambda = Lambda0/(1 + Lambda0^2),
-W = W0 sqrt(1 + Lambda0^2), xi = 1 - (h - h0)/(H - h0):
-
-    W_LT^2 = W^2 [1 + 4.35 mu_2u Lambda^(5/6) k^(7/6) (H-h0)^(5/6) sec^(11/6)(z)],
-             mu_2u = int Cn2 xi^(5/3) dh                         (long-term spot)
-    <r_c^2> = 0.54 (H-h0)^2 sec^2(z) (lambda / 2 W0)^2 (2 W0 / r0)^(5/3)  (beam wander)
-    sigma_I^2(0) = 8.70 mu_3u k^(7/6) (H-h0)^(5/6) sec^(11/6)(z),
-             mu_3u = Re int Cn2 {xi^(5/6) [Lambda xi + i (1 - (1-Theta) xi)]^(5/6) - Lambda^(5/6) xi^(5/3)} dh
+The uplink (beam spread, wander, scintillation of a beam leaving the ground) is
+``satqkd.channel.uplink``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -72,10 +67,39 @@ def hufnagel_valley_cn2(height_m: ArrayLike, ground_cn2: float = 1.7e-14, rms_wi
     )
 
 
+def slc_day_cn2(height_m: ArrayLike) -> np.ndarray:
+    """SLC daytime Cn2(h) (m^-2/3), h above ground (Miller & Zieske 1976, the Submarine Laser
+    Communication model from Maui measurements; A&P section 12.2.1):
+
+    1.70e-14 (h < 19 m); 4.008e-13 h^-1.054 (19-230 m); 1.300e-15 (230-850 m);
+    6.352e-7 h^-2.966 (850-7000 m); 6.209e-16 h^-0.6229 (7-20 km); 0 above.
+    The pieces join continuously; r0 = 4.6 cm at 500 nm at zenith.
+    """
+    h = np.maximum(np.asarray(height_m, float), 0.0)
+    hs = np.maximum(h, 1.0)  # the power laws are only evaluated where they apply
+    return np.select(
+        [h < 19.0, h < 230.0, h < 850.0, h < 7000.0, h < 20000.0],
+        [np.full_like(h, 1.70e-14), 4.008e-13 * hs**-1.054, np.full_like(h, 1.300e-15),
+         6.352e-7 * hs**-2.966, 6.209e-16 * hs**-0.6229],
+        0.0,
+    )
+
+
 def path_profile(station_alt_m: float, turbulence: Turbulence) -> tuple[np.ndarray, np.ndarray]:
     """(x, Cn2) on the integration grid, x = h - h0 >= 0 the height above the station (m)."""
+    if turbulence.profile == "slc-day":  # a boundary-layer model: heights above the ground
+        return _X_M, slc_day_cn2(_X_M)
     base = 0.0 if turbulence.heights_above_ground else station_alt_m
     return _X_M, hufnagel_valley_cn2(_X_M + base, turbulence.ground_cn2, turbulence.rms_wind_m_s)
+
+
+def daytime_turbulence(turbulence: Turbulence) -> Turbulence:
+    """The profile of a downlink while the Sun is up (``Turbulence.day_profile``)."""
+    if turbulence.day_profile == "night":
+        return turbulence
+    if turbulence.day_profile == "slc-day":
+        return dataclasses.replace(turbulence, profile="slc-day")
+    return dataclasses.replace(turbulence, profile="hv", ground_cn2=turbulence.day_ground_cn2)
 
 
 def _integrate(y: np.ndarray, x: np.ndarray = _X_M) -> np.ndarray:
@@ -186,60 +210,6 @@ def seeing_coupling(
     fwhm = np.hypot(0.98 * lam / np.asarray(fried_m, float), 1.03 * lam / aperture_m)
     s = fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0)))
     return -np.expm1(-((0.5 * fov_urad * 1e-6) ** 2) / (2.0 * s**2))
-
-
-def uplink_beam(
-    wavelength_nm: float,
-    zenith_deg: ArrayLike,
-    range_m: ArrayLike,
-    waist_m: float,
-    station_alt_m: float,
-    turbulence: Turbulence,
-) -> dict[str, np.ndarray]:
-    """Diffraction and long-term beam radius, beam wander and on-axis scintillation of an uplink.
-
-    ``range_m`` is the slant range L; H - h0 = L cos z (flat layers, as in A&P ch. 12).
-    """
-    x, cn2 = path_profile(station_alt_m, turbulence)
-    k = wavenumber(wavelength_nm)
-    z = np.atleast_1d(np.asarray(zenith_deg, float))
-    L = np.broadcast_to(np.asarray(range_m, float), z.shape)
-    sec = _sec(z)
-    hh = L / sec  # H - h0
-    lam0 = 2.0 * L / (k * waist_m**2)
-    theta = 1.0 / (1.0 + lam0**2)
-    lam = lam0 / (1.0 + lam0**2)
-    w = waist_m * np.sqrt(1.0 + lam0**2)
-    xi = np.clip(1.0 - x[None, :] / hh[:, None], 0.0, 1.0)
-    mu2 = _integrate(cn2 * xi ** (5.0 / 3.0), x)
-    common = k ** (7.0 / 6.0) * hh ** (5.0 / 6.0) * sec ** (11.0 / 6.0)
-    w_lt = w * np.sqrt(1.0 + 4.35 * mu2 * lam ** (5.0 / 6.0) * common)
-    r0 = (0.423 * k**2 * sec * _integrate(cn2, x)) ** -0.6
-    wander2 = 0.54 * (hh * sec) ** 2 * (wavelength_nm * 1e-9 / (2 * waist_m)) ** 2 * (2 * waist_m / r0) ** (5.0 / 3.0)
-    lam_c, theta_bar = lam[:, None], (1.0 - theta)[:, None]
-    bracket = xi ** (5.0 / 6.0) * (lam_c * xi + 1j * (1.0 - theta_bar * xi)) ** (5.0 / 6.0) - lam_c ** (5.0 / 6.0) * xi ** (5.0 / 3.0)
-    mu3 = _integrate(cn2 * bracket.real, x)
-    shape = np.shape(zenith_deg)
-    return {
-        "beam_radius_m": w.reshape(shape),
-        "long_term_radius_m": w_lt.reshape(shape),
-        "wander_variance_m2": wander2.reshape(shape),
-        "fried_m": r0.reshape(shape),
-        "scintillation_on_axis": (8.70 * mu3 * common).reshape(shape),
-        "rytov_variance": (2.25 * k ** (7.0 / 6.0) * sec ** (11.0 / 6.0)
-                           * _integrate(cn2 * x ** (5.0 / 6.0) * xi ** (5.0 / 6.0), x)).reshape(shape),
-    }
-
-
-def wander_scintillation(short_term_radius_m: ArrayLike, wander_variance_m2: ArrayLike) -> np.ndarray:
-    """Scintillation index added by an untracked Rayleigh beam wander.
-
-    Received I ~ exp(-2 r^2 / W_ST^2), centroid r with per-axis variance <r_c^2>/2:
-    E[I] = W^2/(W^2 + 2<r_c^2>), E[I^2] = W^2/(W^2 + 4<r_c^2>), index = E[I^2]/E[I]^2 - 1.
-    """
-    w2 = np.asarray(short_term_radius_m, float) ** 2
-    r2 = np.asarray(wander_variance_m2, float)
-    return (w2 / (w2 + 4 * r2)) / (w2 / (w2 + 2 * r2)) ** 2 - 1.0
 
 
 def scintillation_weighted_height_m(station_alt_m: float, turbulence: Turbulence) -> float:

@@ -13,12 +13,16 @@ physics (``satqkd.channel.uplink``; Andrews & Phillips 2005, ch. 12):
   wander; the mean beam is W_ST^2 + 2 <r_c^2> with the full wander (= W_LT, A&P eq. 12.48), or
   with the residual wander after tip-tilt pre-compensation on the beacon (anisoplanatic over
   the point-ahead angle, computed every second from the orbit); the loss is the collection
-  of that mean beam over the diffraction beam's;
+  of that mean beam over the diffraction beam's; a single-mode-fibre receiver adds the mode
+  mismatch eta_0 (Dikmelik & Davidson 2005): the wave reaching the satellite is coherent over
+  its aperture (the turbulence sits next to the transmitter), so no turbulent coupling loss
+  and nothing for adaptive optics to correct (``ao_corrected_modes`` is not used);
 * pointing: the ground terminal's jitter and bias (and the point-ahead angle itself when the
   beam is not pointed ahead), averaged over the mean beam exactly (``pointing``);
 * atmosphere, clouds, implementation: shared with the downlink (``budget_terms``);
 * background: the Earth seen from orbit (``uplink.night_sky_from_orbit``): moonlit or
-  sunlit ground, light scattered by the atmosphere, city lights;
+  sunlit ground, light scattered by the atmosphere, city lights, through the field stop or,
+  for a fibre receiver, the fibre's single spatial mode (``budget_terms.background_fov_urad``);
 * fading: tracked-beam scintillation (A&P eq. 12.60) plus the wander / off-axis index
   (Andrews et al. 2006), log-normal in weak fluctuations (sigma_Bu^2 < 1), gamma-gamma
   above; pointing fades of the terminal's jitter as for the downlink.
@@ -99,6 +103,8 @@ def uplink_budget(
     w_mean = uplink.mean_beam_radius_m(w_st, residual)
     eta_turb = (beam.annular_collection(w_mean, rx.aperture_m, rx.obscuration_m)
                 / beam.annular_collection(w_diff, rx.aperture_m, rx.obscuration_m))
+    if rx.coupling == "single-mode-fibre":  # coherent over the aperture: the mode mismatch alone
+        eta_turb = eta_turb * terms.fibre_mode_mismatch(rx)
 
     # --- pointing of the ground terminal (angles there, displacements at the satellite)
     bias_rad = tx.pointing_bias_urad * 1e-6
@@ -137,7 +143,8 @@ def uplink_budget(
         eta_turbulence=eta_turb, sky=sky, eta_receiver=rx.optics_efficiency * rx.detector_efficiency,
         implementation_db=terms.implementation_loss_db(tx, zen), operating=operating, radiance=radiance,
         background_rate=rate, noise_probability=p_noise,
-        turbulence_long_name="mean turbulence loss (uplink: beam spread and wander after any tip-tilt correction)",
+        turbulence_long_name=("mean turbulence loss (uplink: beam spread and wander after any tip-tilt "
+                              "correction; single-mode fibre: times the mode mismatch)"),
     )
     T, a = ("time",), terms.cf_attrs
     out["beam_radius"] = (T, w_mean, a("m", "1/e2 radius of the mean beam at the satellite (spread and wander)"))
@@ -172,6 +179,9 @@ def uplink_budget(
         "tip_tilt": int(tx.tip_tilt),
         "tip_tilt_aperture_m": float(sensor_m),
         "point_ahead_correction": int(tx.point_ahead),
+        # a fibre on the satellite receives a coherent wave: no adaptive optics in the budget
+        "ao_corrected_modes": 0,
+        "ao_bandwidth_hz": 0.0,
         "tilt_isoplanatic_angle_zenith_urad": (
             float(uplink.tilt_isoplanatic_angle_rad(0.0, w0, sensor_m, alt_m, turb)) * 1e6
             if turb.enabled and tx.tip_tilt else np.nan),

@@ -47,6 +47,8 @@ def link_parameters(
             detector_efficiency=sum(det.efficiencies) / 4.0, fov_urad=rx.fov_urad,
             filter_bandwidth_nm=rx.filter_bandwidth_nm, n_detectors=4,
             dark_count_rate_hz=det.dark_count_rate, detection_window_ns=det.detection_window_ns,
+            coupling=rx.coupling, fibre_coupling_beta=rx.fibre_coupling_beta,
+            ao_corrected_modes=rx.ao_corrected_modes, ao_bandwidth_hz=rx.ao_bandwidth_hz,
         ),
         atmosphere=Atmosphere(
             zenith_transmittance=station.atmosphere.zenith_transmittance,
@@ -63,6 +65,8 @@ def link_parameters(
             rms_wind_m_s=station.turbulence.rms_wind_m_s,
             heights_above_ground=station.turbulence.heights_above_ground,
             transverse_wind_m_s=station.turbulence.transverse_wind_m_s,
+            day_profile=station.turbulence.day_profile,
+            day_ground_cn2=station.turbulence.day_ground_cn2,
         ),
         clouds=Clouds(
             model={"csv": "series", "era5": "series"}.get(cl.model, cl.model),

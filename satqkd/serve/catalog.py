@@ -123,9 +123,34 @@ def _sources(directory: Path, ends: dict[str, tuple[str, str, float]], kind: str
             raise InputError(f"{directory / 'index.csv'}: key {pid!r} has no row in {where}")
         a, b, t = ends[pid]
         out.append(KeySource(pid, pid, kind, _check_sae(a, where), _check_sae(b, where), t,
-                             0, int(row["bits"]), directory / row["alice_file"],
-                             directory / row["bob_file"], row["alice_sha256"], row["bob_sha256"]))
+                             0, _bits(row, directory), _key_file(directory, row["alice_file"]),
+                             _key_file(directory, row["bob_file"]), row["alice_sha256"],
+                             row["bob_sha256"]))
     return out
+
+
+def _key_file(directory: Path, name: str) -> Path:
+    """A key file named by index.csv: a plain ``*.bin`` name inside ``directory``.
+
+    The server reads nothing else, so an edited index.csv cannot make it serve another
+    file of the machine (``../``, absolute paths, links out of the folder) as key."""
+    path = directory / name
+    if (Path(name).name != name or not name.endswith(".bin") or name.startswith(".")
+            or not path.resolve().is_relative_to(directory.resolve())):
+        raise InputError(f"{directory / 'index.csv'}: key file {name!r} is not a plain "
+                         "*.bin name in that folder")
+    return path
+
+
+def _bits(row: dict, directory: Path) -> int:
+    try:
+        bits = int(row["bits"])
+    except (TypeError, ValueError):
+        bits = -1
+    if bits < 0:
+        raise InputError(f"{directory / 'index.csv'}: bits of key {row.get('pass_id')!r} "
+                         f"must be an integer >= 0, got {row.get('bits')!r}")
+    return bits
 
 
 def _unconsumed(sources: list[KeySource], consumed_csv: Path) -> list[KeySource]:
