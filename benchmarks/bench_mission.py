@@ -10,7 +10,8 @@ Set ``SATQKD_BENCH_MISSION_DAYS`` (e.g. 7) to run only the first days of the yea
 figure is then also given extrapolated to the year (``year_extrapolated_s``).
 
 ``mission.year_4_stations_counts``: the same year with the ideal link
-(``implementation_loss_db = 0``, about 16 times the detections) at ``fidelity = "counts"``;
+(``implementation_loss_db = 0`` and no air-mass term, about 24 times the detections) at
+``fidelity = "counts"``;
 ``mission.year_4_stations_bits_0db``: that mission at the bits level in the same run, over
 ``SATQKD_BENCH_BITS0_DAYS`` days (default 14; the whole year takes many minutes on a
 loaded 2-core machine) and extrapolated to the year, with the ratio to the counts run.

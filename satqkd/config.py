@@ -144,7 +144,8 @@ class Transmitter(Section):
     pointing_jitter_urad: float = Field(1.2, ge=0.0, le=1000.0)
     waist_m: float | None = Field(None, gt=0.0, le=5.0)
     pointing_bias_urad: float = Field(0.0, ge=0.0, le=1000.0)
-    # fine-tracking loop bandwidth: pointing fades with correlation time 1/(2 pi B) (fading slots)
+    # fine-tracking loop bandwidth: pointing fades with correlation time 1/(2 pi B) (fading
+    # slots); 100 Hz is an assumption (Micius: unpublished, above 30 Hz; docs/link_budget.md)
     tracking_bandwidth_hz: float | None = Field(100.0, gt=0.0, le=1.0e5)
     optics_efficiency: float = Field(1.0, gt=0.0, le=1.0)
     implementation_loss_db: float = Field(0.0, ge=0.0, le=60.0)
@@ -414,7 +415,9 @@ class CloudsSection(Section):
     clear_probability: float | None = Field(None, ge=0.0, le=1.0)
     monthly_clear_probability: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = Field(
         None, min_length=12, max_length=12)
-    persistence_s: float = Field(86400.0, gt=0.0, le=1.0e7)
+    # e-folding time of the clear/cloudy state: 7 h, the ITU-R P.1853-1 cloud model's
+    # integral time scale (docs/link_budget.md, Clouds)
+    persistence_s: float = Field(25200.0, gt=0.0, le=1.0e7)
     optical_depth: float = Field(10.0, ge=0.0, le=1000.0)
     # one persistent chain per station over the mission, or drawn afresh per pass
     chain: Literal["station", "pass"] = "station"

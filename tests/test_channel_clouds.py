@@ -126,3 +126,52 @@ def test_station_chain_is_persistent_and_deterministic():
     # another station or seed: other weather
     other, _ = clouds.station_sky_state(t, "Elsewhere", cl, 7, start, end)
     assert not np.array_equal(other, clear)
+
+
+def _p1853_indicator_timescale_h(p_clear: float) -> float:
+    """Integral time scale (h) of the clear/cloudy indicator of the ITU-R P.1853-1 cloud model.
+
+    Annex 1 of P.1853-1 (2012): cloud is present while G = g1 X1 + g2 X2 exceeds a threshold,
+    X1, X2 unit-variance AR(1) filters (beta1 = 7.17e-4 /s, beta2 = 2.01e-5 /s) of the same
+    white noise, g1 = 0.349, g2 = 0.830. The indicator covariance is the bivariate-normal
+    orthant probability at the correlation of G, minus p^2.
+    """
+    from scipy import integrate, stats
+
+    b1, b2, g1, g2 = 7.17e-4, 2.01e-5, 0.349, 0.830
+    c12 = 2.0 * math.sqrt(b1 * b2) / (b1 + b2)  # cross-covariance of the two filters at lag 0
+
+    def rho(t: float) -> float:
+        return (g1**2 * math.exp(-b1 * t) + g2**2 * math.exp(-b2 * t)
+                + g1 * g2 * c12 * (math.exp(-b1 * t) + math.exp(-b2 * t)))
+
+    assert abs(rho(0.0) - 1.0) < 1e-3  # the weights give var G = 1
+    a = stats.norm.ppf(p_clear)
+
+    def corr(t: float) -> float:
+        r = min(rho(t), 1.0 - 1e-9)
+        if p_clear == 0.5:  # Sheppard: P(both below the median) = 1/4 + arcsin(r)/(2 pi)
+            return 2.0 / math.pi * math.asin(r)
+        both = stats.multivariate_normal(cov=[[1.0, r], [r, 1.0]]).cdf([a, a])
+        return (both - p_clear**2) / (p_clear * (1.0 - p_clear))
+
+    fast, _ = integrate.quad(corr, 0.0, 4 * 3600.0, limit=200)
+    slow, _ = integrate.quad(corr, 4 * 3600.0, 30 * 86400.0, limit=200)
+    return (fast + slow) / 3600.0
+
+
+def test_default_persistence_is_the_p1853_cloud_timescale():
+    """The default persistence matches the integral time scale of P.1853-1's cloud indicator.
+
+    A telegraph chain's integral time scale is its persistence, so this equality gives the
+    chain the same variance of long-run clear fractions as the ITU-R model. The default is
+    7 h, the scale is 7.3 h at p = 0.5 and 6.9 h at p = 0.3 (symmetric in p): the default must
+    lie within 7 % of both.
+    """
+    tau_h = Clouds().persistence_s / 3600.0
+    for p in (0.5, 0.3):
+        scale = _p1853_indicator_timescale_h(p)
+        assert 6.5 < scale < 7.6
+        assert abs(tau_h - scale) < 0.07 * scale
+    # and inside the observed 5-40 h range of station cloud-cover half-lives (Jones 1992)
+    assert 5.0 <= tau_h <= 40.0

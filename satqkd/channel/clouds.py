@@ -10,7 +10,7 @@ probability p(t) and correlation time tau (``Clouds.persistence_s``):
 whose stationary clear fraction is p and whose autocorrelation is exp(-t / tau); the
 mean clear spell lasts tau / (1 - p) and the mean cloudy spell tau / p (for dt << tau).
 The initial state is drawn from p (the stationary distribution), so with a
-persistence of 30 min a 5-min pass is mostly all clear or all cloudy, sometimes
+persistence of hours a 5-min pass is almost always all clear or all cloudy, rarely
 broken. Random numbers come from the pass's own ``numpy.random.Generator``.
 
 p(t) is the station's monthly clear-sky probability (``CLEAR_SKY_CLIMATOLOGY``, sourced
@@ -28,9 +28,14 @@ of the chain above is an alternating sequence of clear and cloudy spells with ex
 durations of means tau / (1 - p) and tau / p (p taken at the start of each spell). The
 spells are drawn once per station from a station-level seed (mission seed, station name)
 starting at the mission start, so every pass, on whichever worker, reads the same weather:
-the state at any time is a lookup in the spell table. With the default persistence of one
-day (the synoptic time scale on which cloud cover decorrelates; an assumption, replace it
-with an ERA5 series for a site study) monthly totals see multi-day cloudy and clear spells.
+the state at any time is a lookup in the spell table. The default persistence, 7 h, is the
+integral time scale of the cloud-presence indicator in the ITU-R P.1853-1 (2012) cloud
+time-series model (two low-pass filtered Gaussian components, 1/beta = 23 min and 13.8 h,
+thresholded): matching it gives the chain the same variance of long-run clear fractions,
+so monthly totals and relay storage see the model's spell statistics (mean spells
+tau/(1-p) and tau/p, with an exponential tail of multi-day spells). Station observations
+give 5-40 h (Jones, J. Appl. Meteorol. 31, 732 (1992)); use the site's value or an ERA5
+series for a site study.
 ERA5/CSV series keep the per-pass chain with p(t) from the series.
 
 Thin cirrus (``cirrus_probability``, ``cirrus_optical_depth``): a second, independent

@@ -49,8 +49,13 @@ class Transmitter:
     pointing_bias_urad: constant boresight error (radial); 0 by default.
     tracking_bandwidth_hz: closed-loop bandwidth B of the fine tracking; the pointing
         jitter then fades the sub-second series with correlation time 1/(2 pi B)
-        (``fading``). 100 Hz: assumption (not published for Micius); None: no pointing
-        fades.
+        (``fading``); None: no pointing fades. 100 Hz (1.6 ms) is an ASSUMPTION: Micius's
+        loop bandwidth is not published. The published bound: Micius's compound-axis ATP
+        cut the platform's angular micro-vibration (energy below 30 Hz) from 9.3 to
+        0.47 urad in orbit ("Angular micro-vibration of the Micius satellite measured by an
+        optical sensor and the method for its suppression", 2021), a ~20-fold rejection
+        below 30 Hz, so B lies well above 30 Hz. B sets only the correlation time of the
+        fades, not the mean loss.
     optics_efficiency: transmittance of the optics after the point where the source
         mean photon number is defined (1.0: Micius intensities are quoted at the
         telescope output).
@@ -290,8 +295,13 @@ class Clouds:
     clear_probability: user clear-sky probability (overrides the climatology).
     monthly_clear_probability: 12 user values Jan..Dec (overrides the climatology).
     persistence_s: correlation time of the clear/cloudy state (s): the chain
-        forgets its state as exp(-t / persistence_s). 1 day by default (synoptic time
-        scale; assumption).
+        forgets its state as exp(-t / persistence_s). 7 h by default: the integral time
+        scale of the cloud-presence indicator of the ITU-R P.1853-1 (2012) cloud time-series
+        model (Annex 1: a Gaussian process from two low-pass filters, 1/beta = 23 min and
+        13.8 h, weights 0.349 and 0.830, thresholded for cloud presence), 7.3 h at a clear
+        probability of 0.5 and 6.9 h at 0.3 or 0.7; station observations span 5-40 h
+        (cloud-cover half-lives, Jones, J. Appl. Meteorol. 31, 732 (1992)). Set the site's
+        own value, or an ERA5 series, for a site study.
     optical_depth: vertical optical depth of a cloud (10: mid-range of the ISCCP
         "medium" class 3.6-23, Rossow & Schiffer 1999); T = exp(-tau * airmass).
     chain: "station": one persistent chain per station over the mission (needs
@@ -305,7 +315,7 @@ class Clouds:
     model: str = "climatology"
     clear_probability: float | None = None
     monthly_clear_probability: tuple[float, ...] | None = None
-    persistence_s: float = 86400.0
+    persistence_s: float = 25200.0
     optical_depth: float = 10.0
     chain: str = "station"
     cirrus_probability: float = 0.0

@@ -89,7 +89,7 @@ aperture_m = 1.0                     # receiving telescope diameter (m)
 [stations.clouds]
 model = "clear"                      # "climatology" (Markov, by station), "clear", "csv", "era5"
 # clear_probability = 0.5            # or monthly_clear_probability = [12 values]
-# persistence_s = 1800.0
+# persistence_s = 25200.0
 [stations.sky]
 # light_pollution_factor = 1.0
 
