@@ -463,6 +463,23 @@ def _parity_rows_kernel(n, frame_bits, seed, rec, col_of, out):
                 out[i, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
 
 
+def transcript_rows(transcript: np.ndarray, frame_bits: int, seed: int, n: int,
+                    col_of: np.ndarray, width: int | None = None) -> np.ndarray:
+    """Disclosures ``transcript`` (rows (frame, pass, lo, hi, ...)) of a Cascade run on n
+    bits with ``frame_bits`` and permutation ``seed`` as packed GF(2) rows over the
+    columns ``col_of`` (position y -> column, -1 to leave it out); ``width`` columns at
+    least (default: max(col_of) + 1)."""
+    col_of = np.ascontiguousarray(col_of, dtype=np.int64)
+    n_cols = int(col_of.max()) + 1 if col_of.size else 0
+    if width is not None:
+        n_cols = max(n_cols, int(width))
+    rec = np.ascontiguousarray(transcript, dtype=np.int64)
+    out = np.zeros((rec.shape[0], (n_cols + 63) // 64), np.uint64)
+    if n and out.size:
+        _parity_rows_kernel(n, int(frame_bits), np.uint64(seed), rec, col_of, out)
+    return out
+
+
 def parity_rows(result: CascadeResult, n: int, col_of: np.ndarray) -> np.ndarray:
     """Alice's disclosed parities as GF(2) rows: (leaked_bits, ceil(n_cols / 64)) uint64.
 
@@ -472,10 +489,4 @@ def parity_rows(result: CascadeResult, n: int, col_of: np.ndarray) -> np.ndarray
     """
     if result.transcript is None:
         raise ValueError("Cascade ran without transcript=True")
-    col_of = np.ascontiguousarray(col_of, dtype=np.int64)
-    n_cols = int(col_of.max()) + 1 if col_of.size else 0
-    out = np.zeros((result.transcript.shape[0], (n_cols + 63) // 64), np.uint64)
-    if n and out.size:
-        _parity_rows_kernel(n, result.frame_bits, np.uint64(result.seed), result.transcript,
-                            col_of, out)
-    return out
+    return transcript_rows(result.transcript, result.frame_bits, result.seed, n, col_of)

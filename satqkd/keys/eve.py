@@ -62,15 +62,16 @@ eps ell + 1, or when her best guess agrees with K more than Hoeffding allows at 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
 from satqkd.keys.finite_key import binary_entropy
 
-__all__ = ["EVE_CODE_NONE", "EveKnowledge", "eve_codes", "knowledge", "honest_knowledge",
-           "gf2_rank", "toeplitz_rows", "verdict", "SECURITY_VERDICTS"]
+__all__ = ["EVE_CODE_NONE", "SECURITY_VERDICTS", "EveKnowledge", "EveRecord", "block_knowledge",
+           "disclosed_record", "eve_codes", "gf2_rank", "honest_knowledge", "knowledge",
+           "pass_record", "toeplitz_rows", "verdict"]
 
 #: per-position code of Eve's knowledge on the sifted key (``SiftedKey.eve_z``):
 #: -1 nothing, 0/1 she knows the bit is 0/1, 2/3 she guesses 0/1 (noisy)
@@ -142,20 +143,28 @@ def gf2_rank(rows: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
-def _toeplitz_rows_kernel(seed, n, cols, out):
+def _toeplitz_rows_kernel(seed, n, cols, out_cols, out):
     for i in range(out.shape[0]):
         for u in range(cols.shape[0]):
             if seed[i - cols[u] + n - 1]:
-                out[i, u >> 6] |= np.uint64(1) << np.uint64(u & 63)
+                c = out_cols[u]
+                out[i, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
 
 
-def toeplitz_rows(seed: np.ndarray, n: int, m: int, cols: np.ndarray) -> np.ndarray:
+def toeplitz_rows(seed: np.ndarray, n: int, m: int, cols: np.ndarray,
+                  out_cols: np.ndarray | None = None, width: int | None = None) -> np.ndarray:
     """Rows of the m x n Toeplitz matrix T[i, j] = seed[i - j + n - 1], restricted to the
-    columns ``cols`` (packed, column u of the output = key position cols[u])."""
+    columns ``cols`` (packed; key position cols[u] goes to column ``out_cols[u]``, by
+    default u), over ``width`` columns (default: just enough)."""
     cols = np.ascontiguousarray(cols, dtype=np.int64)
-    out = np.zeros((m, (cols.size + 63) // 64), np.uint64)
+    out_cols = (np.arange(cols.size, dtype=np.int64) if out_cols is None
+                else np.ascontiguousarray(out_cols, dtype=np.int64))
+    n_cols = int(out_cols.max()) + 1 if out_cols.size else 0
+    if width is not None:
+        n_cols = max(n_cols, int(width))
+    out = np.zeros((m, (n_cols + 63) // 64), np.uint64)
     if m and cols.size:
-        _toeplitz_rows_kernel(np.ascontiguousarray(seed, dtype=np.uint8), n, cols, out)
+        _toeplitz_rows_kernel(np.ascontiguousarray(seed, dtype=np.uint8), n, cols, out_cols, out)
     return out
 
 
@@ -279,3 +288,119 @@ def knowledge(alice: np.ndarray, codes: np.ndarray, public_rows, final_key: np.n
     agreement = float(np.mean(k_hat == final_key))
     sec = verdict(ell, known, info, agreement, eps_sec)
     return EveKnowledge(int(known), info, agreement, method, sec, n_sure, n_guess, fail)
+
+
+# --------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class EveRecord:
+    """What Eve holds of one reconciled pass, kept until its key is hashed (a pass, or a
+    pooled finite-key block closed later): her code per sifted bit (:func:`eve_codes`)
+    and what was said in public about the pass, as the rows it takes to rebuild it.
+
+    ``transcript``: Cascade's disclosures (:func:`satqkd.keys.cascade.cascade_reconcile`
+    with ``transcript=True``), None when the reconciliation left none (LDPC: only the
+    count ``ec_bits`` of its syndrome bits is known, and only the bounds apply).
+    ``tag_seed``/``tag_bits``: the public Toeplitz seed and length of the verification tag.
+    """
+
+    codes: np.ndarray = field(repr=False)  # int8 per sifted bit
+    ec_bits: int = 0  # Alice's public error-correction bits (lambda_A)
+    transcript: np.ndarray | None = field(default=None, repr=False)
+    frame_bits: int = 0
+    cascade_seed: int = 0
+    tag_seed: np.ndarray | None = field(default=None, repr=False)
+    tag_bits: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.codes.size)
+
+    @property
+    def n_public(self) -> int:
+        return int(self.ec_bits) + (int(self.tag_bits) if self.tag_seed is not None else 0)
+
+    @property
+    def rows_known(self) -> bool:
+        """Every public function of the pass is available as a row (else: bounds only)."""
+        return self.ec_bits == 0 or self.transcript is not None
+
+    def rows(self, col_of: np.ndarray, width: int) -> np.ndarray:
+        """The pass's public linear functions of Alice's key, packed over ``width``
+        columns; ``col_of[y]`` the column of the pass's position y (-1: left out)."""
+        from satqkd.keys.cascade import transcript_rows
+
+        words = (int(width) + 63) // 64
+        parts = [np.zeros((0, words), np.uint64)]
+        if self.transcript is not None and self.transcript.shape[0]:
+            parts.append(transcript_rows(self.transcript, self.frame_bits, self.cascade_seed,
+                                         self.n, col_of, width))
+        if self.tag_seed is not None and self.tag_bits:
+            cols = np.flatnonzero(col_of >= 0)
+            parts.append(toeplitz_rows(self.tag_seed, self.n, self.tag_bits, cols,
+                                       col_of[cols], width))
+        return np.concatenate(parts)
+
+    def to_arrays(self) -> dict:
+        """Plain arrays (for an ``np.savez`` file; :meth:`from_arrays` reads them back)."""
+        rec = (np.zeros((0, 4), np.int32) if self.transcript is None
+               else np.asarray(self.transcript, dtype=np.int32))
+        tag = (np.zeros(0, np.uint8) if self.tag_seed is None
+               else np.packbits(np.asarray(self.tag_seed, dtype=np.uint8)))
+        return {"eve_codes": np.asarray(self.codes, dtype=np.int8), "eve_transcript": rec,
+                "eve_tag_seed": tag,
+                "eve_ints": np.array([self.ec_bits, self.transcript is not None,
+                                      self.frame_bits, self.tag_bits,
+                                      -1 if self.tag_seed is None else len(self.tag_seed)],
+                                     np.int64),
+                "eve_cascade_seed": np.array([self.cascade_seed], np.uint64)}
+
+    @classmethod
+    def from_arrays(cls, z) -> "EveRecord":
+        ec_bits, has_rec, frame_bits, tag_bits, tag_len = (int(v) for v in z["eve_ints"])
+        tag = None if tag_len < 0 else np.unpackbits(z["eve_tag_seed"])[:tag_len]
+        return cls(np.asarray(z["eve_codes"], dtype=np.int8), ec_bits,
+                   np.asarray(z["eve_transcript"], dtype=np.int64) if has_rec else None,
+                   frame_bits, int(z["eve_cascade_seed"][0]), tag, tag_bits)
+
+
+def pass_record(codes: np.ndarray, ec=None, ver=None) -> EveRecord:
+    """Eve's record of a pass reconciled by ``ec`` (Cascade or LDPC result, or None)
+    and verified by ``ver`` (:class:`satqkd.keys.verification.VerificationResult` or None)."""
+    transcript = getattr(ec, "transcript", None) if ec is not None else None
+    return EveRecord(np.asarray(codes, dtype=np.int8),
+                     int(ec.leaked_bits) if ec is not None else 0, transcript,
+                     int(getattr(ec, "frame_bits", 0)), int(getattr(ec, "seed", 0)),
+                     ver.seed if ver is not None and ver.seed is not None else None,
+                     int(ver.tag_bits) if ver is not None and ver.seed is not None else 0)
+
+
+def disclosed_record(alice: np.ndarray) -> EveRecord:
+    """A pass whose raw key Alice disclosed (a pooled pass that could not be reconciled):
+    Eve knows every bit."""
+    return EveRecord(np.asarray(alice, dtype=np.int8))
+
+
+def block_knowledge(alice: np.ndarray, records: list[EveRecord], final_key: np.ndarray | None,
+                    pa_seed: np.ndarray | None, eps_sec: float, rng: np.random.Generator,
+                    exact_word_ops: float = EXACT_WORD_OPS) -> EveKnowledge:
+    """Eve's knowledge of the key hashed from the concatenation ``alice`` of the passes
+    of ``records`` (one pass, or a pooled block): :func:`knowledge` with her codes joined
+    and the passes' public rows side by side (each pass's functions touch its own bits
+    only; the PA seed spans all)."""
+    codes = (np.concatenate([r.codes for r in records]) if records
+             else np.zeros(0, np.int8))
+    offsets = np.cumsum([0] + [r.n for r in records])
+    if offsets[-1] != np.asarray(alice).size:
+        raise ValueError("Eve's records do not cover the key")
+
+    def public_rows(col_of):
+        width = int(col_of.max()) + 1 if col_of.size else 0
+        parts = [np.zeros((0, (width + 63) // 64), np.uint64)]
+        for r, off in zip(records, offsets[:-1]):
+            parts.append(r.rows(col_of[off:off + r.n], width))
+        return np.concatenate(parts)
+
+    known = all(r.rows_known for r in records)
+    return knowledge(alice, codes, public_rows if known else None, final_key, pa_seed, eps_sec,
+                     rng, n_public=sum(r.n_public for r in records),
+                     exact_word_ops=exact_word_ops)
