@@ -4,12 +4,28 @@ The protocol certifies a key of ell bits K = T x (x Alice's sifted Z key, T the 
 Toeplitz matrix of privacy amplification) from observed statistics. The simulation also
 records what Eve did, so her knowledge can be counted instead of bounded:
 
-* her bits on the sifted key, per position (:data:`EVE_SURE`: she knows Alice's bit, e.g.
-  blinding, intercept-resend in the right basis, PNS on a multi-photon pulse, a Trojan
-  horse read-out; :data:`EVE_GUESS`: a noisy guess, time-shift attack; else nothing);
-* everything Alice said in public: Cascade's disclosed parities and the verification tag,
-  linear functions P x over GF(2) (:func:`satqkd.keys.cascade.parity_rows`);
+* her bits on the sifted key, per position (codes of :func:`eve_codes`): she knows
+  Alice's bit (blinding, intercept-resend in the right basis, PNS on a multi-photon
+  pulse, a Trojan-horse read-out), holds a noisy guess of it, knows or guesses Bob's bit
+  instead (the detector that fired: time shift; intercept-resend on the photon of an
+  entangled pair sent to Bob), or has nothing;
+* everything said in public: Cascade's parities from Alice and replies from Bob, and the
+  verification tag (:func:`satqkd.keys.cascade.parity_rows`);
 * the public seed of T.
+
+Two-way transcript. Write Bob's raw key y = x + e (e the error pattern). Cascade's
+messages are Alice's parities P_r x and Bob's replies P_r y_t, y_t = y + c_t with c_t
+the corrections made so far; each correction ends a BINARY search whose path the earlier
+replies make public, so c_t is public and every message is a function of (P x, e). If
+the reconciliation is correct (Bob ends with y + c = x, which the tag certifies except
+with probability eps_cor), e = c is a function of the messages. So the transcript is
+equivalent to (P x, e), tag included: Bob's replies reveal exactly the error pattern.
+Then (i) Eve's record of Bob's bit is one of Alice's: x_i = y_i + e_i, and a guess g of
+y_i is the guess g + e_i of x_i with the same error rate (:func:`alice_codes`); (ii) where
+her record says nothing, x_i is independent of (e_i, E_i) (Alice's bit is uniform and
+the channel and detectors treat both values alike), so e adds nothing about the other
+bits. With one-way error correction (LDPC) e stays private: her records of Bob's bits
+count as noisy guesses of Alice's.
 
 Let S be the positions Eve knows and U the rest; P_U, T_U the columns of P, T on U.
 Given the transcript, x_U is uniform on an affine coset of ker(P_U) (Alice's bits are
@@ -46,9 +62,13 @@ probability 2^(ell - n), the seed bound with P empty), so
     I(K; E, C) >= ell - |U_g| h(p_up) - |U_0| + rank(P_{U_0})              (eq. E2)
 
 with p_up a Hoeffding upper confidence bound (failure eps) of the realised error rate of
-her guesses (a simulator-only statistic). Bob's Cascade replies (error parities) and her
-own measurement records are left out: every figure here is a lower bound on what she
-knows.
+her guesses (a simulator-only statistic).
+
+What is exact. E1 holds for any linear function in rowspace(P_U) (so it is never more
+than she knows), and it is all she knows when, given her record and e, the bits of U
+are independent with both values possible (each position's event is drawn on its own;
+dead time and afterpulses, which couple neighbouring events, are left out). E2 is a
+bound by nature; the seed and count bounds are bounds.
 
 Verdict. An eps-secret key has I(K; E) <= eps ell + (1 + eps) h(eps / (1 + eps)) <=
 eps ell + 1 (Alicki-Fannes-Winter continuity, Winter, CMP 347, 291 (2016)), and if Eve
@@ -56,7 +76,8 @@ knows one nonzero linear function of K with certainty, the key is at trace dista
 1/2 from ideal. So a claimed key is ``compromised`` when known >= 1, when eq. E2 exceeds
 eps ell + 1, or when her best guess agrees with K more than Hoeffding allows at eps
 (agreement - 1/2 > sqrt(ln(1/eps) / (2 ell))); ``aborted`` when no key was claimed;
-``secure`` otherwise (against the attack simulated, as far as these lower bounds see).
+``secure`` otherwise (against the attack simulated: E1 and her agreement say she holds
+nothing, E2 stays below the bound).
 """
 
 from __future__ import annotations
@@ -69,13 +90,16 @@ import numpy as np
 
 from satqkd.keys.finite_key import binary_entropy
 
-__all__ = ["EVE_CODE_NONE", "SECURITY_VERDICTS", "EveKnowledge", "EveRecord", "block_knowledge",
-           "disclosed_record", "eve_codes", "gf2_rank", "honest_knowledge", "knowledge",
+__all__ = ["EVE_CODE_BOB", "EVE_CODE_NONE", "SECURITY_VERDICTS", "EveKnowledge", "EveRecord",
+           "alice_codes", "block_knowledge", "disclosed_record", "eve_codes", "gf2_rank", "honest_knowledge", "knowledge",
            "pass_record", "toeplitz_rows", "verdict"]
 
 #: per-position code of Eve's knowledge on the sifted key (``SiftedKey.eve_z``):
-#: -1 nothing, 0/1 she knows the bit is 0/1, 2/3 she guesses 0/1 (noisy)
+#: -1 nothing, 0/1 she knows Alice's bit is 0/1, 2/3 she guesses 0/1 (noisy);
+#: 4/5 she knows Bob's bit is 0/1, 6/7 she guesses Bob's bit (:func:`alice_codes` turns
+#: the last two into the first, once the error pattern is public)
 EVE_CODE_NONE = -1
+EVE_CODE_BOB = 4  # codes >= this are of Bob's bit
 SECURITY_VERDICTS = ("secure", "aborted", "compromised")
 #: elimination budget in 64-bit word operations (~1 s): beyond it the bounds are used
 EXACT_WORD_OPS = 4.0e8
@@ -84,14 +108,39 @@ SEED_BOUND_BITS = 64
 
 
 def eve_codes(eve_bit: np.ndarray, eve_knows: np.ndarray) -> np.ndarray:
-    """Per-event code of :data:`EVE_CODE_NONE` / bit (sure) / 2 + bit (guess)."""
+    """Per-event code (:data:`EVE_CODE_NONE`; bit, 2 + bit: Alice's bit, sure or guessed;
+    4 + bit, 6 + bit: Bob's) from the engine's ``eve_bit`` and ``eve_knows``
+    (:data:`satqkd.engine.params.EVE_SURE` and siblings)."""
+    from satqkd.engine.params import EVE_GUESS, EVE_GUESS_BOB, EVE_SURE, EVE_SURE_BOB
+
     b = np.asarray(eve_bit, dtype=np.int8)
     k = np.asarray(eve_knows, dtype=np.int8)
     out = np.full(b.shape, EVE_CODE_NONE, dtype=np.int8)
     ok = b >= 0
-    out[ok & (k == 1)] = b[ok & (k == 1)]
-    out[ok & (k == 0)] = 2 + b[ok & (k == 0)]
+    for knows, base in ((EVE_SURE, 0), (EVE_GUESS, 2), (EVE_SURE_BOB, 4), (EVE_GUESS_BOB, 6)):
+        m = ok & (k == knows)
+        out[m] = base + b[m]
     return out
+
+
+def alice_codes(codes: np.ndarray, alice: np.ndarray, bob: np.ndarray | None,
+                errors_public: bool) -> np.ndarray:
+    """Eve's codes as knowledge of Alice's bits only (codes -1..3).
+
+    ``errors_public``: the error pattern e = alice + bob (``bob`` Bob's raw key) is public
+    (a correct two-way reconciliation, module docstring): her sure or guessed bit of Bob's
+    becomes one of Alice's, xor e. Otherwise it is a noisy guess of Alice's bit."""
+    c = np.array(codes, dtype=np.int8, copy=True)
+    of_bob = c >= EVE_CODE_BOB
+    if not of_bob.any():
+        return c
+    bit = (c[of_bob] - EVE_CODE_BOB) & 1
+    if errors_public:
+        e = (np.asarray(alice, dtype=np.uint8) ^ np.asarray(bob, dtype=np.uint8))[of_bob]
+        c[of_bob] = (c[of_bob] - EVE_CODE_BOB - bit) + (bit ^ e)  # sure stays sure
+    else:
+        c[of_bob] = 2 + bit
+    return c
 
 
 @numba.njit(cache=True)
@@ -222,6 +271,8 @@ def knowledge(alice: np.ndarray, codes: np.ndarray, public_rows, final_key: np.n
     """
     alice = np.ascontiguousarray(alice, dtype=np.uint8)
     codes = np.asarray(codes, dtype=np.int8)
+    if codes.size and codes.max() >= EVE_CODE_BOB:
+        raise ValueError("knowledge() takes codes of Alice's bits (see alice_codes)")
     n = alice.size
     sure = (codes == 0) | (codes == 1)
     guess = codes >= 2
@@ -342,7 +393,7 @@ class EveRecord:
 
     def to_arrays(self) -> dict:
         """Plain arrays (for an ``np.savez`` file; :meth:`from_arrays` reads them back)."""
-        rec = (np.zeros((0, 4), np.int32) if self.transcript is None
+        rec = (np.zeros((0, 5), np.int32) if self.transcript is None
                else np.asarray(self.transcript, dtype=np.int32))
         tag = (np.zeros(0, np.uint8) if self.tag_seed is None
                else np.packbits(np.asarray(self.tag_seed, dtype=np.uint8)))
@@ -363,11 +414,22 @@ class EveRecord:
                    frame_bits, int(z["eve_cascade_seed"][0]), tag, tag_bits)
 
 
-def pass_record(codes: np.ndarray, ec=None, ver=None) -> EveRecord:
+def pass_record(codes: np.ndarray, ec=None, ver=None, alice: np.ndarray | None = None,
+                bob: np.ndarray | None = None) -> EveRecord:
     """Eve's record of a pass reconciled by ``ec`` (Cascade or LDPC result, or None)
-    and verified by ``ver`` (:class:`satqkd.keys.verification.VerificationResult` or None)."""
+    and verified by ``ver`` (:class:`satqkd.keys.verification.VerificationResult` or None).
+
+    ``codes``: :func:`eve_codes` per sifted bit; ``alice``, ``bob``: both raw keys, needed
+    when she has records of Bob's bits (:func:`alice_codes`): a correct Cascade run (Bob
+    ends with Alice's key) makes the error pattern public."""
     transcript = getattr(ec, "transcript", None) if ec is not None else None
-    return EveRecord(np.asarray(codes, dtype=np.int8),
+    codes = np.asarray(codes, dtype=np.int8)
+    if codes.size and codes.max() >= EVE_CODE_BOB:
+        if alice is None or bob is None:
+            raise ValueError("records of Bob's bits need both raw keys")
+        public = transcript is not None and np.array_equal(ec.bob_corrected, alice)
+        codes = alice_codes(codes, alice, bob, public)
+    return EveRecord(codes,
                      int(ec.leaked_bits) if ec is not None else 0, transcript,
                      int(getattr(ec, "frame_bits", 0)), int(getattr(ec, "seed", 0)),
                      ver.seed if ver is not None and ver.seed is not None else None,

@@ -62,8 +62,8 @@ from satqkd.keys.reconcile import ERROR_CORRECTIONS, reconcile
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
 from satqkd.keys.sifting import DecoyCounts, SiftedKey, accumulate_counts, sift
 from satqkd.keys.verification import verify_keys
-from satqkd.keys.eve import (EveKnowledge, EveRecord, block_knowledge, disclosed_record,
-                             honest_knowledge, knowledge, pass_record)
+from satqkd.keys.eve import (EveKnowledge, EveRecord, alice_codes, block_knowledge,
+                             disclosed_record, honest_knowledge, knowledge, pass_record)
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,8 @@ def _eve_knowledge(sk: SiftedKey, ec, ver, final_key, seed, params: KeyParameter
     public randomness, so the protocol's draws are unchanged by it."""
     if sk.eve_z is None:
         return None
-    return block_knowledge(sk.alice_z, [pass_record(sk.eve_z, ec, ver)], final_key, seed,
+    record = pass_record(sk.eve_z, ec, ver, sk.alice_z, sk.bob_z)
+    return block_knowledge(sk.alice_z, [record], final_key, seed,
                            params.eps_sec, np.random.default_rng(rng.integers(2**63)))
 
 
@@ -275,7 +276,8 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
         ec_leak = int(ec.leaked_bits) if ec is not None else 0
         reply = int(ec.reply_bits) if ec is not None else 0
         if eve is None and sk.eve_z is not None:  # an attacked pass that claimed no key
-            eve = knowledge(sk.alice_z, sk.eve_z, None, None, None, params.eps_sec, rng)
+            eve = knowledge(sk.alice_z, alice_codes(sk.eve_z, sk.alice_z, sk.bob_z, False),
+                            None, None, None, params.eps_sec, rng)
         return PassKeys(n, qz, qber_x, qber_z_true, c, bounds, ec_leak, tag_bits,
                         ec_leak + reply + tag_bits, eff, secret, reason, ka, kb, asym,
                         reply, *eps, eve)
@@ -382,7 +384,7 @@ def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Genera
         return disclosed(ec.leaked_bits + ver.tag_bits, ec.reply_bits, qz, eff)
     return ReconciledPass(c, a, ec.bob_corrected, int(ec.leaked_bits), int(ec.reply_bits),
                           True, False, qz, eff, trials,
-                          pass_record(sk.eve_z, ec, ver) if attacked else None)
+                          pass_record(sk.eve_z, ec, ver, a, sk.bob_z) if attacked else None)
 
 
 def finish_block(parts: list[ReconciledPass], intensities, probabilities,
