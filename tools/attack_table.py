@@ -6,7 +6,11 @@ observe (QBER, decoy statistics, CHSH S), whether a key is claimed, what the sim
 eavesdropper truly knows of it (:mod:`satqkd.keys.eve`) and the verdict.
 
     python tools/attack_table.py [--seeds 10] [--seconds 60] [--out docs/attacks_table.md]
+    python tools/attack_table.py --only "^(bbm92|e91) " --splice docs/attacks.md
 
+``--only`` keeps the rows whose "attack | setting" matches a regular expression;
+``--splice`` writes them into the table of a markdown file in place of the rows with the
+same attack and setting (a new row goes after the last of its attack).
 ``rows(seeds, seconds)`` returns the raw per-row results (the test runs a fast version).
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,7 +39,7 @@ from satqkd.engine.pairs import (
     sift_bbm92,
 )
 from satqkd.keys.bbm92 import BBM92Parameters, process_bbm92
-from satqkd.keys.eve import eve_codes, honest_knowledge, verdict
+from satqkd.keys.eve import EVE_CODE_BOB, eve_codes, honest_knowledge
 from satqkd.keys.finite_key import binary_entropy, security_overhead_bits, trojan_coin_imbalance
 from satqkd.keys.postprocess import KeyParameters, process_sifted
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
@@ -109,7 +114,9 @@ def _sifted_knowledge(sk) -> dict:
     if sk.eve_z is None or not sk.sifted_bits:
         return {"eve_sifted_share": 0.0, "eve_sifted_agreement": float("nan")}
     has = sk.eve_z >= 0
-    right = (sk.eve_z[has] & 1) == sk.alice_z[has]
+    # her bit is of Alice's key, or of Bob's (codes >= EVE_CODE_BOB: time shift)
+    ref = np.where(sk.eve_z >= EVE_CODE_BOB, sk.bob_z, sk.alice_z)
+    right = (sk.eve_z[has] & 1) == ref[has]
     return {"eve_sifted_share": float(has.mean()),
             "eve_sifted_agreement": float(right.mean()) if has.any() else float("nan")}
 
@@ -164,21 +171,25 @@ def _pairs(protocol: str, fraction: float, seconds: int, seed: int) -> dict:
         ch = chsh(res.counts.sum(axis=0), sa, sb, signs)
         s, sigma = ch.s, ch.sigma
     fk, ft = bbm92_flips(src, ra, rb, (0, 0), (1, 1))
-    sp = sift_bbm92(res.coincidences, (0, 0), (1, 1), fk, ft)
+    sp = sift_bbm92(res.coincidences, (0, 0), (1, 1), fk, ft, eve=res.eve_record)
     quality = 1.0 if protocol == "bbm92" else -math.log2(math.cos(math.radians(22.5)) ** 2)
     keys = process_bbm92(sp.key_a, sp.key_b, sp.test_a, sp.test_b,
                          BBM92Parameters(preparation_quality=quality,
                                          require_bell_test=protocol == "e91"),
-                         np.random.default_rng(seed + 1000), chsh_s=s, chsh_sigma=sigma)
+                         np.random.default_rng(seed + 1000), chsh_s=s, chsh_sigma=sigma,
+                         eve=sp.eve_key)
     qber = float(np.mean(sp.test_a != sp.test_b)) if sp.test_a.size else float("nan")
-    # Eve's per-photon record is not kept by the pair engine: a claimed key under attack
-    # is reported without her knowledge (never happens in these rows: see docs/attacks.md)
-    sec = verdict(keys.secret_bits, 0, 0.0, float("nan"), 1e-9) if fraction == 0 else (
-        "aborted" if keys.secret_bits <= 0 else "unknown")
+    k = keys.scalars()
+    held = {"eve_sifted_share": 0.0, "eve_sifted_agreement": float("nan")}
+    if sp.eve_bit is not None and sp.key_b.size:  # her record is of B's bits
+        has = sp.eve_bit >= 0
+        held = {"eve_sifted_share": float(has.mean()),
+                "eve_sifted_agreement": (float(np.mean(sp.eve_bit[has] == sp.key_b[has]))
+                                         if has.any() else float("nan"))}
     return {"qber": qber, "decoy": float("nan"), "s": s, "secret_bits": keys.secret_bits,
-            "abort_reason": keys.abort_reason, "eve_known_bits": 0 if fraction == 0 else float("nan"),
-            "eve_information_bits": float("nan"), "eve_key_agreement": float("nan"),
-            "security": sec, "eve_sifted_share": float("nan"), "eve_sifted_agreement": float("nan")}
+            "abort_reason": keys.abort_reason, "eve_known_bits": k["eve_known_bits"],
+            "eve_information_bits": k["eve_information_bits"],
+            "eve_key_agreement": k["eve_key_agreement"], "security": k["security"], **held}
 
 
 def row_specs(full: bool = True) -> list[tuple[str, str, callable]]:
@@ -204,7 +215,8 @@ def row_specs(full: bool = True) -> list[tuple[str, str, callable]]:
                         continue
                     specs.append(_trojan(target, wl, iso, declared))
     for proto in ("bbm92", "e91"):
-        for f in ((0.0, 0.5, 1.0) if full else (1.0,)):
+        fractions = (0.0, 0.05, 0.5, 1.0) if proto == "bbm92" else (0.0, 0.5, 1.0)
+        for f in (fractions if full else (1.0,)):
             specs.append((proto, f"intercept-resend on B, f = {f:g}",
                           lambda t, s, p=proto, f=f: _pairs(p, f, t, s)))
     return specs
@@ -223,9 +235,13 @@ def _trojan(target: str, wl: float, iso: float, declared: bool):
     return ("Trojan horse", setting, lambda t, s: _bb84(eve, t, s, receiver=rx, leak_delta=delta))
 
 
-def rows(seeds: int = 10, seconds: int = 60, full: bool = True) -> list[Row]:
+def rows(seeds: int = 10, seconds: int = 60, full: bool = True,
+         only: str | None = None) -> list[Row]:
+    """Every row's runs; ``only``: a regular expression on "attack | setting"."""
     out = []
     for attack, setting, run in row_specs(full):
+        if only is not None and not re.search(only, f"{attack} | {setting}"):
+            continue
         row = Row(attack, setting)
         for seed in range(seeds):  # every row sees the same seeds
             row.runs.append(run(seconds, seed))
@@ -266,15 +282,42 @@ def markdown(table: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def splice(document: str, table: str) -> str:
+    """``document`` with the rows of ``table`` (markdown, header first) in place of its
+    rows of the same attack and setting; a new row goes after the row made before it, or
+    after the last of its attack."""
+    lines = document.split("\n")
+    prev = None
+    for row in table.split("\n")[2:]:
+        cells = row.split(" | ")
+        key = f"{cells[0]} | {cells[1]} |"
+        hit = [i for i, line in enumerate(lines) if line.startswith(key)]
+        if hit:
+            lines[hit[0]] = row
+            prev = hit[0]
+            continue
+        same = [i for i, line in enumerate(lines) if line.startswith(f"{cells[0]} | ")]
+        if prev is None and not same:
+            raise ValueError(f"no row of {cells[0][2:]!r} in the document to place {row!r}")
+        prev = (prev if prev is not None else same[-1]) + 1
+        lines.insert(prev, row)
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--only", default=None, help='regular expression on "attack | setting"')
+    ap.add_argument("--splice", type=Path, default=None,
+                    help="markdown file whose table rows to replace by the ones made")
     a = ap.parse_args(argv)
-    text = markdown(rows(a.seeds, a.seconds))
+    text = markdown(rows(a.seeds, a.seconds, only=a.only))
     if a.out:
         a.out.write_text(text + "\n")
+    if a.splice:
+        a.splice.write_text(splice(a.splice.read_text(), text))
     print(text)
     return 0
 

@@ -46,12 +46,13 @@ class EngineResult:
     events : structured array of :data:`satqkd.engine.events.EVENT_DTYPE`, in pulse order.
     n_pulses : int64 (n_slots, n_intensities, 2), pulses Alice sent per intensity and
         basis (exact joint draw with the clicks).
-    eve_bit : int8 per event, Eve's knowledge of Alice's bit (-1 where she has none), or
+    eve_bit : int8 per event, Eve's bit (-1 where she has none), or
         None when there is no eavesdropper (PNS: only with recorded photon numbers).
     rate_hz, slot_duration_s : the source rate and slot length used.
     eve_knows : int8 per event (with ``eve_bit``): what her bit is worth once the bases
-        are public: ``EVE_SURE`` (1, it is Alice's bit), ``EVE_GUESS`` (0, a noisy guess,
-        time-shift attack) or ``EVE_NONE`` (-1, e.g. intercept-resend in the wrong basis).
+        are public: ``EVE_SURE`` (1, it is Alice's bit), ``EVE_GUESS`` (0, a noisy guess
+        of it), ``EVE_GUESS_BOB`` (2, a noisy guess of Bob's bit: the time-shift attack)
+        or ``EVE_NONE`` (-1, e.g. intercept-resend in the wrong basis).
     """
 
     counts: np.ndarray

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import pairs_kernels as pk
+from .params import EVE_GUESS_BOB, EVE_NONE, EVE_SURE_BOB
 from .pairs_kernels import (
     KIND_MULTIPAIR,
     KIND_NOISE,
@@ -92,6 +93,9 @@ __all__ = [
     "correlators",
     "dual_downlink_pass",
     "e91_receivers",
+    "eve_coincidence_record",
+    "eve_joint_probabilities",
+    "eve_tag_record",
     "expected_rates",
     "ideal_correlations",
     "joint_detector_probabilities",
@@ -384,6 +388,120 @@ def class_rates(transmittance_a: np.ndarray, transmittance_b: np.ndarray, noise_
         [both.reshape(n, -1), np.maximum(lone_a, 0.0), noise_a, np.maximum(lone_b, 0.0), noise_b], axis=1))
 
 
+# --------------------------------------------------------------------------- Eve's record
+def _eve_records(eve: PairEavesdropper | None) -> bool:
+    """Eve's per-photon record is kept for intercept-resend on B's photon."""
+    return (eve is not None and eve.kind == "intercept-resend" and eve.target == "b"
+            and eve.fraction > 0.0)
+
+
+def eve_joint_probabilities(source: PairSource, station_a: PairReceiver, station_b: PairReceiver,
+                            eve: PairEavesdropper) -> np.ndarray:
+    """J[dA, dB, v]: both photons routed to detectors dA, dB and Eve's record v of B's
+    photon (v = 0: not intercepted; v = 1 + 2 k + o: measured at her angle k, outcome o).
+
+    Not intercepted (1 - f): P = p_A p_B (1 + s_A s_B E_ab) / 4 as without Eve. Intercepted
+    (f / K per angle e_k): her outcome on B's photon is correlated with A's as a B analyser
+    at e_k would be, m_A u(a)^T C u(e_k); she resends the pure state u(e_k) (o = 0) or its
+    orthogonal, which B's analyser finds with correlation m_B u(e_k)^T u(b) (Malus; m the
+    misalignment factors 1 - 2e):
+
+        P = p_A p_B / 8 (1 + s_A s_E m_A u(a)^T C u(e_k)) (1 + s_B s_E m_B u(e_k)^T u(b)).
+
+    Summed over v this is :func:`joint_detector_probabilities` with Eve (the correlation
+    C M of :func:`correlation_matrix`), so her record is drawn after the detections from
+    J(v | dA, dB) without changing them.
+    """
+    c = np.diag([source.visibility, source.visibility_d]) @ BELL_STATES[source.bell_state]
+    ua, ub, ue = (_u(x) for x in (station_a.analyser_angles_deg, station_b.analyser_angles_deg,
+                                  eve.angles_deg))
+    ma, mb = 1.0 - 2.0 * station_a.misalignment, 1.0 - 2.0 * station_b.misalignment
+    pa = np.asarray(station_a.setting_probabilities)
+    pb = np.asarray(station_b.setting_probabilities)
+    s = np.array([1.0, -1.0])
+    f, k = eve.fraction, len(eve.angles_deg)
+    e0 = ma * mb * (ua @ c @ ub.T)  # (i, j)
+    ea = ma * (ua @ c @ ue.T)  # (i, k): A vs Eve
+    eb = mb * (ue @ ub.T)  # (k, j): Eve's state vs B
+    # axes: i, oA, j, oB, then v
+    pij = pa[:, None, None, None] * pb[None, None, :, None]
+    none = (1.0 - f) * pij * (1.0 + s[None, :, None, None] * s[None, None, None, :]
+                              * e0[:, None, :, None]) / 4.0
+    # intercepted: axes i, oA, j, oB, k, oE
+    left = 1.0 + (s[None, :, None, None, None, None] * s[None, None, None, None, None, :]
+                  * ea[:, None, None, None, :, None])
+    right = 1.0 + (s[None, None, None, :, None, None] * s[None, None, None, None, None, :]
+                   * eb.T[None, None, :, None, :, None])
+    hit = (f / k) * pij[..., None, None] * left * right / 8.0
+    nda, ndb = station_a.n_detectors, station_b.n_detectors
+    return np.concatenate([none.reshape(nda, ndb, 1), hit.reshape(nda, ndb, 2 * k)], axis=2)
+
+
+def eve_tag_record(tags_a: np.ndarray, tags_b: np.ndarray, transmittance_a: np.ndarray,
+                   source: PairSource, station_a: PairReceiver, station_b: PairReceiver,
+                   eve: PairEavesdropper, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Eve's angle index and outcome (int8, -1: not intercepted) for every B tag.
+
+    A pair photon's record is drawn from J(v | dA, dB) (its partner's detector from the
+    shared pair id); a lone B photon's (partner lost) from sum_dA J(dA, dB, v)
+    (1 - eta_A eff_A(dA)), normalised; a noise tag has none. Exact given the detections
+    (chain rule), so they need not be drawn again."""
+    j = eve_joint_probabilities(source, station_a, station_b, eve)
+    n = tags_b.shape[0]
+    w = np.zeros((n, j.shape[2]))
+    pair = tags_b["origin"] == ORIGIN_PAIR
+    if pair.any():
+        sel = tags_a["origin"] == ORIGIN_PAIR
+        det_a = np.full(int(max(tags_b["pair"].max(), tags_a["pair"].max())) + 1, -1, np.int64)
+        det_a[tags_a["pair"][sel]] = tags_a["detector"][sel]
+        da = det_a[tags_b["pair"][pair]]
+        if np.any(da < 0):
+            raise AssertionError("a paired B tag without its A tag")
+        w[pair] = j[da, tags_b["detector"][pair]]
+    lone = tags_b["origin"] == ORIGIN_LONE
+    if lone.any():
+        eff_a = station_a.efficiencies
+        db = tags_b["detector"][lone]
+        eta = np.asarray(transmittance_a)[tags_b["slot"][lone]]
+        w[lone] = j.sum(0)[db] - eta[:, None] * np.einsum("a,abv->bv", eff_a, j)[db]
+    w = np.maximum(w, 0.0)
+    tot = w.sum(1)
+    angle = np.full(n, -1, np.int8)
+    result = np.full(n, -1, np.int8)
+    has = tot > 0
+    cum = np.cumsum(w[has], axis=1) / tot[has, None]
+    v = np.minimum((rng.random(int(has.sum()))[:, None] >= cum).sum(1), w.shape[1] - 1)
+    hit = v > 0
+    idx = np.flatnonzero(has)[hit]
+    angle[idx] = (v[hit] - 1) // 2
+    result[idx] = (v[hit] - 1) % 2
+    return angle, result
+
+
+def eve_coincidence_record(coincidences: np.ndarray, tag_b: np.ndarray, n_tags_b: np.ndarray,
+                           angle: np.ndarray, result: np.ndarray, station_b: PairReceiver,
+                           eve: PairEavesdropper) -> tuple[np.ndarray, np.ndarray]:
+    """Eve's bit for B's outcome in each coincidence and what it is worth once B's setting
+    is public: her resent state is found by B's analyser with correlation
+    c = m_B u(e)^T u(b); |c| = 1 and a single B click in the window: she knows B's outcome
+    (``EVE_SURE_BOB``); c = 0: nothing; otherwise (misalignment, a 22.5 degree basis, or
+    more B clicks, squashed) a noisy guess, her outcome flipped where c < 0."""
+    k = angle[tag_b].astype(np.int64)
+    o = result[tag_b]
+    has = k >= 0
+    b = np.asarray(station_b.analyser_angles_deg, dtype=float)[coincidences["setting_b"]]
+    e = np.asarray(eve.angles_deg, dtype=float)[np.maximum(k, 0)]
+    c = (1.0 - 2.0 * station_b.misalignment) * np.cos(2.0 * np.deg2rad(e - b))
+    useful = has & (np.abs(c) > 1e-12)
+    sure = useful & (np.abs(np.abs(c) - 1.0) < 1e-12) & (n_tags_b == 1)
+    knows = np.full(k.size, EVE_NONE, np.int8)
+    knows[useful] = EVE_GUESS_BOB
+    knows[sure] = EVE_SURE_BOB
+    bit = np.where(useful, o ^ (c < 0), -1).astype(np.int8)
+    return bit, knows
+
+
 # --------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class PairResult:
@@ -400,6 +518,8 @@ class PairResult:
     kinds : int64 (n_slots, 3) coincidences per kind (true, multi-pair, noise).
     tags_a, tags_b : TAG_DTYPE arrays (None unless ``keep_tags``); on a window-sampled side
         only the materialised tags.
+    eve_bit_b, eve_knows_b : Eve's record per coincidence under intercept-resend on B
+        (:func:`eve_tag_record`, :func:`eve_coincidence_record`), else None.
     slot_duration_s, coincidence_window_s : as used.
     n_settings_a, n_settings_b : analyser settings per side.
     """
@@ -416,6 +536,16 @@ class PairResult:
     coincidence_window_s: float
     n_settings_a: int
     n_settings_b: int
+    #: simulator only, per coincidence: Eve's bit for B's outcome (-1: none) and what it
+    #: is worth once the settings are public (EVE_SURE_BOB / EVE_GUESS_BOB / EVE_NONE);
+    #: None without intercept-resend on B
+    eve_bit_b: np.ndarray | None = None
+    eve_knows_b: np.ndarray | None = None
+
+    @property
+    def eve_record(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(eve_bit_b, eve_knows_b) per coincidence, or None (no record)."""
+        return None if self.eve_bit_b is None else (self.eve_bit_b, self.eve_knows_b)
 
     def correlators(self):
         """(E, N, sigma_E) per setting pair over the pass (see :func:`correlators`)."""
@@ -514,11 +644,16 @@ def _simulate(eta_a, eta_b, noise_a, noise_b, slot_duration_s, source, station_a
 
     m = max(min(n_a, n_b), 1)
     out = np.empty(m, dtype=COINCIDENCE_DTYPE)
+    # Eve's per-photon record needs each coincidence's B tag (only under her attack)
+    record = _eve_records(eve)
+    tag_b = np.empty(m if record else 0, np.int64)
+    nb_win = np.empty(m if record else 0, np.int32)
     nc = pk.coincidence_search(
         _seed(rng), ta["time_s"], ta["detector"], ta["origin"], ta["pair"], n_a,
         tb["time_s"], tb["detector"], tb["origin"], tb["slot"], tb["pair"], n_b, half,
         station_a.n_settings, station_b.n_settings, out["time_s"], out["slot"], out["setting_a"],
-        out["outcome_a"], out["setting_b"], out["outcome_b"], out["multi"], out["kind"])
+        out["outcome_a"], out["setting_b"], out["outcome_b"], out["multi"], out["kind"],
+        tag_b, nb_win)
     co = out[:nc].copy()
     counts = _counts_from_coincidences(co, n_slots, station_a.n_settings, station_b.n_settings)
     kinds = np.bincount(co["slot"].astype(np.int64) * 3 + co["kind"],
@@ -531,12 +666,19 @@ def _simulate(eta_a, eta_b, noise_a, noise_b, slot_duration_s, source, station_a
                   + rates[:, n_pair_cat + 2 * na_det:n_pair_cat + 2 * na_det + nb_det].sum(1))
     undetected = rng.poisson(np.maximum(source.pair_rate_hz - r_detected, 0.0) * slot_duration_s)
     pairs_emitted = (pair_n + lone_a + lone_b).astype(np.int64) + undetected
+    eve_bit = eve_knows = None
+    if record:  # drawn last, from a child generator: the physics draws are unchanged
+        angle, result = eve_tag_record(ta, tb, eta_a, source, station_a, station_b, eve,
+                                       _seed(rng))
+        eve_bit, eve_knows = eve_coincidence_record(co, tag_b[:nc], nb_win[:nc], angle,
+                                                    result, station_b, eve)
     return PairResult(
         coincidences=co, counts=counts, singles_a=singles_a, singles_b=singles_b,
         pairs_emitted=pairs_emitted, kinds=kinds,
         tags_a=ta if keep_tags else None, tags_b=tb if keep_tags else None,
         slot_duration_s=slot_duration_s, coincidence_window_s=coincidence_window_s,
-        n_settings_a=station_a.n_settings, n_settings_b=station_b.n_settings)
+        n_settings_a=station_a.n_settings, n_settings_b=station_b.n_settings,
+        eve_bit_b=eve_bit, eve_knows_b=eve_knows)
 
 
 def dual_downlink_pass(
@@ -754,6 +896,15 @@ class SiftedPairs:
     key_b: np.ndarray
     test_a: np.ndarray
     test_b: np.ndarray
+    #: simulator only: Eve's bit of each of B's key bits (flip applied) and what it is
+    #: worth (EVE_SURE_BOB / EVE_GUESS_BOB / EVE_NONE); None without her record
+    eve_bit: np.ndarray | None = None
+    eve_knows: np.ndarray | None = None
+
+    @property
+    def eve_key(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(eve_bit, eve_knows) for the key bits, or None."""
+        return None if self.eve_bit is None else (self.eve_bit, self.eve_knows)
 
     @property
     def qber_key(self) -> float:
@@ -766,17 +917,25 @@ class SiftedPairs:
 
 def sift_bbm92(coincidences: np.ndarray, key_settings: tuple[int, int] = (0, 0),
                test_settings: tuple[int, int] = (1, 1), flip_key: bool = False,
-               flip_test: bool = False) -> SiftedPairs:
+               flip_test: bool = False,
+               eve: tuple[np.ndarray, np.ndarray] | None = None) -> SiftedPairs:
     """BBM92 sifting (Bennett, Brassard, Mermin, PRL 68, 557 (1992)): keep coincidences whose
     settings match the key pair (Z) or the test pair (X). B flips its bits where the state
     is anti-correlated in that basis (``flip_*``, e.g. psi- in both bases;
-    :func:`bbm92_flips` derives them from the source)."""
+    :func:`bbm92_flips` derives them from the source). ``eve``: Eve's record per
+    coincidence (:attr:`PairResult.eve_record`), kept for the key bits."""
     co = coincidences
     kz = (co["setting_a"] == key_settings[0]) & (co["setting_b"] == key_settings[1])
     kx = (co["setting_a"] == test_settings[0]) & (co["setting_b"] == test_settings[1])
     oa = co["outcome_a"].astype(np.uint8)
     ob = co["outcome_b"].astype(np.uint8)
-    return SiftedPairs(oa[kz], ob[kz] ^ np.uint8(flip_key), oa[kx], ob[kx] ^ np.uint8(flip_test))
+    eve_bit = eve_knows = None
+    if eve is not None:
+        bit, knows = (np.asarray(x)[kz] for x in eve)
+        eve_bit = np.where(bit >= 0, bit ^ np.int8(flip_key), -1).astype(np.int8)
+        eve_knows = knows.astype(np.int8)
+    return SiftedPairs(oa[kz], ob[kz] ^ np.uint8(flip_key), oa[kx], ob[kx] ^ np.uint8(flip_test),
+                       eve_bit, eve_knows)
 
 
 def bbm92_flips(source: PairSource, station_a: PairReceiver, station_b: PairReceiver,

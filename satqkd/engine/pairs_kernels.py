@@ -255,7 +255,7 @@ def squash(rng, mask, n_settings):
 @numba.njit(cache=True)
 def coincidence_search(rng, t_a, d_a, o_a, p_a, n_a, t_b, d_b, o_b, s_b, p_b, n_b,
                        half_window, n_set_a, n_set_b,
-                       c_t, c_slot, c_sa, c_oa, c_sb, c_ob, c_multi, c_kind):
+                       c_t, c_slot, c_sa, c_oa, c_sb, c_ob, c_multi, c_kind, c_tag_b, c_nb):
     """Coincidences between two sorted tag streams: |t_a - t_b| <= half_window.
 
     Sorted merge: the earliest unused A and B tags within the window of each other form a
@@ -266,8 +266,11 @@ def coincidence_search(rng, t_a, d_a, o_a, p_a, n_a, t_b, d_b, o_b, s_b, p_b, n_
 
     ``c_multi``: bit 0 side A had more than one click, bit 1 side B. ``c_kind``: true pair
     (some A and some B tag of the window share a pair id), multi-pair (all tags are pair
-    photons) or noise. Returns the number of coincidences (the output holds min(n_a, n_b)).
+    photons) or noise. ``c_tag_b``, ``c_nb`` (written only when not empty): index of the
+    window's first B tag and the number of B tags in it (Eve's per-photon record is kept
+    per B tag). Returns the number of coincidences (the output holds min(n_a, n_b)).
     """
+    keep_tags = c_tag_b.shape[0] > 0
     i = 0
     j = 0
     n = 0
@@ -311,6 +314,9 @@ def coincidence_search(rng, t_a, d_a, o_a, p_a, n_a, t_b, d_b, o_b, s_b, p_b, n_
         c_ob[n] = ob
         c_multi[n] = (1 if multi_a else 0) | (2 if multi_b else 0)
         c_kind[n] = kind
+        if keep_tags:
+            c_tag_b[n] = j
+            c_nb[n] = j2 - j
         n += 1
         i = i2
         j = j2

@@ -42,11 +42,14 @@ EAVESDROPPER_KINDS = ("none", "intercept-resend", "pns", "efficiency-mismatch", 
 BASIS_CHOICES = ("passive", "active")
 TROJAN_TARGETS = ("alice", "bob")
 
-#: Eve's knowledge of Alice's bit in an event, once bases are public (``eve_knows``):
-#: she knows it for certain, holds a noisy guess, or has nothing.
+#: Eve's knowledge of an event's bit once bases are public (``eve_knows``): she knows
+#: Alice's bit for certain, holds a noisy guess of it, or has nothing; or her bit is
+#: Bob's (the detector that fired), for certain or as a noisy guess.
 EVE_SURE = 1
 EVE_GUESS = 0
 EVE_NONE = -1
+EVE_GUESS_BOB = 2
+EVE_SURE_BOB = 3
 
 
 @dataclass(frozen=True)
@@ -326,9 +329,10 @@ def build_classes(source: DecoySource, receiver: Receiver, eve: Eavesdropper | N
                     rows.append((w, k, a, bit, a, bit, eff0, -1, -1, -1, EVE_NONE))
                 elif eve.kind == "efficiency-mismatch":
                     for shift in (0, 1):
-                        # Eve's guess: the bit whose detectors she made efficient (noisy).
+                        # Eve's guess: the detector she made efficient fired, i.e. of
+                        # Bob's bit (noisy)
                         rows.append((0.5 * w, k, a, bit, a, bit, tuple(eve.shift_efficiencies[shift]),
-                                     -1, -1, shift, EVE_GUESS))
+                                     -1, -1, shift, EVE_GUESS_BOB))
                 elif eve.kind in ("intercept-resend", "blinding"):
                     pe_z = eve.basis_z_probability if eve.kind == "intercept-resend" else receiver.q_z
                     f = eve.fraction if eve.kind == "intercept-resend" else 1.0

@@ -57,6 +57,8 @@ from satqkd.keys.finite_key import (
     ABORT_VERIFICATION,
     binary_entropy,
 )
+from satqkd.keys.eve import (EveKnowledge, alice_codes, block_knowledge, eve_codes,
+                             honest_knowledge, knowledge, pass_record)
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
 from satqkd.keys.reconcile import reconcile
 from satqkd.keys.verification import verify_keys
@@ -168,6 +170,7 @@ class BBM92Keys:
     ec_reply_bits: int = 0  # Bob's replies (reported; TLGR charges Alice's messages, below)
     eps_sec: float = 0.0  # this run's failure probabilities (0: no protocol ran)
     eps_cor: float = 0.0
+    eve: EveKnowledge | None = None  # simulator only: what Eve knows (None: no eavesdropper)
 
     def scalars(self) -> dict:
         """Flat per-pass scalars for the mission stage (no arrays)."""
@@ -189,6 +192,7 @@ class BBM92Keys:
             "eps_cor": self.eps_cor,
             "chsh_s": self.chsh_s,
             "chsh_sigma": self.chsh_sigma,
+            **(self.eve if self.eve is not None else honest_knowledge(self.secret_bits)).scalars(),
         }
 
     asdict = scalars
@@ -197,14 +201,19 @@ class BBM92Keys:
 def process_bbm92(key_a: np.ndarray, key_b: np.ndarray, test_a: np.ndarray, test_b: np.ndarray,
                   params: BBM92Parameters = BBM92Parameters(),
                   rng: np.random.Generator | None = None, *,
-                  chsh_s: float = float("nan"), chsh_sigma: float = float("nan")) -> BBM92Keys:
+                  chsh_s: float = float("nan"), chsh_sigma: float = float("nan"),
+                  eve: tuple[np.ndarray, np.ndarray] | None = None) -> BBM92Keys:
     """Post-process one pass of BBM92 sifted bits into a final key on both sides.
 
     ``key_a``/``key_b``: Z-basis sifted bits of the two stations (B already flipped for an
     anti-correlated state); ``test_a``/``test_b``: X-basis bits (all disclosed). ``rng``
     supplies every public random choice (Cascade permutations, hash seeds), in a fixed
     order. ``chsh_s``/``chsh_sigma`` are reported, and checked when
-    ``params.require_bell_test``.
+    ``params.require_bell_test``. ``eve`` (simulator only): Eve's bit and what it is worth
+    for each of B's key bits (:attr:`satqkd.engine.pairs.SiftedPairs.eve_key`); her
+    knowledge of the final key is then computed as for decoy BB84
+    (:mod:`satqkd.keys.eve`; her bits of B's key become Alice's once Cascade's replies
+    make the error pattern public).
 
     Order: Bell check -> X error rate and threshold -> leak-free length > 0? -> Cascade
     (block sizes from the X error rate) -> verification tag -> TLGR length with the
@@ -226,12 +235,22 @@ def process_bbm92(key_a: np.ndarray, key_b: np.ndarray, test_a: np.ndarray, test
 
     eps = (params.eps_sec, params.eps_cor) if n + k > 0 else (0.0, 0.0)
 
-    def done(reason, ec=None, tag_bits=0, qz=float("nan"), eff=float("nan"), secret=0, ka=empty, kb=empty):
+    codes = None
+    if eve is not None:
+        codes = eve_codes(*eve)
+        if codes.shape != a.shape:
+            raise ValueError("Eve's record needs one entry per key bit")
+
+    def done(reason, ec=None, tag_bits=0, qz=float("nan"), eff=float("nan"), secret=0, ka=empty,
+             kb=empty, eve_k=None):
         leak = int(ec.leaked_bits) if ec is not None else 0
         reply = int(ec.reply_bits) if ec is not None else 0
+        if eve_k is None and codes is not None:  # no key claimed: her sifted bits only
+            eve_k = knowledge(a, alice_codes(codes, a, b, False), None, None, None,
+                              params.eps_sec, rng)
         return BBM92Keys(n, k, qz, qber_x, qber_z_true, mu, leak, tag_bits,
                          leak + reply + tag_bits, eff, secret, reason, float(chsh_s),
-                         float(chsh_sigma), ka, kb, reply, *eps)
+                         float(chsh_sigma), ka, kb, reply, *eps, eve_k)
 
     if params.require_bell_test:
         ok = (math.isfinite(chsh_s) and math.isfinite(chsh_sigma)
@@ -254,7 +273,7 @@ def process_bbm92(key_a: np.ndarray, key_b: np.ndarray, test_a: np.ndarray, test
         return done(ABORT_MISMATCH)
     ec = reconcile(a, b, max(qber_x, params.min_qber_estimate), rng, params.error_correction,
                    cascade_frame_bits=params.cascade_frame_bits,
-                   cascade_passes=params.cascade_passes)
+                   cascade_passes=params.cascade_passes, transcript=codes is not None)
     qber_z = ec.errors_corrected / n
     eff = ec.efficiency()
     if ec.leaked_bits >= n:
@@ -271,4 +290,8 @@ def process_bbm92(key_a: np.ndarray, key_b: np.ndarray, test_a: np.ndarray, test
     final = privacy_amplification(np.stack([a, ec.bob_corrected]), ell, seed)
     ka = np.packbits(final[0]) if params.keep_keys else empty
     kb = np.packbits(final[1]) if params.keep_keys else empty
-    return done("", ec, ver.tag_bits, qber_z, eff, ell, ka, kb)
+    eve_k = None
+    if codes is not None:  # Eve's coins: a child drawn after the protocol's randomness
+        eve_k = block_knowledge(a, [pass_record(codes, ec, ver, a, b)], final[0], seed,
+                                params.eps_sec, np.random.default_rng(rng.integers(2**63)))
+    return done("", ec, ver.tag_bits, qber_z, eff, ell, ka, kb, eve_k)

@@ -174,10 +174,11 @@ def _range_parity(words, row, lo, hi):
 def _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec):
     """Reconcile ``bob`` towards ``alice`` in place. Returns (leak/pass, corrections/pass).
 
-    ``rec`` (m, 4) int64: when m > 0, the transcript of Alice's disclosures is written to
-    it, one row (frame, pass, lo, hi) per disclosed parity, in the order disclosed: the
-    parity of the frame's bits whose position in that pass's permutation is in [lo, hi)
-    (m must be at least the total leak).
+    ``rec`` (m, 5) int64: when m > 0, the transcript of Alice's disclosures is written to
+    it, one row (frame, pass, lo, hi, err) per disclosed parity, in the order disclosed:
+    the parity of the frame's bits whose position in that pass's permutation is in
+    [lo, hi), and the parity ``err`` of Bob's remaining errors over them at that moment,
+    i.e. Bob's reply (m must be at least the total leak).
 
     Work scales with the errors, not the key: a pass places only the frame's remaining
     errors (their positions from :func:`_permute`) in a packed bitmap of the pass order,
@@ -271,6 +272,7 @@ def _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec):
                         rec[n_rec, 1] = p
                         rec[n_rec, 2] = lo
                         rec[n_rec, 3] = min(lo + k, L) if k > 0 else (L // 2 if b == 0 else L)
+                        rec[n_rec, 4] = par
                         n_rec += 1
                 if par:
                     stk_p[top] = p
@@ -317,6 +319,7 @@ def _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec):
                             rec[n_rec, 1] = q
                             rec[n_rec, 2] = lo
                             rec[n_rec, 3] = mid
+                            rec[n_rec, 4] = sl & 1
                             n_rec += 1
                     if (st[base + 2 * h + 1] >> 1) != f:
                         st[base + 2 * h + 1] = tag + ((st[base + h] ^ sl) & 1)
@@ -362,7 +365,7 @@ def _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec):
 def _cascade_kernel(alice, bob, block_sizes, frame_bits, seed, rec=None):
     """:func:`_cascade_kernel_rec`, without a transcript unless ``rec`` is given."""
     if rec is None:
-        rec = np.zeros((0, 4), np.int64)
+        rec = np.zeros((0, 5), np.int64)
     return _cascade_kernel_rec(alice, bob, block_sizes, frame_bits, seed, rec)
 
 
@@ -378,7 +381,8 @@ class CascadeResult:
     leaked_per_pass: np.ndarray
     corrected_per_pass: np.ndarray
     seed: int = 0  # public seed of the permutations
-    #: (leaked_bits, 4) rows (frame, pass, lo, hi) of Alice's disclosures (transcript=True)
+    #: (leaked_bits, 5) rows (frame, pass, lo, hi, err) of Alice's disclosures and the
+    #: error parity Bob's reply reveals (transcript=True)
     transcript: np.ndarray | None = None
 
     @property
@@ -422,10 +426,10 @@ def cascade_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimat
     sizes = cascade_block_sizes(qber_estimate, frame, passes)
     seed = int(rng.integers(0, 2**63 - 1))
     b0 = b.copy() if transcript else b
-    leak, fixed = _cascade_kernel(a, b, sizes, frame, seed, np.zeros((0, 4), np.int64))
+    leak, fixed = _cascade_kernel(a, b, sizes, frame, seed, np.zeros((0, 5), np.int64))
     rec = None
     if transcript:
-        rec = np.zeros((int(leak.sum()), 4), np.int64)
+        rec = np.zeros((int(leak.sum()), 5), np.int64)
         _cascade_kernel(a, b0, sizes, frame, seed, rec)  # same seed: the same disclosures
     return CascadeResult(b, int(leak.sum()), int(fixed.sum()), sizes, frame, leak, fixed,
                          seed, rec)
@@ -463,6 +467,23 @@ def _parity_rows_kernel(n, frame_bits, seed, rec, col_of, out):
                 out[i, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
 
 
+def transcript_rows(transcript: np.ndarray, frame_bits: int, seed: int, n: int,
+                    col_of: np.ndarray, width: int | None = None) -> np.ndarray:
+    """Disclosures ``transcript`` (rows (frame, pass, lo, hi, ...)) of a Cascade run on n
+    bits with ``frame_bits`` and permutation ``seed`` as packed GF(2) rows over the
+    columns ``col_of`` (position y -> column, -1 to leave it out); ``width`` columns at
+    least (default: max(col_of) + 1)."""
+    col_of = np.ascontiguousarray(col_of, dtype=np.int64)
+    n_cols = int(col_of.max()) + 1 if col_of.size else 0
+    if width is not None:
+        n_cols = max(n_cols, int(width))
+    rec = np.ascontiguousarray(transcript, dtype=np.int64)
+    out = np.zeros((rec.shape[0], (n_cols + 63) // 64), np.uint64)
+    if n and out.size:
+        _parity_rows_kernel(n, int(frame_bits), np.uint64(seed), rec, col_of, out)
+    return out
+
+
 def parity_rows(result: CascadeResult, n: int, col_of: np.ndarray) -> np.ndarray:
     """Alice's disclosed parities as GF(2) rows: (leaked_bits, ceil(n_cols / 64)) uint64.
 
@@ -472,10 +493,4 @@ def parity_rows(result: CascadeResult, n: int, col_of: np.ndarray) -> np.ndarray
     """
     if result.transcript is None:
         raise ValueError("Cascade ran without transcript=True")
-    col_of = np.ascontiguousarray(col_of, dtype=np.int64)
-    n_cols = int(col_of.max()) + 1 if col_of.size else 0
-    out = np.zeros((result.transcript.shape[0], (n_cols + 63) // 64), np.uint64)
-    if n and out.size:
-        _parity_rows_kernel(n, result.frame_bits, np.uint64(result.seed), result.transcript,
-                            col_of, out)
-    return out
+    return transcript_rows(result.transcript, result.frame_bits, result.seed, n, col_of)

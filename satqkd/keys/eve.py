@@ -4,12 +4,28 @@ The protocol certifies a key of ell bits K = T x (x Alice's sifted Z key, T the 
 Toeplitz matrix of privacy amplification) from observed statistics. The simulation also
 records what Eve did, so her knowledge can be counted instead of bounded:
 
-* her bits on the sifted key, per position (:data:`EVE_SURE`: she knows Alice's bit, e.g.
-  blinding, intercept-resend in the right basis, PNS on a multi-photon pulse, a Trojan
-  horse read-out; :data:`EVE_GUESS`: a noisy guess, time-shift attack; else nothing);
-* everything Alice said in public: Cascade's disclosed parities and the verification tag,
-  linear functions P x over GF(2) (:func:`satqkd.keys.cascade.parity_rows`);
+* her bits on the sifted key, per position (codes of :func:`eve_codes`): she knows
+  Alice's bit (blinding, intercept-resend in the right basis, PNS on a multi-photon
+  pulse, a Trojan-horse read-out), holds a noisy guess of it, knows or guesses Bob's bit
+  instead (the detector that fired: time shift; intercept-resend on the photon of an
+  entangled pair sent to Bob), or has nothing;
+* everything said in public: Cascade's parities from Alice and replies from Bob, and the
+  verification tag (:func:`satqkd.keys.cascade.parity_rows`);
 * the public seed of T.
+
+Two-way transcript. Write Bob's raw key y = x + e (e the error pattern). Cascade's
+messages are Alice's parities P_r x and Bob's replies P_r y_t, y_t = y + c_t with c_t
+the corrections made so far; each correction ends a BINARY search whose path the earlier
+replies make public, so c_t is public and every message is a function of (P x, e). If
+the reconciliation is correct (Bob ends with y + c = x, which the tag certifies except
+with probability eps_cor), e = c is a function of the messages. So the transcript is
+equivalent to (P x, e), tag included: Bob's replies reveal exactly the error pattern.
+Then (i) Eve's record of Bob's bit is one of Alice's: x_i = y_i + e_i, and a guess g of
+y_i is the guess g + e_i of x_i with the same error rate (:func:`alice_codes`); (ii) where
+her record says nothing, x_i is independent of (e_i, E_i) (Alice's bit is uniform and
+the channel and detectors treat both values alike), so e adds nothing about the other
+bits. With one-way error correction (LDPC) e stays private: her records of Bob's bits
+count as noisy guesses of Alice's.
 
 Let S be the positions Eve knows and U the rest; P_U, T_U the columns of P, T on U.
 Given the transcript, x_U is uniform on an affine coset of ker(P_U) (Alice's bits are
@@ -46,9 +62,13 @@ probability 2^(ell - n), the seed bound with P empty), so
     I(K; E, C) >= ell - |U_g| h(p_up) - |U_0| + rank(P_{U_0})              (eq. E2)
 
 with p_up a Hoeffding upper confidence bound (failure eps) of the realised error rate of
-her guesses (a simulator-only statistic). Bob's Cascade replies (error parities) and her
-own measurement records are left out: every figure here is a lower bound on what she
-knows.
+her guesses (a simulator-only statistic).
+
+What is exact. E1 holds for any linear function in rowspace(P_U) (so it is never more
+than she knows), and it is all she knows when, given her record and e, the bits of U
+are independent with both values possible (each position's event is drawn on its own;
+dead time and afterpulses, which couple neighbouring events, are left out). E2 is a
+bound by nature; the seed and count bounds are bounds.
 
 Verdict. An eps-secret key has I(K; E) <= eps ell + (1 + eps) h(eps / (1 + eps)) <=
 eps ell + 1 (Alicki-Fannes-Winter continuity, Winter, CMP 347, 291 (2016)), and if Eve
@@ -56,25 +76,30 @@ knows one nonzero linear function of K with certainty, the key is at trace dista
 1/2 from ideal. So a claimed key is ``compromised`` when known >= 1, when eq. E2 exceeds
 eps ell + 1, or when her best guess agrees with K more than Hoeffding allows at eps
 (agreement - 1/2 > sqrt(ln(1/eps) / (2 ell))); ``aborted`` when no key was claimed;
-``secure`` otherwise (against the attack simulated, as far as these lower bounds see).
+``secure`` otherwise (against the attack simulated: E1 and her agreement say she holds
+nothing, E2 stays below the bound).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
 from satqkd.keys.finite_key import binary_entropy
 
-__all__ = ["EVE_CODE_NONE", "EveKnowledge", "eve_codes", "knowledge", "honest_knowledge",
-           "gf2_rank", "toeplitz_rows", "verdict", "SECURITY_VERDICTS"]
+__all__ = ["EVE_CODE_BOB", "EVE_CODE_NONE", "SECURITY_VERDICTS", "EveKnowledge", "EveRecord",
+           "alice_codes", "block_knowledge", "disclosed_record", "eve_codes", "gf2_rank", "honest_knowledge", "knowledge",
+           "pass_record", "toeplitz_rows", "verdict"]
 
 #: per-position code of Eve's knowledge on the sifted key (``SiftedKey.eve_z``):
-#: -1 nothing, 0/1 she knows the bit is 0/1, 2/3 she guesses 0/1 (noisy)
+#: -1 nothing, 0/1 she knows Alice's bit is 0/1, 2/3 she guesses 0/1 (noisy);
+#: 4/5 she knows Bob's bit is 0/1, 6/7 she guesses Bob's bit (:func:`alice_codes` turns
+#: the last two into the first, once the error pattern is public)
 EVE_CODE_NONE = -1
+EVE_CODE_BOB = 4  # codes >= this are of Bob's bit
 SECURITY_VERDICTS = ("secure", "aborted", "compromised")
 #: elimination budget in 64-bit word operations (~1 s): beyond it the bounds are used
 EXACT_WORD_OPS = 4.0e8
@@ -83,14 +108,39 @@ SEED_BOUND_BITS = 64
 
 
 def eve_codes(eve_bit: np.ndarray, eve_knows: np.ndarray) -> np.ndarray:
-    """Per-event code of :data:`EVE_CODE_NONE` / bit (sure) / 2 + bit (guess)."""
+    """Per-event code (:data:`EVE_CODE_NONE`; bit, 2 + bit: Alice's bit, sure or guessed;
+    4 + bit, 6 + bit: Bob's) from the engine's ``eve_bit`` and ``eve_knows``
+    (:data:`satqkd.engine.params.EVE_SURE` and siblings)."""
+    from satqkd.engine.params import EVE_GUESS, EVE_GUESS_BOB, EVE_SURE, EVE_SURE_BOB
+
     b = np.asarray(eve_bit, dtype=np.int8)
     k = np.asarray(eve_knows, dtype=np.int8)
     out = np.full(b.shape, EVE_CODE_NONE, dtype=np.int8)
     ok = b >= 0
-    out[ok & (k == 1)] = b[ok & (k == 1)]
-    out[ok & (k == 0)] = 2 + b[ok & (k == 0)]
+    for knows, base in ((EVE_SURE, 0), (EVE_GUESS, 2), (EVE_SURE_BOB, 4), (EVE_GUESS_BOB, 6)):
+        m = ok & (k == knows)
+        out[m] = base + b[m]
     return out
+
+
+def alice_codes(codes: np.ndarray, alice: np.ndarray, bob: np.ndarray | None,
+                errors_public: bool) -> np.ndarray:
+    """Eve's codes as knowledge of Alice's bits only (codes -1..3).
+
+    ``errors_public``: the error pattern e = alice + bob (``bob`` Bob's raw key) is public
+    (a correct two-way reconciliation, module docstring): her sure or guessed bit of Bob's
+    becomes one of Alice's, xor e. Otherwise it is a noisy guess of Alice's bit."""
+    c = np.array(codes, dtype=np.int8, copy=True)
+    of_bob = c >= EVE_CODE_BOB
+    if not of_bob.any():
+        return c
+    bit = (c[of_bob] - EVE_CODE_BOB) & 1
+    if errors_public:
+        e = (np.asarray(alice, dtype=np.uint8) ^ np.asarray(bob, dtype=np.uint8))[of_bob]
+        c[of_bob] = (c[of_bob] - EVE_CODE_BOB - bit) + (bit ^ e)  # sure stays sure
+    else:
+        c[of_bob] = 2 + bit
+    return c
 
 
 @numba.njit(cache=True)
@@ -142,20 +192,28 @@ def gf2_rank(rows: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
-def _toeplitz_rows_kernel(seed, n, cols, out):
+def _toeplitz_rows_kernel(seed, n, cols, out_cols, out):
     for i in range(out.shape[0]):
         for u in range(cols.shape[0]):
             if seed[i - cols[u] + n - 1]:
-                out[i, u >> 6] |= np.uint64(1) << np.uint64(u & 63)
+                c = out_cols[u]
+                out[i, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
 
 
-def toeplitz_rows(seed: np.ndarray, n: int, m: int, cols: np.ndarray) -> np.ndarray:
+def toeplitz_rows(seed: np.ndarray, n: int, m: int, cols: np.ndarray,
+                  out_cols: np.ndarray | None = None, width: int | None = None) -> np.ndarray:
     """Rows of the m x n Toeplitz matrix T[i, j] = seed[i - j + n - 1], restricted to the
-    columns ``cols`` (packed, column u of the output = key position cols[u])."""
+    columns ``cols`` (packed; key position cols[u] goes to column ``out_cols[u]``, by
+    default u), over ``width`` columns (default: just enough)."""
     cols = np.ascontiguousarray(cols, dtype=np.int64)
-    out = np.zeros((m, (cols.size + 63) // 64), np.uint64)
+    out_cols = (np.arange(cols.size, dtype=np.int64) if out_cols is None
+                else np.ascontiguousarray(out_cols, dtype=np.int64))
+    n_cols = int(out_cols.max()) + 1 if out_cols.size else 0
+    if width is not None:
+        n_cols = max(n_cols, int(width))
+    out = np.zeros((m, (n_cols + 63) // 64), np.uint64)
     if m and cols.size:
-        _toeplitz_rows_kernel(np.ascontiguousarray(seed, dtype=np.uint8), n, cols, out)
+        _toeplitz_rows_kernel(np.ascontiguousarray(seed, dtype=np.uint8), n, cols, out_cols, out)
     return out
 
 
@@ -213,6 +271,8 @@ def knowledge(alice: np.ndarray, codes: np.ndarray, public_rows, final_key: np.n
     """
     alice = np.ascontiguousarray(alice, dtype=np.uint8)
     codes = np.asarray(codes, dtype=np.int8)
+    if codes.size and codes.max() >= EVE_CODE_BOB:
+        raise ValueError("knowledge() takes codes of Alice's bits (see alice_codes)")
     n = alice.size
     sure = (codes == 0) | (codes == 1)
     guess = codes >= 2
@@ -279,3 +339,130 @@ def knowledge(alice: np.ndarray, codes: np.ndarray, public_rows, final_key: np.n
     agreement = float(np.mean(k_hat == final_key))
     sec = verdict(ell, known, info, agreement, eps_sec)
     return EveKnowledge(int(known), info, agreement, method, sec, n_sure, n_guess, fail)
+
+
+# --------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class EveRecord:
+    """What Eve holds of one reconciled pass, kept until its key is hashed (a pass, or a
+    pooled finite-key block closed later): her code per sifted bit (:func:`eve_codes`)
+    and what was said in public about the pass, as the rows it takes to rebuild it.
+
+    ``transcript``: Cascade's disclosures (:func:`satqkd.keys.cascade.cascade_reconcile`
+    with ``transcript=True``), None when the reconciliation left none (LDPC: only the
+    count ``ec_bits`` of its syndrome bits is known, and only the bounds apply).
+    ``tag_seed``/``tag_bits``: the public Toeplitz seed and length of the verification tag.
+    """
+
+    codes: np.ndarray = field(repr=False)  # int8 per sifted bit
+    ec_bits: int = 0  # Alice's public error-correction bits (lambda_A)
+    transcript: np.ndarray | None = field(default=None, repr=False)
+    frame_bits: int = 0
+    cascade_seed: int = 0
+    tag_seed: np.ndarray | None = field(default=None, repr=False)
+    tag_bits: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.codes.size)
+
+    @property
+    def n_public(self) -> int:
+        return int(self.ec_bits) + (int(self.tag_bits) if self.tag_seed is not None else 0)
+
+    @property
+    def rows_known(self) -> bool:
+        """Every public function of the pass is available as a row (else: bounds only)."""
+        return self.ec_bits == 0 or self.transcript is not None
+
+    def rows(self, col_of: np.ndarray, width: int) -> np.ndarray:
+        """The pass's public linear functions of Alice's key, packed over ``width``
+        columns; ``col_of[y]`` the column of the pass's position y (-1: left out)."""
+        from satqkd.keys.cascade import transcript_rows
+
+        words = (int(width) + 63) // 64
+        parts = [np.zeros((0, words), np.uint64)]
+        if self.transcript is not None and self.transcript.shape[0]:
+            parts.append(transcript_rows(self.transcript, self.frame_bits, self.cascade_seed,
+                                         self.n, col_of, width))
+        if self.tag_seed is not None and self.tag_bits:
+            cols = np.flatnonzero(col_of >= 0)
+            parts.append(toeplitz_rows(self.tag_seed, self.n, self.tag_bits, cols,
+                                       col_of[cols], width))
+        return np.concatenate(parts)
+
+    def to_arrays(self) -> dict:
+        """Plain arrays (for an ``np.savez`` file; :meth:`from_arrays` reads them back)."""
+        rec = (np.zeros((0, 5), np.int32) if self.transcript is None
+               else np.asarray(self.transcript, dtype=np.int32))
+        tag = (np.zeros(0, np.uint8) if self.tag_seed is None
+               else np.packbits(np.asarray(self.tag_seed, dtype=np.uint8)))
+        return {"eve_codes": np.asarray(self.codes, dtype=np.int8), "eve_transcript": rec,
+                "eve_tag_seed": tag,
+                "eve_ints": np.array([self.ec_bits, self.transcript is not None,
+                                      self.frame_bits, self.tag_bits,
+                                      -1 if self.tag_seed is None else len(self.tag_seed)],
+                                     np.int64),
+                "eve_cascade_seed": np.array([self.cascade_seed], np.uint64)}
+
+    @classmethod
+    def from_arrays(cls, z) -> "EveRecord":
+        ec_bits, has_rec, frame_bits, tag_bits, tag_len = (int(v) for v in z["eve_ints"])
+        tag = None if tag_len < 0 else np.unpackbits(z["eve_tag_seed"])[:tag_len]
+        return cls(np.asarray(z["eve_codes"], dtype=np.int8), ec_bits,
+                   np.asarray(z["eve_transcript"], dtype=np.int64) if has_rec else None,
+                   frame_bits, int(z["eve_cascade_seed"][0]), tag, tag_bits)
+
+
+def pass_record(codes: np.ndarray, ec=None, ver=None, alice: np.ndarray | None = None,
+                bob: np.ndarray | None = None) -> EveRecord:
+    """Eve's record of a pass reconciled by ``ec`` (Cascade or LDPC result, or None)
+    and verified by ``ver`` (:class:`satqkd.keys.verification.VerificationResult` or None).
+
+    ``codes``: :func:`eve_codes` per sifted bit; ``alice``, ``bob``: both raw keys, needed
+    when she has records of Bob's bits (:func:`alice_codes`): a correct Cascade run (Bob
+    ends with Alice's key) makes the error pattern public."""
+    transcript = getattr(ec, "transcript", None) if ec is not None else None
+    codes = np.asarray(codes, dtype=np.int8)
+    if codes.size and codes.max() >= EVE_CODE_BOB:
+        if alice is None or bob is None:
+            raise ValueError("records of Bob's bits need both raw keys")
+        public = transcript is not None and np.array_equal(ec.bob_corrected, alice)
+        codes = alice_codes(codes, alice, bob, public)
+    return EveRecord(codes,
+                     int(ec.leaked_bits) if ec is not None else 0, transcript,
+                     int(getattr(ec, "frame_bits", 0)), int(getattr(ec, "seed", 0)),
+                     ver.seed if ver is not None and ver.seed is not None else None,
+                     int(ver.tag_bits) if ver is not None and ver.seed is not None else 0)
+
+
+def disclosed_record(alice: np.ndarray) -> EveRecord:
+    """A pass whose raw key Alice disclosed (a pooled pass that could not be reconciled):
+    Eve knows every bit."""
+    return EveRecord(np.asarray(alice, dtype=np.int8))
+
+
+def block_knowledge(alice: np.ndarray, records: list[EveRecord], final_key: np.ndarray | None,
+                    pa_seed: np.ndarray | None, eps_sec: float, rng: np.random.Generator,
+                    exact_word_ops: float = EXACT_WORD_OPS) -> EveKnowledge:
+    """Eve's knowledge of the key hashed from the concatenation ``alice`` of the passes
+    of ``records`` (one pass, or a pooled block): :func:`knowledge` with her codes joined
+    and the passes' public rows side by side (each pass's functions touch its own bits
+    only; the PA seed spans all)."""
+    codes = (np.concatenate([r.codes for r in records]) if records
+             else np.zeros(0, np.int8))
+    offsets = np.cumsum([0] + [r.n for r in records])
+    if offsets[-1] != np.asarray(alice).size:
+        raise ValueError("Eve's records do not cover the key")
+
+    def public_rows(col_of):
+        width = int(col_of.max()) + 1 if col_of.size else 0
+        parts = [np.zeros((0, (width + 63) // 64), np.uint64)]
+        for r, off in zip(records, offsets[:-1]):
+            parts.append(r.rows(col_of[off:off + r.n], width))
+        return np.concatenate(parts)
+
+    known = all(r.rows_known for r in records)
+    return knowledge(alice, codes, public_rows if known else None, final_key, pa_seed, eps_sec,
+                     rng, n_public=sum(r.n_public for r in records),
+                     exact_word_ops=exact_word_ops)

@@ -62,7 +62,8 @@ from satqkd.keys.reconcile import ERROR_CORRECTIONS, reconcile
 from satqkd.keys.privacy_amplification import privacy_amplification, toeplitz_seed
 from satqkd.keys.sifting import DecoyCounts, SiftedKey, accumulate_counts, sift
 from satqkd.keys.verification import verify_keys
-from satqkd.keys.eve import EveKnowledge, honest_knowledge, knowledge, toeplitz_rows
+from satqkd.keys.eve import (EveKnowledge, EveRecord, alice_codes, block_knowledge,
+                             disclosed_record, honest_knowledge, knowledge, pass_record)
 
 
 @dataclass(frozen=True)
@@ -236,22 +237,9 @@ def _eve_knowledge(sk: SiftedKey, ec, ver, final_key, seed, params: KeyParameter
     public randomness, so the protocol's draws are unchanged by it."""
     if sk.eve_z is None:
         return None
-    n = sk.sifted_bits
-    transcript = getattr(ec, "transcript", None) if ec is not None else None
-    n_public = (int(ec.leaked_bits) if ec is not None else 0) + (ver.tag_bits if ver else 0)
-
-    def public_rows(col_of):
-        cols = np.flatnonzero(col_of >= 0)  # positions in column order
-        from satqkd.keys.cascade import parity_rows
-
-        parts = [parity_rows(ec, n, col_of)]
-        if ver is not None and ver.seed is not None:
-            parts.append(toeplitz_rows(ver.seed, n, ver.tag_bits, cols))
-        return np.concatenate(parts)
-
-    return knowledge(sk.alice_z, sk.eve_z, public_rows if transcript is not None else None,
-                     final_key, seed, params.eps_sec, np.random.default_rng(rng.integers(2**63)),
-                     n_public=n_public)
+    record = pass_record(sk.eve_z, ec, ver, sk.alice_z, sk.bob_z)
+    return block_knowledge(sk.alice_z, [record], final_key, seed,
+                           params.eps_sec, np.random.default_rng(rng.integers(2**63)))
 
 
 def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
@@ -288,7 +276,8 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
         ec_leak = int(ec.leaked_bits) if ec is not None else 0
         reply = int(ec.reply_bits) if ec is not None else 0
         if eve is None and sk.eve_z is not None:  # an attacked pass that claimed no key
-            eve = knowledge(sk.alice_z, sk.eve_z, None, None, None, params.eps_sec, rng)
+            eve = knowledge(sk.alice_z, alice_codes(sk.eve_z, sk.alice_z, sk.bob_z, False),
+                            None, None, None, params.eps_sec, rng)
         return PassKeys(n, qz, qber_x, qber_z_true, c, bounds, ec_leak, tag_bits,
                         ec_leak + reply + tag_bits, eff, secret, reason, ka, kb, asym,
                         reply, *eps, eve)
@@ -350,6 +339,8 @@ class ReconciledPass:
     ec_efficiency: float
     # expected single-photon Z pulses (Y_1's denominator, declared Trojan-horse leak only)
     single_photon_trials: float | None = None
+    #: simulator only: Eve's record of the pass until the block closes (None: no eavesdropper)
+    eve: EveRecord | None = None
 
     @property
     def sifted_bits(self) -> int:
@@ -371,16 +362,20 @@ def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Genera
     n = sk.sifted_bits
     a = np.ascontiguousarray(sk.alice_z, dtype=np.uint8)
     trials = single_photon_trials
+    attacked = sk.eve_z is not None
 
     def disclosed(lam_a, lam_b, qz=float("nan"), eff=float("nan")):
-        return ReconciledPass(c, a, a, int(lam_a) + n, int(lam_b), False, True, qz, eff, trials)
+        return ReconciledPass(c, a, a, int(lam_a) + n, int(lam_b), False, True, qz, eff, trials,
+                              disclosed_record(a) if attacked else None)
 
     if n == 0:
-        return ReconciledPass(c, a, a, 0, 0, False, False, float("nan"), float("nan"), trials)
+        return ReconciledPass(c, a, a, 0, 0, False, False, float("nan"), float("nan"), trials,
+                              pass_record(sk.eve_z) if attacked else None)
     qber_x = c.qber_x
     if not np.isfinite(qber_x) or qber_x > params.qber_threshold or params.detector_mismatch:
         return disclosed(0, 0)
-    ec = _reconcile(a, sk.bob_z, max(qber_x, params.min_qber_estimate), params, rng)
+    ec = _reconcile(a, sk.bob_z, max(qber_x, params.min_qber_estimate), params, rng,
+                    transcript=attacked)
     qz, eff = ec.errors_corrected / n, ec.efficiency()
     if ec.leaked_bits >= n:
         return disclosed(ec.leaked_bits, ec.reply_bits, qz, eff)
@@ -388,7 +383,8 @@ def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Genera
     if not ver.ok:
         return disclosed(ec.leaked_bits + ver.tag_bits, ec.reply_bits, qz, eff)
     return ReconciledPass(c, a, ec.bob_corrected, int(ec.leaked_bits), int(ec.reply_bits),
-                          True, False, qz, eff, trials)
+                          True, False, qz, eff, trials,
+                          pass_record(sk.eve_z, ec, ver, a, sk.bob_z) if attacked else None)
 
 
 def finish_block(parts: list[ReconciledPass], intensities, probabilities,
@@ -423,10 +419,18 @@ def finish_block(parts: list[ReconciledPass], intensities, probabilities,
     empty = np.zeros(0, dtype=np.uint8)
     tags = k * math.ceil(math.log2(1.0 / params.eps_cor))
 
-    def done(reason, bounds=None, secret=0, ka=empty, kb=empty):
+    records = [p.eve for p in parts]
+    attacked = any(r is not None for r in records)
+    if attacked and any(r is None for r in records):
+        raise ValueError("a pooled block mixes passes with and without Eve's record")
+
+    def done(reason, bounds=None, secret=0, ka=empty, kb=empty, eve=None):
+        if eve is None and attacked:  # no key claimed: her sifted bits only
+            eve = block_knowledge(np.concatenate([p.alice for p in parts]), records, None,
+                                  None, params.eps_sec, rng)
         return PassKeys(n, qber_z, qber_x, qber_z_true, c, bounds, lam_a, tags,
                         lam_a + lam_b + tags, eff, secret, reason, ka, kb, float("nan"),
-                        lam_b, *eps)
+                        lam_b, *eps, eve)
 
     if c.n_x.sum() == 0:
         return done(ABORT_NO_TEST)
@@ -449,7 +453,11 @@ def finish_block(parts: list[ReconciledPass], intensities, probabilities,
     final = privacy_amplification(np.stack([alice, bob]), fk.length, seed)
     ka = np.packbits(final[0]) if params.keep_keys else empty
     kb = np.packbits(final[1]) if params.keep_keys else empty
-    return done("", fk, fk.length, ka, kb)
+    eve = None
+    if attacked:  # Eve's coins: a child drawn after the block's public randomness
+        eve = block_knowledge(alice, records, final[0], seed, params.eps_sec,
+                              np.random.default_rng(rng.integers(2**63)))
+    return done("", fk, fk.length, ka, kb, eve)
 
 
 # --------------------------------------------------------------------------- key files

@@ -30,7 +30,7 @@ import pandas as pd
 
 from satqkd import config
 from satqkd.keys.finite_key import ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_POOLED, ABORT_TOO_SHORT
-from satqkd.keys.eve import honest_knowledge
+from satqkd.keys.eve import EveRecord, honest_knowledge
 from satqkd.keys.postprocess import ReconciledPass, finish_block, write_keys
 from satqkd.keys.sifting import DecoyCounts
 from satqkd.mission import parameters, store
@@ -65,13 +65,13 @@ def pooled_scalars(part: ReconciledPass) -> dict:
 
 
 def pooled_eve_scalars(attacked: bool, secret_bits: int) -> dict:
-    """Eve's columns for a pooled pass or block. Her knowledge is computed per pass only:
-    under an attack a pooled block's is not computed (``security = "unknown"``)."""
+    """Eve's columns for a pass of a pooled block before it closes: it claims no key of its
+    own (her knowledge of the block's key is reported on the closing pass)."""
     if not attacked:
         return honest_knowledge(secret_bits).scalars()
-    return {"eve_known_bits": -1, "eve_information_bits": float("nan"),
-            "eve_key_agreement": float("nan"), "eve_knowledge_method": "not-computed",
-            "security": "unknown" if secret_bits > 0 else "aborted"}
+    return {"eve_known_bits": 0, "eve_information_bits": 0.0,
+            "eve_key_agreement": float("nan"), "eve_knowledge_method": "pooled",
+            "security": "aborted"}
 
 
 def encode_reconciled(part: ReconciledPass) -> bytes:
@@ -85,7 +85,8 @@ def encode_reconciled(part: ReconciledPass) -> bytes:
                            np.int64),
              floats=np.array([part.qber_z, part.ec_efficiency,
                               np.nan if part.single_photon_trials is None
-                              else part.single_photon_trials]))
+                              else part.single_photon_trials]),
+             **(part.eve.to_arrays() if part.eve is not None else {}))
     return buf.getvalue()
 
 
@@ -98,7 +99,8 @@ def decode_reconciled(data: bytes) -> ReconciledPass:
     return ReconciledPass(DecoyCounts(c[0], c[1], c[2], c[3]),
                           np.unpackbits(z["alice"])[:n], np.unpackbits(z["bob"])[:n],
                           lam_a, lam_b, bool(verified), bool(disclosed), qz, eff,
-                          None if np.isnan(trials) else trials)
+                          None if np.isnan(trials) else trials,
+                          EveRecord.from_arrays(z) if "eve_codes" in z else None)
 
 
 def reconciled_path(out_dir: Path, pass_id: str) -> Path:
@@ -181,8 +183,9 @@ def close_blocks(out_dir: Path, cfg: config.MissionConfig, pass_ids: Sequence[st
         overrides[closing].update({
             k: s[k] for k in ("secret_bits", "abort_reason", "eps_sec", "eps_cor",
                               "vacuum_credited", "s_z0", "s_z1", "s_x1", "v_x1", "phi_z")})
-        overrides[closing].update(pooled_eve_scalars(cfg.eavesdropper.kind != "none",
-                                                     keys.secret_bits))
+        overrides[closing].update(  # Eve's knowledge of the block's key (keys.eve)
+            {k: s[k] for k in ("eve_known_bits", "eve_information_bits", "eve_key_agreement",
+                               "eve_knowledge_method", "security")})
         overrides[closing].update(block_passes=len(group), block_sifted_bits=keys.sifted_bits,
                                   block_leaked_bits=keys.leaked_bits,
                                   block_qber_x=keys.qber_x)

@@ -101,15 +101,16 @@ PASS_VARIABLES: dict[str, tuple[str | None, str, dict]] = {
                      "(a pooled block's on its closing pass)", {}),
     "eps_cor": ("1", "correctness failure probability charged to the pass", {}),
     "eve_known_bits": ("bit", "linear functions of the final key the simulated eavesdropper "
-                              "knows with certainty (lower bound; -1: not computed)", {}),
+                              "knows with certainty (a pooled block's on its closing pass)", {}),
     "eve_information_bits": ("bit", "lower bound on the simulated eavesdropper's information "
                                     "on the final key", {}),
     "eve_key_agreement": ("1", "bit agreement of the eavesdropper's best guess with the final key",
                           {}),
     "eve_knowledge_method": (None, "how eve_known_bits was obtained (none, exact, seed-bound, "
-                                   "count-bound, not-computed)", {}),
-    "security": (None, "simulator's verdict on the claimed key: secure, aborted or compromised "
-                       "(unknown: pooled block under attack)", {}),
+                                   "count-bound; pooled: the block's key is on its closing "
+                                   "pass)", {}),
+    "security": (None, "simulator's verdict on the claimed key: secure, aborted or compromised",
+                 {}),
     "reconciliation_disclosed": (None, "reconciliation failed: the pass's raw key was disclosed",
                                  {"flag_values": np.array([0, 1], np.int8),
                                   "flag_meanings": "reconciled disclosed"}),

@@ -207,9 +207,11 @@ def simulate_window(task: WindowTask):
                              detector_mismatch=st_a.detector.mismatched or (
                                  st_b is not None and st_b.detector.mismatched))
     flip_key, flip_test = bbm92_flips(source, ra, rb, KEY, TEST)
-    sifted = sift_bbm92(result.coincidences, KEY, TEST, flip_key, flip_test)
+    sifted = sift_bbm92(result.coincidences, KEY, TEST, flip_key, flip_test,
+                        eve=result.eve_record)  # Eve's per-photon record (None: no attack)
     keys = process_bbm92(sifted.key_a, sifted.key_b, sifted.test_a, sifted.test_b, params,
-                         np.random.default_rng(s_keys), chsh_s=chsh_s, chsh_sigma=chsh_sigma)
+                         np.random.default_rng(s_keys), chsh_s=chsh_s, chsh_sigma=chsh_sigma,
+                         eve=sifted.eve_key)
     scalars = keys.scalars()
     if protocol == "chsh":  # no matching bases: no key, no QBER
         scalars.update(secret_bits=0, abort_reason=ABORT_BELL_ONLY, sifted_bits=0,
