@@ -25,11 +25,12 @@ import xarray as xr
 from satqkd import config
 from satqkd.channel.link_budget import link_budget
 from satqkd.channel.params import LinkParameters
+from satqkd.channel.radiation import dark_count_rate_in_orbit_hz
 from satqkd.mission import parameters
 from satqkd.mission.parameters import Ends
 from satqkd.mission.seeds import aos_seconds
 
-__all__ = ["Link", "Downlink", "LINKS", "link_for", "pass_epoch_s", "physical_loss_db"]
+__all__ = ["Link", "Downlink", "Uplink", "LINKS", "link_for", "pass_epoch_s", "physical_loss_db"]
 
 
 def pass_epoch_s(geometry: xr.Dataset) -> float | None:
@@ -96,10 +97,38 @@ class Downlink(Link):
         return link_budget(geometry, params, rng, **options)
 
 
+class Uplink(Link):
+    """Ground to satellite: the station sends, the satellite receives.
+
+    The station's ``[stations.transmitter]`` and ``[stations.source]`` send; the
+    satellite's ``[satellites.receiver]`` and ``[satellites.detector]`` receive, the
+    detectors' dark counts grown by radiation damage up to the pass
+    (:func:`satqkd.channel.radiation.dark_count_rate_in_orbit_hz`).
+    """
+
+    direction = "uplink"
+
+    def ends(self, sat: config.Satellite, station: config.Station,
+             epoch_s: float | None = None) -> Ends:
+        det = sat.detector
+        days = 0.0
+        if epoch_s is not None and det.launch is not None:
+            # a validated mission has no pass before launch; a synthetic one (warm-up) may
+            days = max((epoch_s - det.launch.timestamp()) / 86400.0, 0.0)
+        dark = dark_count_rate_in_orbit_hz(det.dark_count_rate, det.dark_count_growth_hz_per_day,
+                                           days)
+        return Ends(station.transmitter, station.source, sat.receiver.aperture_m, sat.receiver,
+                    det, dark)
+
+    def channel(self, geometry: xr.Dataset, params: LinkParameters, rng: np.random.Generator,
+                **options) -> xr.Dataset:
+        return link_budget(geometry, params, rng, direction="uplink", **options)
+
+
 #: ``[mission] direction`` -> link.
-LINKS: dict[str, type[Link]] = {cls.direction: cls for cls in (Downlink,)}
+LINKS: dict[str, type[Link]] = {cls.direction: cls for cls in (Downlink, Uplink)}
 
 
 def link_for(cfg: config.MissionConfig) -> Link:
     """The link of a mission (``[mission] direction``, downlink by default)."""
-    return LINKS[getattr(cfg.mission, "direction", "downlink")]()
+    return LINKS[cfg.mission.direction]()

@@ -105,6 +105,8 @@ def link_parameters(
             night_sun_elevation_deg=cfg.mission.night_sun_elevation_deg,
             night_sky_radiance=station.sky.night_sky_radiance,
             light_pollution_factor=station.sky.light_pollution_factor,
+            earth_albedo=station.sky.earth_albedo,
+            ground_light_radiance=station.sky.ground_light_radiance,
         ),
     )
 

@@ -226,7 +226,8 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         "step_s": cfg.mission.step_s,
         "finite_key_block": str(cfg.keys.block),
         "fidelity": cfg.mission.fidelity,
-    }, intensities=[list(s.source.intensities) for s in cfg.satellites],
+    }, intensities=[list(link.ends(sat, st).source.intensities)  # the sending ends' sources
+                    for sat in cfg.satellites for st in cfg.stations],
         progress=(lambda done, total: progress("merge", done, total)) if progress else None,
         overrides=overrides)
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
