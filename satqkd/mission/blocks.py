@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from satqkd import config
-from satqkd.keys.finite_key import ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_POOLED, ABORT_TOO_SHORT
+from satqkd.keys.finite_key import (ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_POOLED, ABORT_SUNLIT,
+                                    ABORT_TOO_SHORT)
 from satqkd.keys.eve import honest_knowledge
 from satqkd.keys.postprocess import ReconciledPass, finish_block, write_keys
 from satqkd.keys.sifting import DecoyCounts
@@ -39,7 +40,7 @@ from satqkd.mission.links import link_for
 from satqkd.mission.seeds import aos_seconds, pass_seed
 
 #: Passes in which no QKD ran: they belong to no block.
-NO_QKD = (ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_TOO_SHORT)
+NO_QKD = (ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_SUNLIT, ABORT_TOO_SHORT)
 RECONCILED_SUFFIX = ".rkey"
 
 

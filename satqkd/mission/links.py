@@ -30,7 +30,8 @@ from satqkd.mission import parameters
 from satqkd.mission.parameters import Ends
 from satqkd.mission.seeds import aos_seconds
 
-__all__ = ["Link", "Downlink", "Uplink", "LINKS", "link_for", "pass_epoch_s", "physical_loss_db"]
+__all__ = ["Link", "Downlink", "Uplink", "LINKS", "link_for", "pass_epoch_s", "physical_loss_db",
+           "shadow_only", "idle_reason"]
 
 
 def pass_epoch_s(geometry: xr.Dataset) -> float | None:
@@ -76,11 +77,44 @@ class Link(ABC):
         """The pass's geometry plus its per-second link budget (``rng``: the pass's channel
         stream; ``fading_slot_s``: sub-second fading samples, if the protocol uses them)."""
         params = self.parameters(cfg, sat, station, pass_epoch_s(geometry))
-        return self.channel(geometry, params, rng, cloud_series=station.clouds.file,
-                            fading_slot_s=fading_slot_s,
-                            # one weather chain per station over the mission (same on every worker)
-                            cloud_chain=(cfg.mission.seed, cfg.mission.start.timestamp(),
-                                         cfg.mission.end.timestamp()))
+        ds = self.channel(geometry, params, rng, cloud_series=station.clouds.file,
+                          fading_slot_s=fading_slot_s,
+                          # one weather chain per station over the mission (same on every worker)
+                          cloud_chain=(cfg.mission.seed, cfg.mission.start.timestamp(),
+                                       cfg.mission.end.timestamp()))
+        ds.attrs["operate_when_sunlit"] = int(cfg.channel.operate_when_sunlit)
+        return ds if cfg.channel.operate_when_sunlit else shadow_only(ds)
+
+
+def shadow_only(link: xr.Dataset) -> xr.Dataset:
+    """The link operating only while the satellite is in Earth's shadow.
+
+    Missions that exchange photons only in eclipse (QEYSSat's plan: no sunlight on the
+    payload, a dark Earth below) set ``[channel] operate_when_sunlit = false``; sunlit
+    seconds then get ``operating`` False and transmittance 0, as night-only operation
+    does to daylight seconds (the loss terms stay the physical ones).
+    """
+    operating = link["operating"].values & ~link["sunlit"].values.astype(bool)
+    return link.assign(
+        operating=("time", operating, {
+            **link["operating"].attrs,
+            "long_name": "link operating (night, or daylight operation allowed; satellite in "
+                         "Earth's shadow)"}),
+        transmittance=("time", np.where(operating, link["transmittance"].values, 0.0),
+                       link["transmittance"].attrs))
+
+
+def idle_reason(link: xr.Dataset) -> str:
+    """Why a link that operates in no second of its pass was idle.
+
+    ``"sunlit"``: some seconds were dark enough at the station but the satellite was
+    sunlit in all of them (shadow-only operation); else ``"daylight"`` (the Sun above
+    the night threshold at the station, night-only operation).
+    """
+    dark = (np.ones(link.sizes["time"], bool) if link.attrs.get("operate_in_daylight", 0)
+            else link["night"].values.astype(bool) if "night" in link
+            else np.zeros(link.sizes["time"], bool))
+    return "sunlit" if dark.any() and not link.attrs.get("operate_when_sunlit", 1) else "daylight"
 
 
 class Downlink(Link):

@@ -29,7 +29,7 @@ from satqkd.keys.sifting import concatenate_sifted, sift
 from satqkd.mission import blocks, parameters
 from satqkd.mission.execute import tune_allocator
 from satqkd.mission.fidelity import counts_level_pass
-from satqkd.mission.links import Link, link_for, pass_epoch_s, physical_loss_db
+from satqkd.mission.links import Link, idle_reason, link_for, pass_epoch_s, physical_loss_db
 from satqkd.mission.protocols.base import Protocol, satellite_indices, station_indices
 from satqkd.mission.seeds import aos_seconds, pass_seed
 from satqkd.mission.tasks import PassOutput, PassTask, expected_cost
@@ -118,9 +118,10 @@ class DecoyBB84(Protocol):
         reconciled = None
         operating = operating_s & (var["cloud_clear"].values > 0)
         if not operating.any():
-            # Nobody runs QKD in daylight (night-only operation) or under full overcast.
+            # Nobody runs QKD in daylight (night-only operation), while the satellite is
+            # sunlit (shadow-only operation) or under full overcast.
             reason = ("too_short" if n == 0 else
-                      "daylight" if not operating_s.any() else "overcast")
+                      idle_reason(ds) if not operating_s.any() else "overcast")
             counts = np.zeros((n, len(source.intensities), 2, 2, 2), dtype=np.int64)
             doubles = np.zeros((n, len(source.intensities)), dtype=np.int64)
             keys = process_sifted(sift(empty_events(), len(source.intensities)), source.intensities,

@@ -32,7 +32,7 @@ from satqkd.engine.pairs import (
     single_downlink_pass,
 )
 from satqkd.keys.bbm92 import BBM92Parameters, process_bbm92
-from satqkd.mission.links import Link, link_for, pass_epoch_s, physical_loss_db
+from satqkd.mission.links import Link, idle_reason, link_for, pass_epoch_s, physical_loss_db
 from satqkd.mission.parameters import Ends
 from satqkd.mission.protocols.base import Protocol, satellite_indices, station_indices
 from satqkd.mission.seeds import aos_seconds, pass_seed
@@ -233,7 +233,8 @@ def simulate_window(task: WindowTask, link: Link | None = None) -> PassOutput:
         scalars.update(secret_bits=0, abort_reason=ABORT_BELL_ONLY, sifted_bits=0,
                        qber_z=float("nan"), qber_x=float("nan"))
     if not on.any():
-        scalars["abort_reason"] = "daylight" if not link_a["operating"].values.any() else "overcast"
+        scalars["abort_reason"] = (idle_reason(link_a) if not link_a["operating"].values.any()
+                                   else "overcast")
 
     ds = xr.Dataset(coords={"time": geo["time"]})
     for var in ("lat", "lon", "altitude"):  # the sub-satellite track: CF coordinates of passes.nc
