@@ -305,3 +305,11 @@ def test_idle_reason_names_the_shadow_gate():
     ds = ds.assign(night=("time", np.zeros(n, bool)))
     ds.attrs["operate_when_sunlit"] = 0
     assert links.idle_reason(ds) == "daylight"
+
+
+def test_calibrate_refuses_an_uplink(write_mission):
+    from satqkd.mission.calibrate import modelled_pass
+
+    mission = write_mission(("seed = 20161219", 'seed = 20161219\ndirection = "uplink"'))
+    with pytest.raises(InputError, match="mission.direction: satqkd calibrate fits a downlink"):
+        modelled_pass(mission)
