@@ -150,7 +150,11 @@ class Mission:
                              "windows: use run()")
         task = self._task(which)
         ds = simulate_pass(task).dataset
-        intensities = task.cfg.satellites[task.satellite_index].source.intensities
+        from satqkd.mission.links import link_for
+
+        intensities = link_for(task.cfg).ends(task.cfg.satellites[task.satellite_index],
+                                              task.cfg.stations[task.station_index]
+                                              ).source.intensities
         values, attrs = cf.intensity_coordinate([intensities], len(intensities))
         coords = {"intensity": ("intensity", values, attrs)}
         for dim in ("alice_basis", "bob_basis", "error"):

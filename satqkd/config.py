@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import re
 import tomllib
 import typing
 from datetime import datetime, timezone
@@ -97,6 +98,8 @@ class MissionSection(Section):
     seed: int = Field(0, ge=0)
     min_elevation_deg: float = Field(10.0, ge=0.0, lt=90.0)
     protocol: Literal["decoy-bb84", "bbm92", "e91"] = "decoy-bb84"
+    # who sends: the satellite ("downlink") or the ground station ("uplink"); satqkd/mission/links.py
+    direction: Literal["downlink", "uplink"] = "downlink"
     night_sun_elevation_deg: float = Field(-12.0, ge=-90.0, le=0.0)
     # "bits": photon-level events, real error correction and privacy amplification;
     # "counts": per-slot tallies from the engine's exact law, key length from the counts
@@ -283,6 +286,9 @@ class Satellite(Section):
     transmitter: Transmitter = Field(default_factory=Transmitter)
     source: Source = Field(default_factory=Source)
     pair_source: PairSourceSection = Field(default_factory=PairSourceSection)
+    # the receiving end of an uplink ([mission] direction = "uplink")
+    receiver: "SatelliteReceiver" = Field(default_factory=lambda: SatelliteReceiver())
+    detector: "SatelliteDetector" = Field(default_factory=lambda: SatelliteDetector())
 
     @model_validator(mode="after")
     def _one_orbit(self) -> "Satellite":
@@ -437,6 +443,10 @@ class SkySection(Section):
 
     light_pollution_factor: float = Field(1.0, ge=0.0, le=1.0e4)
     night_sky_radiance: float | None = Field(None, ge=0.0, le=1.0)
+    # seen from orbit by an uplink receiver: Lambertian albedo of the ground around the
+    # station, and its artificial night light (W m^-2 sr^-1 nm^-1)
+    earth_albedo: float = Field(0.3, ge=0.0, le=1.0)
+    ground_light_radiance: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class Station(Section):
@@ -453,6 +463,9 @@ class Station(Section):
     turbulence: TurbulenceSection = Field(default_factory=TurbulenceSection)
     clouds: CloudsSection = Field(default_factory=CloudsSection)
     sky: SkySection = Field(default_factory=SkySection)
+    # the sending end of an uplink ([mission] direction = "uplink")
+    transmitter: Transmitter = Field(default_factory=Transmitter)
+    source: Source = Field(default_factory=Source)
 
     @model_validator(mode="after")
     def _obscuration(self) -> "Station":
@@ -462,10 +475,48 @@ class Station(Section):
         return self
 
 
+# ------------------------------------------------------------- the satellite as receiver
+#: Dark-count growth of a satellite's detectors from radiation damage, counts/s per day:
+#: measured in orbit on Micius's shielded, cooled silicon APDs over 1029 days (Yang et
+#: al., Opt. Express 27, 36114 (2019)).
+DARK_COUNT_GROWTH_HZ_PER_DAY = 0.54
+
+
+class SatelliteReceiver(ReceiverOptics):
+    """``[satellites.receiver]``: the satellite's telescope and analyser (uplinks): the
+    keys of ``[stations.receiver]`` plus the aperture (default 0.30 m: a Micius-class
+    telescope, Liao et al. 2017)."""
+
+    aperture_m: float = Field(0.30, gt=0.0, le=5.0)
+
+    @model_validator(mode="after")
+    def _obscuration(self) -> "SatelliteReceiver":
+        if self.obscuration_m >= self.aperture_m:
+            raise ValueError(f"obscuration_m ({self.obscuration_m}) must be smaller than "
+                             f"aperture_m ({self.aperture_m})")
+        return self
+
+
+class SatelliteDetector(Detector):
+    """``[satellites.detector]``: the satellite's detectors (uplinks): the keys of
+    ``[stations.detector]`` (``dark_count_rate`` at launch) plus the dark-count growth
+    from radiation damage and the launch date (default: the mission's start)."""
+
+    dark_count_growth_hz_per_day: float = Field(DARK_COUNT_GROWTH_HZ_PER_DAY, ge=0.0, le=1.0e5)
+    launch: datetime | None = None
+
+    _utc_launch = field_validator("launch")(lambda v: _utc(v) if v is not None else v)
+
+
+Satellite.model_rebuild()
+
+
 class ChannelSection(Section):
     """``[channel]``: operating hours and sub-second fading."""
 
     operate_in_daylight: bool = False
+    # false: no photon exchange while the satellite is sunlit (Earth-shadow operations)
+    operate_when_sunlit: bool = True
     fading_slot_ms: float | None = Field(None, gt=0.0, le=1000.0)
 
     @field_validator("fading_slot_ms")
@@ -645,6 +696,34 @@ class MissionConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _uplink(self) -> "MissionConfig":
+        if self.mission.direction == "uplink" and self.mission.protocol != "decoy-bb84":
+            raise ValueError(f"mission.direction: an uplink runs decoy-bb84 only (protocol = "
+                             f"{self.mission.protocol!r} needs the pair source on board, a "
+                             'downlink); use direction = "downlink"')
+        if self.mission.direction != "uplink":
+            return self
+        for i, sat in enumerate(self.satellites):
+            det = sat.detector
+            if det.launch is not None and det.launch > self.mission.start:
+                raise ValueError(
+                    f"satellites[{i}].detector.launch: {det.launch:%Y-%m-%dT%H:%M:%SZ} is after "
+                    f"the mission start ({self.mission.start:%Y-%m-%dT%H:%M:%SZ}); it must be "
+                    "at or before it")
+            launch = det.launch or self.mission.start
+            days = (self.mission.end - launch).total_seconds() / 86400.0
+            rate = det.dark_count_rate + det.dark_count_growth_hz_per_day * days
+            p_dark = rate * det.detection_window_ns * 1e-9
+            if p_dark > MAX_DARK_PROBABILITY:
+                raise ValueError(
+                    f"satellites[{i}].detector.dark_count_growth_hz_per_day: "
+                    f"{det.dark_count_growth_hz_per_day:g} counts/s per day gives {rate:.3g} "
+                    f"counts/s after {days:.0f} days in orbit, a dark-count probability of "
+                    f"{p_dark:.3g} per window, above {MAX_DARK_PROBABILITY:g}; it must be "
+                    f"<= {(MAX_DARK_PROBABILITY / (det.detection_window_ns * 1e-9) - det.dark_count_rate) / max(days, 1e-9):.3g}")
+        return self
+
+    @model_validator(mode="after")
     def _relay_names(self) -> "MissionConfig":
         stations = {s.name for s in self.stations}
         cities = {c.name for c in self.relay.cities}
@@ -772,6 +851,8 @@ def _format_error(path: Path, err: dict) -> str:
         "greater_than", "greater_than_equal", "less_than", "less_than_equal"} else ""
     if rng:
         return f"{path}: {where}: must be {rng}{shown}"
+    if not loc and re.match(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*: ", msg):
+        return f"{path}: {msg}{shown}"  # a whole-mission check names its own field
     return f"{path}: {where}: {msg}{shown}"
 
 
@@ -960,6 +1041,10 @@ def load_mission_dict(raw: dict, path: Path | str,
                     f"relative to the mission file, the working directory and satqkd's data)"
                 )
             sat = sat.model_copy(update={"tle": str(resolved)})
+        if cfg.mission.direction == "uplink" and sat.detector.launch is None:
+            # days in orbit count from the mission's start unless the launch is given
+            sat = sat.model_copy(update={"detector": sat.detector.model_copy(
+                update={"launch": cfg.mission.start})})
         sats.append(sat)
     stations = []
     for i, st in enumerate(cfg.stations):

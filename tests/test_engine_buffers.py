@@ -15,7 +15,7 @@ import pytest
 from satqkd.engine import DecoySource, Eavesdropper, Receiver, simulate_decoy_bb84
 from satqkd.engine.events import EVENT_DTYPE
 from satqkd.keys.sifting import sift
-from satqkd.mission import run
+from satqkd.mission.protocols import decoy_bb84 as run
 
 SOURCE = DecoySource()
 # few clicks (binary-search draws), many clicks (alias draws), many multi-clicks

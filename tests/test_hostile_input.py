@@ -96,7 +96,7 @@ def test_dual_downlink_window_keys_are_written(tmp_path):
 def test_window_ids_have_no_plus():
     import inspect
 
-    from satqkd.mission import entangled
+    from satqkd.mission.protocols import entangled
 
     assert "slug(a + '+' + b)" in inspect.getsource(entangled.window_tasks)
 

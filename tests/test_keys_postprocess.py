@@ -141,7 +141,8 @@ def test_scalars_and_abort_vocabulary():
     assert set(ABORT_REASONS) == {"qber_above_threshold", "no_single_photon_bound",
                                   "non_positive_length", "no_test_events", "ec_failed",
                                   "verification_failed", "bell_test_failed", "daylight",
-                                  "overcast", "too_short", "efficiency_mismatch", "pooled"}
+                                  "overcast", "sunlit", "too_short", "efficiency_mismatch",
+                                  "pooled"}
 
 
 def test_process_pass_needs_generator():

@@ -81,6 +81,7 @@ ABORT_VERIFICATION = "verification_failed"
 ABORT_BELL_TEST = "bell_test_failed"  # entangled modes (satqkd.keys.bbm92)
 ABORT_DAYLIGHT = "daylight"  # the mission stage ran no QKD: Sun up, night-only operation
 ABORT_OVERCAST = "overcast"  # the mission stage ran no QKD: no clear second
+ABORT_SUNLIT = "sunlit"  # the mission stage ran no QKD: satellite sunlit, shadow-only operation
 ABORT_TOO_SHORT = "too_short"  # the pass has no sample at the mission's time step
 ABORT_MISMATCH = "efficiency_mismatch"  # unequal detector efficiencies: no bound certifies it
 ABORT_POOLED = "pooled"  # pooled finite-key block: the key is reported on the closing pass
@@ -94,6 +95,7 @@ ABORT_REASONS = (
     ABORT_BELL_TEST,
     ABORT_DAYLIGHT,
     ABORT_OVERCAST,
+    ABORT_SUNLIT,
     ABORT_TOO_SHORT,
     ABORT_MISMATCH,
     ABORT_POOLED,

@@ -29,16 +29,18 @@ import numpy as np
 import pandas as pd
 
 from satqkd import config
-from satqkd.keys.finite_key import ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_POOLED, ABORT_TOO_SHORT
+from satqkd.keys.finite_key import (ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_POOLED, ABORT_SUNLIT,
+                                    ABORT_TOO_SHORT)
 from satqkd.keys.eve import EveRecord, honest_knowledge
 from satqkd.keys.postprocess import ReconciledPass, finish_block, write_keys
 from satqkd.keys.sifting import DecoyCounts
 from satqkd.mission import parameters, store
 from satqkd.mission.io import atomic_path
+from satqkd.mission.links import link_for
 from satqkd.mission.seeds import aos_seconds, pass_seed
 
 #: Passes in which no QKD ran: they belong to no block.
-NO_QKD = (ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_TOO_SHORT)
+NO_QKD = (ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_SUNLIT, ABORT_TOO_SHORT)
 RECONCILED_SUFFIX = ".rkey"
 
 
@@ -153,11 +155,14 @@ def _block_rng(cfg: config.MissionConfig, first: dict) -> np.random.Generator:
 
 
 def close_blocks(out_dir: Path, cfg: config.MissionConfig, pass_ids: Sequence[str], *,
-                 save_keys: bool = False) -> dict[str, dict]:
+                 save_keys: bool = False, link=None) -> dict[str, dict]:
     """Every pass's ``block_id``; in pooled mode, also each block's key on its closing pass.
 
-    Returns overrides of the passes' scalars for :func:`satqkd.mission.store.merge_checkpoints`.
+    ``link`` (a :class:`satqkd.mission.links.Link`; default: the mission's) says which
+    end's source and detectors the block's bounds use. Returns overrides of the passes'
+    scalars for :func:`satqkd.mission.store.merge_checkpoints`.
     """
+    link = link if link is not None else link_for(cfg)
     out_dir = Path(out_dir)
     rows = store.read_checkpoints(out_dir, pass_ids)
     groups = assign_blocks(rows, cfg.keys.block)
@@ -172,8 +177,10 @@ def close_blocks(out_dir: Path, cfg: config.MissionConfig, pass_ids: Sequence[st
             continue
         first, last = rows[group[0]], rows[group[-1]]
         sat = sat_cfg.get(str(last["satellite"]), cfg.satellites[0])
-        source = parameters.decoy_source(sat)
-        kp = parameters.key_parameters(cfg, station_cfg[str(last["station"])], sat)
+        station = station_cfg[str(last["station"])]
+        ends = link.ends(sat, station)
+        source = parameters.decoy_source(sat, ends)
+        kp = parameters.key_parameters(cfg, station, sat, ends)
         parts = [decode_reconciled(reconciled_path(out_dir, pass_ids[i]).read_bytes())
                  for i in group]
         keys = finish_block(parts, source.intensities, source.probabilities, kp,

@@ -44,6 +44,10 @@ def read_measured(path: Path | str) -> pd.DataFrame:
 def modelled_pass(mission: Path | str, exclude_detector: bool = False, pass_index: int = 0):
     """(times, range km, apparent elevation deg, modelled loss dB) of a mission pass, clear sky."""
     plan = plan_mission(mission)
+    if plan.cfg.mission.direction != "downlink":
+        # the fit is written into [satellites.transmitter], the downlink's sending end
+        raise InputError(f"{mission}: mission.direction: satqkd calibrate fits a downlink's "
+                         f"excess loss; this mission is an {plan.cfg.mission.direction}")
     if not plan.passes:
         raise InputError(f"{mission}: no pass to calibrate against")
     cfg = plan.cfg

@@ -31,14 +31,17 @@ def counts_refusal(cfg: Any) -> str | None:
     if cfg.mission.protocol != "decoy-bb84":
         return (f"mission.fidelity: counts is decoy-BB84 only (protocol = "
                 f"{cfg.mission.protocol!r})" + fix)
-    for i, st in enumerate(cfg.stations):
-        det = st.detector
+    # the receiving detectors: the stations' on a downlink, the satellites' on an uplink
+    receivers = (("satellites", cfg.satellites) if cfg.mission.direction == "uplink"
+                 else ("stations", cfg.stations))
+    for i, end in enumerate(receivers[1]):
+        det = end.detector
         if det.dead_time_ns > 0:
-            return (f"stations[{i}].detector.dead_time_ns: the counts level cannot model dead "
-                    "time (it couples consecutive pulses, so a slot is no multinomial)" + fix)
+            return (f"{receivers[0]}[{i}].detector.dead_time_ns: the counts level cannot model "
+                    "dead time (it couples consecutive pulses, so a slot is no multinomial)" + fix)
         if det.afterpulse_probability > 0:
-            return (f"stations[{i}].detector.afterpulse_probability: the counts level cannot "
-                    "model afterpulsing (it couples consecutive pulses)" + fix)
+            return (f"{receivers[0]}[{i}].detector.afterpulse_probability: the counts level "
+                    "cannot model afterpulsing (it couples consecutive pulses)" + fix)
     if cfg.eavesdropper.kind != "none":
         return (f"eavesdropper.kind: {cfg.eavesdropper.kind!r} needs the events (Eve's "
                 "knowledge of each bit); the counts level models the honest channel" + fix)

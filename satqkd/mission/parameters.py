@@ -2,10 +2,15 @@
 
 The stages never see the mission file: this module is the one place where its
 sections become :mod:`satqkd.channel`, :mod:`satqkd.engine` and :mod:`satqkd.keys`
-parameters.
+parameters. Which sections are the sending and the receiving end of a link is the
+link's choice (:class:`Ends`, made by :mod:`satqkd.mission.links`); the atmosphere,
+turbulence, clouds and sky are always the ground station's.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 from satqkd import config
 from satqkd.channel.atmosphere import VISIBILITY_PRESETS
@@ -18,18 +23,41 @@ from satqkd.channel.params import (
     Transmitter,
     Turbulence,
 )
-import math
-
 from satqkd.engine.params import DecoySource, Eavesdropper, probe_detector_response
 from satqkd.engine.params import Receiver as EngineReceiver
 from satqkd.keys.postprocess import KeyParameters
 
 
+@dataclass(frozen=True)
+class Ends:
+    """The two ends of one link, as mission-file sections: who sends, who receives.
+
+    ``dark_count_rate_hz`` is the receiving detectors' dark-count rate at the pass (in
+    orbit it grows with radiation damage; on the ground it is the detector's own).
+    """
+
+    transmitter: config.Transmitter
+    source: config.Source
+    receiver_aperture_m: float
+    receiver: config.ReceiverOptics
+    detector: config.Detector
+    dark_count_rate_hz: float
+
+    @classmethod
+    def downlink(cls, sat: config.Satellite, station: config.Station) -> "Ends":
+        """Satellite transmitter and source; station telescope, optics and detectors."""
+        return cls(sat.transmitter, sat.source, station.aperture_m, station.receiver,
+                   station.detector, station.detector.dark_count_rate)
+
+
 def link_parameters(
-    cfg: config.MissionConfig, sat: config.Satellite, station: config.Station
+    cfg: config.MissionConfig, sat: config.Satellite, station: config.Station,
+    ends: Ends | None = None,
 ) -> LinkParameters:
-    """Channel parameters of one satellite-station downlink."""
-    tx, det, rx = sat.transmitter, station.detector, station.receiver
+    """Channel parameters of one satellite-station link (a downlink unless ``ends`` say
+    otherwise)."""
+    ends = ends if ends is not None else Ends.downlink(sat, station)
+    tx, det, rx = ends.transmitter, ends.detector, ends.receiver
     cl = station.clouds
     return LinkParameters(
         transmitter=Transmitter(
@@ -42,11 +70,11 @@ def link_parameters(
             implementation_loss_airmass_db=tx.implementation_loss_airmass_db,
         ),
         receiver=Receiver(
-            aperture_m=station.aperture_m, obscuration_m=rx.obscuration_m,
+            aperture_m=ends.receiver_aperture_m, obscuration_m=rx.obscuration_m,
             optics_efficiency=rx.optics_efficiency,
             detector_efficiency=sum(det.efficiencies) / 4.0, fov_urad=rx.fov_urad,
             filter_bandwidth_nm=rx.filter_bandwidth_nm, n_detectors=4,
-            dark_count_rate_hz=det.dark_count_rate, detection_window_ns=det.detection_window_ns,
+            dark_count_rate_hz=ends.dark_count_rate_hz, detection_window_ns=det.detection_window_ns,
             coupling=rx.coupling, fibre_coupling_beta=rx.fibre_coupling_beta,
             ao_corrected_modes=rx.ao_corrected_modes, ao_bandwidth_hz=rx.ao_bandwidth_hz,
         ),
@@ -81,39 +109,45 @@ def link_parameters(
             night_sun_elevation_deg=cfg.mission.night_sun_elevation_deg,
             night_sky_radiance=station.sky.night_sky_radiance,
             light_pollution_factor=station.sky.light_pollution_factor,
+            earth_albedo=station.sky.earth_albedo,
+            ground_light_radiance=station.sky.ground_light_radiance,
         ),
     )
 
 
-def decoy_source(sat: config.Satellite) -> DecoySource:
-    src = sat.source
+def decoy_source(sat: config.Satellite, ends: Ends | None = None) -> DecoySource:
+    """The decoy-state source of the link's sending end (the satellite's by default)."""
+    src = ends.source if ends is not None else sat.source
     return DecoySource(rate_hz=src.rate_hz, intensities=tuple(src.intensities),
                        probabilities=tuple(src.probabilities), p_z=src.p_z)
 
 
-def engine_receiver(station: config.Station) -> EngineReceiver:
-    det = station.detector
+def engine_receiver(station: config.Station, ends: Ends | None = None) -> EngineReceiver:
+    """Bob's analyser and detectors at the link's receiving end (the station's by default)."""
+    det = ends.detector if ends is not None else station.detector
+    rx = ends.receiver if ends is not None else station.receiver
     return EngineReceiver(
-        detector_efficiency=det.efficiencies, q_z=station.receiver.q_z,
-        misalignment=station.receiver.misalignment, dead_time_s=det.dead_time_ns * 1e-9,
+        detector_efficiency=det.efficiencies, q_z=rx.q_z,
+        misalignment=rx.misalignment, dead_time_s=det.dead_time_ns * 1e-9,
         afterpulse_probability=det.afterpulse_probability,
         afterpulse_time_s=det.afterpulse_time_ns * 1e-9,
-        basis_choice=station.receiver.basis_choice,
+        basis_choice=rx.basis_choice,
     )
 
 
 def eavesdropper(cfg: config.MissionConfig, sat: config.Satellite | None = None,
-                 station: config.Station | None = None) -> Eavesdropper | None:
+                 station: config.Station | None = None,
+                 ends: Ends | None = None) -> Eavesdropper | None:
     """The attack of the mission on one link (the Trojan horse's isolation and Bob's
-    detector response default to what the link's satellite and station declare)."""
+    detector response default to what the link's sending and receiving ends declare)."""
     e = cfg.eavesdropper
     if e.kind == "none":
         return None
-    sat = sat or cfg.satellites[0]
-    station = station or cfg.stations[0]
-    declared = sat.source.isolation_db if e.target == "alice" else station.receiver.isolation_db
+    ends = ends if ends is not None else Ends.downlink(sat or cfg.satellites[0],
+                                                      station or cfg.stations[0])
+    declared = ends.source.isolation_db if e.target == "alice" else ends.receiver.isolation_db
     iso = e.isolation_db if e.isolation_db is not None else (declared or 0.0)
-    det = station.detector
+    det = ends.detector
     response = e.detector_response if e.detector_response is not None else probe_detector_response(
         det.material, e.probe_wavelength_nm, max(det.efficiencies))
     return Eavesdropper(kind=e.kind, fraction=e.fraction, basis_z_probability=e.basis_z_probability,
@@ -123,36 +157,43 @@ def eavesdropper(cfg: config.MissionConfig, sat: config.Satellite | None = None,
 
 
 def trojan_leak_delta(cfg: config.MissionConfig, sat: config.Satellite | None,
-                      station: config.Station | None) -> float:
+                      station: config.Station | None, ends: Ends | None = None) -> float:
     """Quantum-coin imbalance of the declared isolations (Lucamarini et al. 2015):
     mu_out = probe_max 10^(-isolation_db / 10) at each declared end (reflectivity <= 1),
     Delta = (1 - c_A c_B) / 2 with c = exp(-mu_out) cos(mu_out); 0 when nothing is declared.
-    A passive basis choice leaks nothing, whatever its isolation."""
+    A passive basis choice leaks nothing, whatever its isolation. Alice's source and Bob's
+    receiver are the link's ends (``ends``), else the satellite's and the station's."""
     c = 1.0
     n_max = cfg.keys.trojan_probe_photons_max
-    ends = []
-    if sat is not None and sat.source.isolation_db is not None:
-        ends.append(sat.source.isolation_db)
-    if (station is not None and station.receiver.basis_choice == "active"
-            and station.receiver.isolation_db is not None):
-        ends.append(station.receiver.isolation_db)
-    if not ends:
+    source = ends.source if ends is not None else (sat.source if sat is not None else None)
+    receiver = (ends.receiver if ends is not None else
+                station.receiver if station is not None else None)
+    declared = []
+    if source is not None and source.isolation_db is not None:
+        declared.append(source.isolation_db)
+    if (receiver is not None and receiver.basis_choice == "active"
+            and receiver.isolation_db is not None):
+        declared.append(receiver.isolation_db)
+    if not declared:
         return 0.0
-    for iso in ends:
+    for iso in declared:
         mu = n_max * 10.0 ** (-iso / 10.0)
         c *= math.exp(-mu) * math.cos(mu)
     return 0.5 * (1.0 - c)
 
 
 def key_parameters(cfg: config.MissionConfig, station: config.Station | None = None,
-                   sat: config.Satellite | None = None) -> KeyParameters:
+                   sat: config.Satellite | None = None, ends: Ends | None = None) -> KeyParameters:
     """Keys-stage parameters; with ``station``, its detectors decide the mismatch flag;
-    with ``station`` and ``sat``, their declared isolations the Trojan-horse leak."""
+    with ``station`` and ``sat``, their declared isolations the Trojan-horse leak. With
+    ``ends``, the link's receiving detectors and both ends' isolations do instead."""
     k = cfg.keys
+    det = ends.detector if ends is not None else (station.detector if station is not None else None)
+    rx = ends.receiver if ends is not None else (station.receiver if station is not None else None)
     return KeyParameters(eps_sec=k.eps_sec, eps_cor=k.eps_cor, tail_bound=k.tail_bound,
                          qber_threshold=k.qber_threshold, cascade_frame_bits=k.cascade_frame_bits,
                          cascade_passes=k.cascade_passes, keep_keys=k.write_keys,
                          error_correction=k.error_correction,
-                         detector_mismatch=station is not None and station.detector.mismatched,
-                         leak_delta=trojan_leak_delta(cfg, sat, station),
-                         receiver_q_z=station.receiver.q_z if station is not None else 0.5)
+                         detector_mismatch=det is not None and det.mismatched,
+                         leak_delta=trojan_leak_delta(cfg, sat, station, ends),
+                         receiver_q_z=rx.q_z if rx is not None else 0.5)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import shutil
 import time
 import warnings
@@ -14,30 +13,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
 import satqkd
 from satqkd import config, notices
 from satqkd.channel.clouds import monthly_clear_probability
-from satqkd.channel.link_budget import link_budget
-from satqkd.mission.entangled import physical_loss_db
 from satqkd.errors import InputError
-from satqkd.engine.decoy import simulate_decoy_bb84
-from satqkd.engine.events import empty_events
-from satqkd.engine.params import channel_transmittance
-from satqkd.keys.eve import eve_codes
-from satqkd.keys.postprocess import (process_sifted, reconcile_sifted, remove_keys,
-                                     single_photon_trials, write_keys)
-from satqkd.keys.sifting import concatenate_sifted, sift
-from satqkd.mission import blocks, cf, guard, parameters, store
-from satqkd.mission.seeds import aos_seconds as _aos_seconds
-from satqkd.mission.seeds import pass_seed
+from satqkd.mission import blocks, cf, guard, links, parameters, protocols, store
 from satqkd.mission.execute import open_executor, tune_allocator
-from satqkd.mission.fidelity import counts_level_pass
+from satqkd.keys.postprocess import remove_keys, write_keys
 from satqkd.mission.io import atomic_path, write_json_atomic
+from satqkd.mission.protocols.decoy_bb84 import pass_link_budget, simulate_pass
+from satqkd.mission.seeds import pass_seed
 from satqkd.mission.setup import build_satellites, build_stations
+from satqkd.mission.tasks import EncodedPass, PassOutput, PassTask, simulate_encoded
 from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
 from satqkd.orbit.satellite import Satellite
 from satqkd.paths import child, slug
@@ -106,15 +96,6 @@ PASSES_CSV_COLUMNS = [
 ]
 
 
-def _expected_cost(task, daylight_ok: bool) -> float:
-    """A cheap proxy of a pass's simulation cost: operating seconds weighted by elevation."""
-    geo = task.geometry if hasattr(task, "geometry") else task.geometry_a
-    if geo.sizes["time"] == 0:
-        return 0.0
-    on = np.ones(geo.sizes["time"], bool) if daylight_ok else geo["night"].values.astype(bool)
-    return float(np.sum(np.sin(np.radians(np.clip(geo["elevation"].values[on], 0.0, 90.0)))))
-
-
 def _check_station_weather(cfg: config.MissionConfig, path: Path) -> None:
     """Fail before any work when a station has no cloud climatology to draw from."""
     for i, station in enumerate(cfg.stations):
@@ -139,245 +120,6 @@ def passes_csv_table(plan: "MissionPlan") -> pd.DataFrame:
 
 def default_out_dir(cfg: config.MissionConfig) -> Path:
     return Path("outputs") / cfg.mission.name
-
-
-@dataclass(frozen=True)
-class PassTask:
-    """Everything one pass needs, picklable for a worker process."""
-
-    geometry: xr.Dataset  # per-pass geometry, dim "time", pass scalars as attrs
-    cfg: config.MissionConfig
-    satellite_index: int  # into cfg.satellites
-    station_index: int  # into cfg.stations
-
-
-@dataclass
-class PassOutput:
-    """One simulated pass: the per-second dataset (scalars in attrs) and the final keys."""
-
-    dataset: xr.Dataset
-    alice_key: np.ndarray  # np.packbits of the final key
-    bob_key: np.ndarray
-    key_bits: int
-    reconciled: bytes | None = None  # pooled block: the pass's reconciled keys (blocks.py)
-
-
-_COUNT_DIMS = ("intensity", "alice_basis", "bob_basis", "error")
-
-
-@dataclass
-class EncodedPass:
-    """A pass as a worker hands it back: its checkpoint bytes and its keys.
-
-    Encoding in the worker keeps the main process, which only writes files, light.
-    """
-
-    pass_id: str
-    checkpoint: bytes
-    alice_key: np.ndarray
-    bob_key: np.ndarray
-    key_bits: int
-    reconciled: bytes | None = None
-
-
-def simulate_encoded(simulate: Callable, config_sha256: str, task) -> EncodedPass:
-    """``simulate(task)``, with the result encoded as its checkpoint file."""
-    r = simulate(task)
-    pid = r.dataset.attrs.get("pass_id", getattr(task, "window_id", ""))
-    return EncodedPass(pid, store.encode_checkpoint(r.dataset, config_sha256),
-                       r.alice_key, r.bob_key, r.key_bits, r.reconciled)
-
-
-def _channel_stage(task: PassTask) -> tuple[xr.Dataset, tuple[np.random.SeedSequence, ...]]:
-    """The pass's per-second link budget, and the seeds left for the engine and keys."""
-    cfg = task.cfg
-    station = cfg.stations[task.station_index]
-    geo = task.geometry
-    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], geo.attrs["station"],
-                     _aos_seconds(geo.attrs["aos"]))
-    channel_seed, engine_seed, keys_seed = seed.spawn(3)
-    link = parameters.link_parameters(cfg, cfg.satellites[task.satellite_index], station)
-    fading_slot_s = cfg.channel.fading_slot_ms / 1000.0 if cfg.channel.fading_slot_ms else None
-    ds = link_budget(geo, link, np.random.default_rng(channel_seed),
-                     cloud_series=station.clouds.file, fading_slot_s=fading_slot_s,
-                     # one weather chain per station over the mission (same on every worker)
-                     cloud_chain=(cfg.mission.seed, cfg.mission.start.timestamp(),
-                                  cfg.mission.end.timestamp()))
-    ds.attrs.update(geo.attrs)
-    return ds, (engine_seed, keys_seed)
-
-
-def pass_link_budget(task: PassTask) -> xr.Dataset:
-    """The channel stage of :func:`simulate_pass` alone (same random stream)."""
-    return _channel_stage(task)[0]
-
-
-def simulate_pass(task: PassTask) -> PassOutput:
-    """Run one pass through the stages after the orbit.
-
-    Channel (per-second link budget, sub-second fading if asked), the photon-level
-    decoy-BB84 engine on every slot, then sifting, finite-key bounds, error correction,
-    verification and privacy amplification on the simulated bits.
-    """
-    cfg = task.cfg
-    sat = cfg.satellites[task.satellite_index]
-    station = cfg.stations[task.station_index]
-    ds, (engine_seed, keys_seed) = _channel_stage(task)
-    n = ds.sizes["time"]
-    var = ds.variables  # plain arrays: DataArray construction costs more than this stage
-    total_loss = physical_loss_db(ds)
-    ds.attrs["min_loss_db"] = float(total_loss.min()) if n else np.nan
-    ds.attrs["max_loss_db"] = float(total_loss.max()) if n else np.nan
-    ds.attrs["clear_fraction"] = float(np.mean(var["cloud_clear"].values)) if n else np.nan
-
-    source = parameters.decoy_source(sat)
-    receiver = parameters.engine_receiver(station)
-    eta = channel_transmittance(var["transmittance"].values, receiver)
-    operating_s = var["operating"].values
-    # Seconds the link does not operate (daylight at night-only operation): detectors off.
-    noise = np.where(operating_s, var["noise_probability"].values, 0.0)
-    step = cfg.mission.step_s
-    if "fading" in ds:  # sub-second slots: the engine sees every fading sample
-        sub = ds.sizes["subslot"]
-        eta = (eta[:, None] * var["fading"].values).ravel()
-        noise = np.repeat(noise, sub)
-        slot_s = step / sub
-    else:
-        sub, slot_s = 1, step
-    kp = parameters.key_parameters(cfg, station, sat)
-    eve = parameters.eavesdropper(cfg, sat, station)
-    pooled = cfg.keys.block != "pass"
-    reconciled = None
-    operating = operating_s & (var["cloud_clear"].values > 0)
-    if not operating.any():
-        # Nobody runs QKD in daylight (night-only operation) or under full overcast.
-        reason = ("too_short" if n == 0 else
-                  "daylight" if not operating_s.any() else "overcast")
-        counts = np.zeros((n, len(source.intensities), 2, 2, 2), dtype=np.int64)
-        doubles = np.zeros((n, len(source.intensities)), dtype=np.int64)
-        keys = process_sifted(sift(empty_events(), len(source.intensities)), source.intensities, source.probabilities,
-                              source.p_z, kp, np.random.default_rng(keys_seed))
-        scalars = {**keys.scalars(), "abort_reason": reason}
-    elif cfg.mission.fidelity == "counts":  # tallies from the exact law, no bits, no key
-        counts, doubles, scalars = counts_level_pass(eta, noise, slot_s, source, receiver, kp,
-                                                     engine_seed)
-        counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
-        doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
-        keys = None
-    else:
-        counts, doubles, sifted_key, pulses = _run_engine(
-            eta, noise, slot_s, source, receiver, eve, engine_seed)
-        counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
-        doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
-        if pooled:  # error correction now; parameter estimation and PA when the block closes
-            part = reconcile_sifted(sifted_key, kp, np.random.default_rng(keys_seed),
-                                    single_photon_trials(source.intensities,
-                                                         source.probabilities, source.p_z,
-                                                         kp, pulses))
-            scalars = {**blocks.pooled_scalars(part), **blocks.pooled_eve_scalars(eve is not None, 0)}
-            reconciled = blocks.encode_reconciled(part)
-            keys = None
-        else:
-            keys = process_sifted(sifted_key, source.intensities, source.probabilities,
-                                  source.p_z, kp, np.random.default_rng(keys_seed),
-                                  pulses_sent=pulses)
-            scalars = keys.scalars()
-    sifted = counts[:, :, [0, 1], [0, 1], :]  # (time, intensity, basis, error)
-    attrs = dict(ds.attrs)
-    ds = ds.assign({  # one merge: each separate assignment costs ~1 ms
-        "counts": (("time",) + _COUNT_DIMS, counts, {
-            "units": "1", "long_name": "detections by intensity, Alice basis, Bob basis, error"}),
-        "double_clicks": (("time", "intensity"), doubles, {
-            "units": "1", "long_name": "double clicks (squashed to a random bit)"}),
-        "sifted_counts": ("time", sifted.sum(axis=(1, 2, 3)), {
-            "units": "1", "long_name": "sifted detections (bases agree), both bases"}),
-        "sifted_errors": ("time", sifted[..., 1].sum(axis=(1, 2)), {
-            "units": "1", "long_name": "sifted detections with an error, both bases"}),
-        "key_counts": ("time", sifted[:, :, 0, :].sum(axis=(1, 2)), {
-            "units": "1", "long_name": "sifted Z-basis (key) detections"}),
-    })
-    ds.attrs = attrs
-    ds.attrs.update(scalars)
-    ds.attrs["detections"] = int(counts.sum())
-    ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
-    if keys is None:
-        empty = np.zeros(0, np.uint8)
-        return PassOutput(ds, empty, empty, 0, reconciled)
-    return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
-
-
-#: Detections the engine generates at once; a pass with more is simulated and sifted a
-#: stretch of slots at a time, so memory stays bounded whatever the link.
-ENGINE_CHUNK_DETECTIONS = 4_000_000
-
-
-def _run_engine(eta, noise, slot_s, source, receiver, eve, seed: np.random.SeedSequence):
-    """Engine + sifting over the pass, in stretches of at most ~ENGINE_CHUNK_DETECTIONS.
-
-    Stretch boundaries follow from the expected click count (a function of the channel
-    only), and each stretch has its own child seed, so a pass is reproducible. Dead time
-    and afterpulsing do not carry across a boundary (nanoseconds against seconds).
-    """
-    mean_mu = float(np.dot(source.intensities, source.probabilities))
-    expected = source.rate_hz * slot_s * (mean_mu * eta * receiver.mean_efficiency + 4 * noise)
-    edges = [0]
-    acc = peak = 0.0
-    for i, e in enumerate(expected):
-        if acc > 0 and acc + e > ENGINE_CHUNK_DETECTIONS:
-            edges.append(i)
-            acc = 0.0
-        acc += e
-        peak = max(peak, acc)
-    edges.append(eta.size)
-    seeds = seed.spawn(len(edges) - 1)
-    # PNS: Eve's knowledge needs each event's photon number (only under that attack)
-    record_n = eve is not None and eve.kind == "pns"
-    # One events buffer for every stretch: a fresh one each time costs page faults and
-    # kernel zero-filling. Its pages are mapped lazily, so the slack costs no memory.
-    buf = empty_events(int(1.25 * peak + 10.0 * math.sqrt(peak) + 4096))
-    counts, doubles, parts, pulses = [], [], [], 0
-    for (a, b), s in zip(zip(edges[:-1], edges[1:]), seeds):
-        r = simulate_decoy_bb84(eta[a:b], noise[a:b], slot_s, source, receiver,
-                                np.random.default_rng(s), eavesdropper=eve, events_out=buf,
-                                record_photon_number=record_n)
-        counts.append(r.counts)
-        doubles.append(r.double_clicks)
-        codes = eve_codes(r.eve_bit, r.eve_knows) if r.eve_bit is not None else None
-        parts.append(sift(r.events, len(source.intensities), codes))
-        pulses += int(r.n_pulses.sum())
-        del r
-    del buf  # before the pass's key arrays are joined: a lower peak of memory
-    return (np.concatenate(counts), np.concatenate(doubles), concatenate_sifted(parts), pulses)
-
-
-def warm_up(cfg: config.MissionConfig) -> None:
-    """Run a few seconds of a synthetic pass through every stage, in this process.
-
-    Loads the compiled (cached) numba kernels before the first real pass, so a worker
-    does it while the main process is still computing the orbit stage. Never raises:
-    it only saves time.
-    """
-    from satqkd.channel.synthetic import synthetic_pass
-
-    tune_allocator()
-    try:
-        st = cfg.stations[0]
-        geo = synthetic_pass(min_range_km=1150.0, max_range_km=1200.0, station=st.name,
-                             station_alt_m=st.alt_m)
-        geo.attrs.update(norad_id=0, station=st.name, pass_id="warm-up",
-                         aos=str(geo["time"].values[0]) + "Z")
-        simulate_pass(PassTask(geo, cfg, 0, 0))  # the channel stage (weather may stop here)
-        if cfg.mission.fidelity == "counts":
-            return  # no numba kernel to load
-        # ~2e6 detections straight into the engine and keys stages, whatever the weather
-        source = parameters.decoy_source(cfg.satellites[0])
-        _, _, sifted, pulses = _run_engine(
-            np.full(20, 2e-2), np.full(20, 1e-6), 0.1, source, parameters.engine_receiver(st),
-            parameters.eavesdropper(cfg, cfg.satellites[0], st), np.random.SeedSequence(0))
-        process_sifted(sifted, source.intensities, source.probabilities, source.p_z,
-                       parameters.key_parameters(cfg), np.random.default_rng(0), pulses_sent=pulses)
-    except Exception:  # noqa: BLE001 - a failed warm-up costs only the time it saves
-        pass
 
 
 def run_mission(
@@ -419,9 +161,12 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         guard.check_resume(out, sha)
 
     tune_allocator()  # this process simulates the passes when there are no workers
+    # The mission stage's two seams: the link (geometry -> transmittance and noise) and
+    # the protocol (transmittance and noise -> counts and keys), composed here.
+    link = links.link_for(cfg)
+    protocol = protocols.protocol_for(cfg, link)
     # Workers start and load their compiled kernels while the orbit stage runs here.
-    warm = functools.partial(warm_up, cfg) if cfg.mission.protocol == "decoy-bb84" else None
-    with open_executor(workers, scheduler, warm_up=warm) as executor:
+    with open_executor(workers, scheduler, warm_up=protocol.warm_up(cfg)) as executor:
         t0 = time.perf_counter()
         if progress:
             progress("geometry", 0, 1)
@@ -438,25 +183,7 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         # no key file (nor index row) of an earlier run survives: only the resumed passes'
         remove_keys(out / "keys", keep=done if resume else None)
         shutil.rmtree(out / "relay_keys", ignore_errors=True)  # a relay rewrites them
-        sat_index = {sat.name: i for i, (sat, _) in enumerate(plan.satellites)}
-        cfg_sat_index = {id(c): i for i, c in enumerate(cfg.satellites)}
-        station_index = {s.name: i for i, s in enumerate(cfg.stations)}
-        if cfg.mission.protocol == "decoy-bb84":
-            simulate = simulate_pass
-            all_tasks = [(p.pass_id, i, p) for i, p in enumerate(plan.passes)]
-            tasks = [PassTask(pass_from_ragged(geometry, i), cfg,
-                              cfg_sat_index[id(plan.satellites[sat_index[p.satellite]][1])],
-                              station_index[p.station])
-                     for pid, i, p in all_tasks if pid not in done]
-            ids = [pid for pid, _, _ in all_tasks]
-        else:
-            from satqkd.mission.entangled import simulate_window, window_tasks
-
-            simulate = simulate_window
-            by_sat = {sat.name: cfg_sat_index[id(c)] for sat, c in plan.satellites}
-            windows = window_tasks(plan, geometry, by_sat, station_index)
-            ids = [w.window_id for w in windows]
-            tasks = [w for w in windows if w.window_id not in done]
+        ids, tasks = protocol.tasks(plan, geometry, done)
         n_total = len(ids)
         n_done = n_total - len(tasks)
         if progress:
@@ -478,19 +205,17 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
 
         # Heaviest passes first (long night passes high in the sky), so that workers
         # finish together; the order does not change any result (each pass has its seed).
-        costs = [_expected_cost(t, cfg.channel.operate_in_daylight) for t in tasks]
+        costs = [protocol.cost(t) for t in tasks]
         if workers > 1 or scheduler is not None:
             order = sorted(range(len(tasks)), key=lambda i: -costs[i])
             tasks, costs = [tasks[i] for i in order], [costs[i] for i in order]
-        executor.run(functools.partial(simulate_encoded, simulate, sha), tasks, finished,
+        executor.run(functools.partial(simulate_encoded, protocol.simulate, sha), tasks, finished,
                      costs=costs)
         plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    overrides = None
-    if cfg.mission.protocol == "decoy-bb84":
-        overrides = blocks.close_blocks(out, cfg, ids, save_keys=cfg.keys.write_keys)
-        plan.timings_s["blocks"] = time.perf_counter() - t0
+    overrides = protocol.close(out, cfg, ids)  # e.g. finite-key blocks across passes
+    plan.timings_s["close"] = time.perf_counter() - t0
     rows = store.merge_checkpoints(out, ids, out / "passes.nc", {
         "title": f"satqkd mission {cfg.mission.name}",
         "source": f"satqkd {satqkd.__version__}",
@@ -501,7 +226,8 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         "step_s": cfg.mission.step_s,
         "finite_key_block": str(cfg.keys.block),
         "fidelity": cfg.mission.fidelity,
-    }, intensities=[list(s.source.intensities) for s in cfg.satellites],
+    }, intensities=[list(link.ends(sat, st).source.intensities)  # the sending ends' sources
+                    for sat in cfg.satellites for st in cfg.stations],
         progress=(lambda done, total: progress("merge", done, total)) if progress else None,
         overrides=overrides)
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
@@ -540,6 +266,7 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         "start": cfg.mission.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end": cfg.mission.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "protocol": cfg.mission.protocol,
+        "direction": link.direction,
         "fidelity": cfg.mission.fidelity,
         "satellites": [sat.name for sat, _ in plan.satellites],
         "stations": [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
@@ -581,4 +308,4 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
 
 
 __all__ = ["MissionPlan", "PassTask", "pass_seed", "plan_mission", "passes_csv_table",
-           "run_mission", "simulate_pass", "pass_link_budget", "PassOutput"]
+           "run_mission", "simulate_pass", "pass_link_budget", "PassOutput", "EncodedPass"]

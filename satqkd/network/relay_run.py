@@ -48,7 +48,7 @@ def entanglement_windows(plan, eps: dict[str, tuple[float, float]] | None = None
     given, receives each window's (eps_sec, eps_cor).
     """
     eps = {} if eps is None else eps
-    from satqkd.mission.entangled import simulate_window, window_tasks
+    from satqkd.mission.protocols.entangled import simulate_window, window_tasks
     from satqkd.orbit.passes import pass_geometry
 
     cfg = plan.cfg

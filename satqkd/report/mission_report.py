@@ -282,6 +282,8 @@ ABORT_WORDS = {
     "daylight": "daylight: the Sun was above {night} deg at the station and the link runs at "
                 "night only, so no QKD was attempted",
     "overcast": "overcast: opaque cloud blocked the line of sight for the whole pass",
+    "sunlit": "sunlit: the satellite was in sunlight whenever the station was dark, and the "
+              "link runs only in Earth's shadow ([channel] operate_when_sunlit = false)",
     "too_short": "too short: the pass has no sample at the mission's time step",
     "qber_above_threshold": "QBER above threshold: the measured error rate exceeded the "
                             "protocol's abort threshold ([keys] qber_threshold)",

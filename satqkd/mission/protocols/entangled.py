@@ -6,6 +6,7 @@ budget of each station's pass is cut to the window, the pair engine
 then CHSH (E91), BBM92 sifting and the keys stage's Cascade, verification and Toeplitz
 privacy amplification run on the coincidence bits (:mod:`satqkd.keys.bbm92`). A single
 downlink runs on every pass of every station, the partner photon measured on board.
+The pair source is on the satellite, so these protocols run on downlinks only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import xarray as xr
 
 from satqkd import config
 from satqkd.paths import slug
-from satqkd.channel.link_budget import link_budget
 from satqkd.engine.pairs import (
     PairEavesdropper,
     PairReceiver,
@@ -32,8 +32,15 @@ from satqkd.engine.pairs import (
     single_downlink_pass,
 )
 from satqkd.keys.bbm92 import BBM92Parameters, process_bbm92
-from satqkd.mission import parameters
+from satqkd.mission.links import Link, idle_reason, link_for, pass_epoch_s, physical_loss_db
+from satqkd.mission.parameters import Ends
+from satqkd.mission.protocols.base import Protocol, satellite_indices, station_indices
+from satqkd.mission.seeds import aos_seconds, pass_seed
+from satqkd.mission.tasks import PassOutput, expected_cost
 from satqkd.orbit.passes import Pass, common_windows, iso_utc, to_datetime64
+from satqkd.ragged import pass_from_ragged
+
+__all__ = ["Entangled", "WindowTask", "window_tasks", "simulate_window"]
 
 #: Analyser angles (deg) per protocol and side: BBM92 Z/X; Ekert's three settings
 #: (Ekert, PRL 67, 661 (1991), polariser form); the two-setting CHSH test.
@@ -68,8 +75,6 @@ class WindowTask:
 def window_tasks(plan, geometry: xr.Dataset, sat_cfg_index: dict, station_index: dict
                  ) -> list[WindowTask]:
     """The entangled passes of a mission plan, in time order."""
-    from satqkd.ragged import pass_from_ragged
-
     cfg = plan.cfg
     index_of = {id(p): i for i, p in enumerate(plan.passes)}
     tasks = []
@@ -115,24 +120,35 @@ def _window_attrs(pa: Pass, pb: Pass, a: str, b: str, t0: float, t1: float,
     }
 
 
-def _receiver(angles: tuple[float, ...], station: config.Station, jitter_ps: float
-              ) -> PairReceiver:
+def _receiver(angles: tuple[float, ...], ends: Ends, jitter_ps: float) -> PairReceiver:
     n = len(angles)
-    return PairReceiver(angles, tuple([1.0 / n] * n), float(np.mean(station.detector.efficiencies)),
-                        station.receiver.misalignment, jitter_ps)
+    return PairReceiver(angles, tuple([1.0 / n] * n), float(np.mean(ends.detector.efficiencies)),
+                        ends.receiver.misalignment, jitter_ps)
 
 
-def _link(cfg, sat, station, geo, rng) -> xr.Dataset:
-    ds = link_budget(geo, parameters.link_parameters(cfg, sat, station), rng,
-                     cloud_series=station.clouds.file,
-                     cloud_chain=(cfg.mission.seed, cfg.mission.start.timestamp(), cfg.mission.end.timestamp()))
-    return ds
+class Entangled(Protocol):
+    """BBM92 and E91 on a satellite's pair source: one task per window (dual downlink)
+    or per pass (single downlink)."""
+
+    names = ("bbm92", "e91")
+    directions = ("downlink",)
+
+    def tasks(self, plan, geometry: xr.Dataset, done: set[str]
+              ) -> tuple[list[str], list[WindowTask]]:
+        windows = window_tasks(plan, geometry, satellite_indices(plan),
+                               station_indices(plan.cfg))
+        return [w.window_id for w in windows], [w for w in windows if w.window_id not in done]
+
+    def cost(self, task: WindowTask) -> float:
+        return expected_cost(task.geometry_a, task.cfg.channel.operate_in_daylight)
+
+    def simulate(self, task: WindowTask) -> PassOutput:
+        return simulate_window(task, self.link)
 
 
-def simulate_window(task: WindowTask):
-    """Run one entangled pass; returns a :class:`satqkd.mission.run.PassOutput`."""
-    from satqkd.mission.run import PassOutput, pass_seed
-
+def simulate_window(task: WindowTask, link: Link | None = None) -> PassOutput:
+    """Run one entangled pass on ``link`` (default: the mission's)."""
+    link = link if link is not None else link_for(task.cfg)
     cfg = task.cfg
     ent = cfg.entanglement
     sat = cfg.satellites[task.satellite_index]
@@ -140,16 +156,18 @@ def simulate_window(task: WindowTask):
     st_b = cfg.stations[task.station_b_index] if task.station_b_index is not None else None
     geo = task.geometry_a
     name = geo.attrs["station"]
-    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], name, _seconds(geo.attrs["aos"]))
+    seed = pass_seed(cfg.mission.seed, geo.attrs["norad_id"], name, aos_seconds(geo.attrs["aos"]))
     s_link_a, s_link_b, s_engine, s_keys = seed.spawn(4)
 
-    link_a = _link(cfg, sat, st_a, geo, np.random.default_rng(s_link_a))
-    link_b = (_link(cfg, sat, st_b, task.geometry_b, np.random.default_rng(s_link_b))
+    link_a = link.budget(cfg, sat, st_a, geo, np.random.default_rng(s_link_a))
+    link_b = (link.budget(cfg, sat, st_b, task.geometry_b, np.random.default_rng(s_link_b))
               if st_b is not None else None)
+    ends_a = link.ends(sat, st_a, pass_epoch_s(geo))
+    ends_b = link.ends(sat, st_b, pass_epoch_s(geo)) if st_b is not None else None
     ps = sat.pair_source
     source = PairSource(pair_rate_hz=ps.pair_rate_hz, visibility=ps.visibility,
                         visibility_diagonal=ps.visibility_diagonal, bell_state=ps.bell_state,
-                        wavelength_nm=sat.transmitter.wavelength_nm,
+                        wavelength_nm=ends_a.transmitter.wavelength_nm,
                         filter_bandwidth_nm=ps.filter_bandwidth_nm)
     protocol = "chsh" if (cfg.mission.protocol == "e91" and ent.settings == "chsh") \
         else cfg.mission.protocol
@@ -157,12 +175,12 @@ def simulate_window(task: WindowTask):
     step = cfg.mission.step_s
     window_s = ent.coincidence_window_ns * 1e-9
 
-    def engine_inputs(link: xr.Dataset, station: config.Station):
-        on = link["operating"].values & (link["cloud_clear"].values > 0)
-        eta = link["transmittance"].values / float(np.mean(station.detector.efficiencies))
-        return np.where(on, eta, 0.0), np.where(on, link["background_rate"].values, 0.0), on
+    def engine_inputs(budget: xr.Dataset, ends: Ends):
+        on = budget["operating"].values & (budget["cloud_clear"].values > 0)
+        eta = budget["transmittance"].values / float(np.mean(ends.detector.efficiencies))
+        return np.where(on, eta, 0.0), np.where(on, budget["background_rate"].values, 0.0), on
 
-    eta_a, noise_a, on_a = engine_inputs(link_a, st_a)
+    eta_a, noise_a, on_a = engine_inputs(link_a, ends_a)
     rng_engine = np.random.default_rng(s_engine)
     # Intercept-resend on the photons sent to the ground station B (the only attack
     # [eavesdropper] offers for pairs; the mission file rejects the others).
@@ -172,15 +190,15 @@ def simulate_window(task: WindowTask):
     if st_b is None:  # single downlink: side A is on board, the ground station is side B
         ra = PairReceiver(angles_a, tuple([1.0 / len(angles_a)] * len(angles_a)),
                           ent.onboard_detector_efficiency, 0.0, ent.timing_jitter_ps)
-        rb = _receiver(angles_b, st_a, ent.timing_jitter_ps)
+        rb = _receiver(angles_b, ends_a, ent.timing_jitter_ps)
         on = on_a
         result = single_downlink_pass(eta_a, noise_a, step, source, ra, rb, rng_engine,
                                       onboard_dark_rate=ent.onboard_dark_count_rate,
                                       coincidence_window_s=window_s, eavesdropper=eve)
     else:
-        eta_b, noise_b, on_b = engine_inputs(link_b, st_b)
-        ra = _receiver(angles_a, st_a, ent.timing_jitter_ps)
-        rb = _receiver(angles_b, st_b, ent.timing_jitter_ps)
+        eta_b, noise_b, on_b = engine_inputs(link_b, ends_b)
+        ra = _receiver(angles_a, ends_a, ent.timing_jitter_ps)
+        rb = _receiver(angles_b, ends_b, ent.timing_jitter_ps)
         on = on_a & on_b
         result = dual_downlink_pass(np.where(on, eta_a, 0.0), np.where(on, eta_b, 0.0),
                                     np.where(on, noise_a, 0.0), np.where(on, noise_b, 0.0),
@@ -204,8 +222,8 @@ def simulate_window(task: WindowTask):
                              require_bell_test=protocol == "e91",
                              bell_k_sigma=ent.bell_k_sigma, keep_keys=kc.write_keys,
                              error_correction=kc.error_correction,
-                             detector_mismatch=st_a.detector.mismatched or (
-                                 st_b is not None and st_b.detector.mismatched))
+                             detector_mismatch=ends_a.detector.mismatched or (
+                                 ends_b is not None and ends_b.detector.mismatched))
     flip_key, flip_test = bbm92_flips(source, ra, rb, KEY, TEST)
     sifted = sift_bbm92(result.coincidences, KEY, TEST, flip_key, flip_test,
                         eve=result.eve_record)  # Eve's per-photon record (None: no attack)
@@ -217,20 +235,21 @@ def simulate_window(task: WindowTask):
         scalars.update(secret_bits=0, abort_reason=ABORT_BELL_ONLY, sifted_bits=0,
                        qber_z=float("nan"), qber_x=float("nan"))
     if not on.any():
-        scalars["abort_reason"] = "daylight" if not link_a["operating"].values.any() else "overcast"
+        scalars["abort_reason"] = (idle_reason(link_a) if not link_a["operating"].values.any()
+                                   else "overcast")
 
     ds = xr.Dataset(coords={"time": geo["time"]})
     for var in ("lat", "lon", "altitude"):  # the sub-satellite track: CF coordinates of passes.nc
         if var in geo:
             ds[var] = geo[var].variable.copy()
-    for side, link in (("a", link_a), ("b", link_b)):
-        if link is None:
+    for side, budget in (("a", link_a), ("b", link_b)):
+        if budget is None:
             continue
         for var in _KEEP:
-            if var in link:
-                ds[f"{var}_{side}"] = link[var].variable.copy()
+            if var in budget:
+                ds[f"{var}_{side}"] = budget[var].variable.copy()
                 ds[f"{var}_{side}"].attrs["long_name"] = (
-                    f"{link[var].attrs.get('long_name', var)} (station {side.upper()})")
+                    f"{budget[var].attrs.get('long_name', var)} (station {side.upper()})")
     n = ds.sizes["time"]
     ds["coincidences"] = ("time", result.counts.reshape(n, -1).sum(axis=1),
                           {"units": "1", "long_name": "coincidences (all settings)"})
@@ -259,14 +278,3 @@ def simulate_window(task: WindowTask):
     ds.attrs["max_loss_db"] = float(total.max()) if n else np.nan
     ds.attrs["clear_fraction"] = float(np.mean(on)) if n else np.nan
     return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
-
-
-def physical_loss_db(link: xr.Dataset) -> np.ndarray:
-    """Sum of the loss terms (dB), whether or not the link operates that second."""
-    terms = [v for v in link.data_vars if str(v).startswith("loss_")]
-    return (sum(link.variables[v].values for v in terms) if terms
-            else np.zeros(link.sizes["time"]))
-
-
-def _seconds(iso: str) -> float:
-    return float(np.datetime64(iso.rstrip("Z"), "ns").astype(np.int64)) / 1e9
