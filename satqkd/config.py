@@ -154,6 +154,12 @@ class Transmitter(Section):
     implementation_loss_db: float = Field(0.0, ge=0.0, le=60.0)
     # calibrated excess loss per unit air mass beyond 1 (satqkd calibrate); dB
     implementation_loss_airmass_db: float = Field(0.0, ge=-20.0, le=60.0)
+    # ground transmitter of an uplink only ([stations.transmitter]; satqkd.channel.uplink):
+    # beacon-based tip-tilt pre-compensation, its sensing aperture (None: the transmit
+    # aperture), and launching the beam 2 v/c ahead of the beacon (point ahead)
+    tip_tilt: bool = False
+    tip_tilt_aperture_m: float | None = Field(None, gt=0.0, le=5.0)
+    point_ahead: bool = True
 
     @model_validator(mode="after")
     def _obscuration(self) -> "Transmitter":
@@ -447,6 +453,9 @@ class SkySection(Section):
     # station, and its artificial night light (W m^-2 sr^-1 nm^-1)
     earth_albedo: float = Field(0.3, ge=0.0, le=1.0)
     ground_light_radiance: float = Field(0.0, ge=0.0, le=1.0)
+    # or the station's pixel of a VIIRS Day/Night Band night-light map (nW cm^-2 sr^-1),
+    # which then replaces ground_light_radiance (satqkd.channel.uplink.night_sky_from_orbit)
+    city_light_nw_cm2_sr: float | None = Field(None, ge=0.0, le=1.0e5)
 
 
 class Station(Section):
@@ -702,6 +711,11 @@ class MissionConfig(Section):
                              f"{self.mission.protocol!r} needs the pair source on board, a "
                              'downlink); use direction = "downlink"')
         if self.mission.direction != "uplink":
+            for i, sat in enumerate(self.satellites):
+                if sat.transmitter.tip_tilt:
+                    raise ValueError(
+                        f"satellites[{i}].transmitter.tip_tilt: tip-tilt pre-compensation is "
+                        "an uplink (ground transmitter) model; it must be false on a downlink")
             return self
         for i, sat in enumerate(self.satellites):
             det = sat.detector

@@ -183,6 +183,30 @@ def test_uplink_on_the_same_hardware_loses_more_than_the_downlink():
     assert up.attrs["detections"] < down.attrs["detections"]
 
 
+def test_uplink_tip_tilt_and_city_lights_reach_the_channel():
+    """The mission keys reach uplink_budget: beacon tip-tilt takes out part of the beam
+    wander (less loss in every second), a VIIRS city-light pixel adds background."""
+    def budget(*sets):
+        plan = run.plan_mission(MICIUS, ["mission.direction=uplink", *sets])
+        cfg = plan.cfg
+        return links.link_for(cfg).budget(cfg, cfg.satellites[0], cfg.stations[0],
+                                          _first_pass(plan), np.random.default_rng(0))
+
+    free, tilt = budget(), budget("stations.0.transmitter.tip_tilt=true")
+    assert tilt.attrs["tip_tilt"] == 1 and free.attrs["tip_tilt"] == 0
+    assert np.all(tilt["transmittance"].values >= free["transmittance"].values)
+    assert np.median(tilt["transmittance"].values / free["transmittance"].values) > 1.05
+    dark, lit = budget(), budget("stations.0.sky.city_light_nw_cm2_sr=50")
+    assert np.all(lit["background_rate"].values > dark["background_rate"].values)
+
+
+def test_tip_tilt_on_a_downlink_transmitter_is_refused(capsys, tmp_path):
+    code, _, err = run_cli(["run", str(MICIUS), "--out", str(tmp_path / "o"), "-q", "--set",
+                            "satellites.0.transmitter.tip_tilt=true"], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and "satellites[0].transmitter.tip_tilt" in lines[0]
+
+
 # ------------------------------------------------------------- uplink: dark counts
 
 def test_dark_count_rate_grows_linearly_with_days_in_orbit():

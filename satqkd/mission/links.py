@@ -24,6 +24,7 @@ import xarray as xr
 
 from satqkd import config
 from satqkd.channel.link_budget import link_budget
+from satqkd.channel.uplink_budget import uplink_budget
 from satqkd.channel.params import LinkParameters
 from satqkd.channel.radiation import dark_count_rate_in_orbit_hz
 from satqkd.mission import parameters
@@ -156,7 +157,8 @@ class Uplink(Link):
 
     def channel(self, geometry: xr.Dataset, params: LinkParameters, rng: np.random.Generator,
                 **options) -> xr.Dataset:
-        return link_budget(geometry, params, rng, direction="uplink", **options)
+        # its own budget (satqkd.channel.uplink_budget), not a branch of the downlink's
+        return uplink_budget(geometry, params, rng, **options)
 
 
 #: ``[mission] direction`` -> link.

@@ -68,6 +68,8 @@ def link_parameters(
             tracking_bandwidth_hz=tx.tracking_bandwidth_hz,
             implementation_loss_db=tx.implementation_loss_db,
             implementation_loss_airmass_db=tx.implementation_loss_airmass_db,
+            tip_tilt=tx.tip_tilt, tip_tilt_aperture_m=tx.tip_tilt_aperture_m,
+            point_ahead=tx.point_ahead,
         ),
         receiver=Receiver(
             aperture_m=ends.receiver_aperture_m, obscuration_m=rx.obscuration_m,
@@ -111,6 +113,7 @@ def link_parameters(
             light_pollution_factor=station.sky.light_pollution_factor,
             earth_albedo=station.sky.earth_albedo,
             ground_light_radiance=station.sky.ground_light_radiance,
+            city_light_nw_cm2_sr=station.sky.city_light_nw_cm2_sr,
         ),
     )
 
