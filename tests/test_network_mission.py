@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +106,9 @@ model = "clear"
 [entanglement]
 pairs = [["Delingha", "Lijiang"]]
 
+[keys]
+write_keys = true
+
 [relay]
 [[relay.demands]]
 a = "Delingha"
@@ -123,6 +128,15 @@ mission_report = false
         direct = float(ds["delivered_direct_bits"].sum())
         if int(ds["window_selected"].sum()):
             assert direct > 0
+    # every entangled delivery is served as its own key, both ends' copies equal
+    from satqkd.keys.postprocess import read_keys
+
+    rows = [r for r in csv.DictReader(open(out / "relay_keys" / "sessions.csv"))
+            if r["path"] == "entanglement"]
+    assert direct > 0 and sum(int(r["bits"]) for r in rows) == direct
+    for r in rows:
+        a, b = read_keys(out / "relay_keys", r["relay_id"])
+        assert a.size == int(r["bits"]) and np.array_equal(a, b)
 
 
 def test_relay_results_in_the_mission_report_and_no_lock_left(relay_out):

@@ -72,6 +72,43 @@ def test_relay_keys_are_k_b_at_both_ends_and_served_between_the_endpoints(tmp_pa
     store.close()
 
 
+def test_entangled_deliveries_are_written_and_served_from_the_window_keys(tmp_path):
+    """The trust-free path: each delivery is the next bits of its window's key, end A's
+    copy from the window station that reaches A (here the window's second station)."""
+    from satqkd.network.model import EntanglementWindow
+
+    out = write_synthetic_output(tmp_path / "out", [("SAT", "Graz", T0 + 100, T0 + 400, 64)],
+                                 T0, T0 + 86400)
+    rng = np.random.default_rng(7)
+    key_graz = rng.integers(0, 2, 3000, dtype=np.uint8)
+    key_xing = key_graz.copy()  # the window's keys agree (verified in the simulation)
+    window = EntanglementWindow("w1", "SAT", "Xinglong", "Graz", T0 + 1000, T0 + 1200, 3000.0)
+    stations = {"Vienna": "Graz", "Beijing": "Xinglong"}
+    demand = SimpleNamespace(a="Vienna", b="Beijing", label="Vienna-Beijing")
+    execution = SimpleNamespace(
+        ledger=RelayLedger(), relay_records=(),
+        problem=SimpleNamespace(demands=[demand], windows=(window,),
+                                endpoint_station=stations.__getitem__),
+        deliveries=(Delivery(0, T0 + 1200, T0 + 1260, 1000, "entanglement", "SAT", ("w1",)),
+                    Delivery(0, T0 + 1200, math.inf, 500, "entanglement", "SAT", ("w1",)),
+                    Delivery(0, T0 + 1200, T0 + 1300, 1200, "entanglement", "SAT", ("w1",))))
+    directory = write_relay_keys(out, execution,
+                                 {"w1": (np.packbits(key_xing), np.packbits(key_graz))})
+    rows = read_key_index(directory)
+    assert [r["bits"] for r in rows] == [1000, 1200]  # the one that never arrives: not written
+    a0, b0 = read_keys(directory, rows[0]["pass_id"])
+    a1, b1 = read_keys(directory, rows[1]["pass_id"])
+    assert np.array_equal(a0, key_graz[:1000]) and np.array_equal(b0, key_xing[:1000])
+    assert np.array_equal(a1, key_graz[1500:2700]) and np.array_equal(b1, key_xing[1500:2700])
+    cat = load_catalog(out)
+    ent = [s for s in cat.sources if s.kind == "relay"]
+    assert [(s.sae_a, s.sae_b, s.available_s, s.bits) for s in ent] == \
+        [("Vienna", "Beijing", T0 + 1260, 1000), ("Vienna", "Beijing", T0 + 1300, 1200)]
+    sessions = (directory / "sessions.csv").read_text().splitlines()
+    assert sessions[0].startswith("relay_id,path,") and all(",entanglement," in r
+                                                            for r in sessions[1:])
+
+
 def test_a_ledger_on_unpacked_keys_is_caught(tmp_path):
     import pytest
 

@@ -38,14 +38,16 @@ def _seconds(iso: str) -> float:
     return float(np.datetime64(str(iso).rstrip("Z"), "ns").astype(np.int64)) / 1e9
 
 
-def entanglement_windows(plan, eps: dict[str, tuple[float, float]] | None = None
+def entanglement_windows(plan, eps: dict[str, tuple[float, float]] | None = None,
+                         keys: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
                          ) -> tuple[tuple[EntanglementWindow, ...], dict[str, int]]:
     """Dual-downlink windows of the ``[entanglement] pairs`` as a second, trust-free path.
 
     Each common-visibility window is simulated as a BBM92 dual downlink from the
     satellite's pair source (``[satellites.pair_source]``); its secret key is the key the
     window would give A and B directly, without trusting the satellite.  ``eps``, if
-    given, receives each window's (eps_sec, eps_cor).
+    given, receives each window's (eps_sec, eps_cor); ``keys``, if given, each window's
+    final keys (station A's and station B's copies, packed) when it has any.
     """
     eps = {} if eps is None else eps
     from satqkd.mission.protocols.entangled import simulate_window, window_tasks
@@ -64,8 +66,11 @@ def entanglement_windows(plan, eps: dict[str, tuple[float, float]] | None = None
     ent_plan = type(plan)(plan.path, ent_cfg, plan.satellites, plan.stations, plan.passes)
     windows, bits = [], {}
     for task in window_tasks(ent_plan, geometry, sat_index, station_index):
-        attrs = simulate_window(task).dataset.attrs
+        result = simulate_window(task)
+        attrs = result.dataset.attrs
         n = int(attrs["secret_bits"])
+        if keys is not None and result.key_bits > 0:
+            keys[task.window_id] = (result.alice_key, result.bob_key)
         windows.append(EntanglementWindow(task.window_id, attrs["satellite"], attrs["station_a"],
                                           attrs["station_b"], _seconds(attrs["aos"]),
                                           _seconds(attrs["los"]), float(n)))
@@ -142,7 +147,9 @@ def _relay_locked(plan, out: Path, progress, workers: int, keep_relay_keys: bool
     table = pd.read_csv(out / "passes.csv", keep_default_na=False)
     eps = {str(r.pass_id): (float(r.eps_sec or 0.0), float(r.eps_cor or 0.0))
            for r in table.itertuples()} if "eps_sec" in table else {}
-    windows, window_bits = entanglement_windows(plan, eps)
+    window_keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    windows, window_bits = entanglement_windows(plan, eps,
+                                                window_keys if keep_relay_keys else None)
     step(1)
     problem = network_problem(cfg, table, windows)
     milp = plan_milp(problem, time_limit_s=cfg.relay.milp_time_limit_s)
@@ -161,7 +168,7 @@ def _relay_locked(plan, out: Path, progress, workers: int, keep_relay_keys: bool
     if keep_relay_keys:  # each end's copy of every relayed key, for `satqkd serve`
         from satqkd.network.relay_keys import write_relay_keys
 
-        write_relay_keys(out, execution)
+        write_relay_keys(out, execution, window_keys)
     ds = network_dataset(execution, compare=[greedy], eps=eps)
     ds.attrs.update({"mission": cfg.mission.name, "Conventions": "CF-1.8"})
     with atomic_path(out / "network.nc") as tmp:
