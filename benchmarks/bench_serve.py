@@ -2,7 +2,8 @@
 
 A synthetic output folder (one satellite, eight stations, random keys through the real
 key writer) is served by ``python -m satqkd.cli serve --clock instant`` on loopback.
-Sixteen clients (httpx, asyncio, one keep-alive TLS connection each, in four processes):
+Sixteen clients (asyncio, one keep-alive TLS connection each, in four processes; see
+``_LeanClient`` for why not httpx):
 eight masters take 256-bit keys with ``enc_keys`` and hand the key IDs to eight slaves,
 which fetch the same keys with ``dec_keys`` (one master-slave couple per SAE pairing,
 each station master for half of them, the satellite for the other half).  A key counts
@@ -76,11 +77,62 @@ def _start(out: Path, certs: Path, store: Path) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("the server did not start")
 
 
+class _LeanClient:
+    """One keep-alive mutual-TLS HTTP/1.1 connection, requests written by hand.
+
+    The load generator shares the machine's two cores with the server: httpx spends
+    about as much CPU per request as the server does, and its event loop's queueing then
+    shows up as server latency.  This client does the least a client can (one write,
+    read the head, read Content-Length bytes), so the figures are the server's.  Set
+    ``SATQKD_BENCH_SERVE_CLIENT=httpx`` for the httpx client.
+    """
+
+    def __init__(self, port: int, ctx: ssl.SSLContext):
+        self.port, self.ctx = port, ctx
+        self.reader = self.writer = None
+
+    async def __aenter__(self) -> "_LeanClient":
+        self.reader, self.writer = await asyncio.open_connection(
+            "127.0.0.1", self.port, ssl=self.ctx, server_hostname="127.0.0.1")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.writer.close()
+
+    async def post(self, url: str, json: dict) -> "_Response":
+        import json as _json
+
+        body = _json.dumps(json).encode()
+        path = url.split("127.0.0.1:", 1)[1].split("/", 1)[1]
+        self.writer.write(b"POST /%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                          b"application/json\r\nContent-Length: %d\r\n\r\n%s"
+                          % (path.encode(), len(body), body))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return _Response(status, await self.reader.readexactly(length))
+
+
+class _Response:
+    def __init__(self, status: int, body: bytes):
+        self.status_code, self.body = status, body
+
+    def raise_for_status(self) -> None:
+        if self.status_code != 200:
+            raise RuntimeError(f"HTTP {self.status_code}: {self.body[:200]!r}")
+
+    def json(self):
+        import json
+
+        return json.loads(self.body)
+
+
 async def _drive(port: int, certs: Path, number: int, t_measure: float, t_end: float,
                  pairs: list[tuple[str, str]]) -> tuple[int, list[float]]:
     """Couples of ``pairs`` until wall time ``t_end``; counts from ``t_measure``."""
-    import httpx
-
     url = f"https://127.0.0.1:{port}/api/v1/keys"
     ctxs = {}
     for sae in ("SAT", *STATIONS):
@@ -88,10 +140,17 @@ async def _drive(port: int, certs: Path, number: int, t_measure: float, t_end: f
         ctxs[sae].load_cert_chain(certs / f"{sae}.pem", certs / f"{sae}-key.pem")
     latencies: list[float] = []
     delivered = [0]
+    if os.environ.get("SATQKD_BENCH_SERVE_CLIENT") == "httpx":
+        import httpx
+
+        def client(ctx):
+            return httpx.AsyncClient(verify=ctx, timeout=30)
+    else:
+        def client(ctx):
+            return _LeanClient(port, ctx)
 
     async def couple(master: str, slave: str) -> None:
-        async with httpx.AsyncClient(verify=ctxs[master], timeout=30) as m, \
-                httpx.AsyncClient(verify=ctxs[slave], timeout=30) as s:
+        async with client(ctxs[master]) as m, client(ctxs[slave]) as s:
             q: asyncio.Queue = asyncio.Queue(maxsize=4)
 
             async def run_master():
