@@ -70,6 +70,7 @@ import numpy as np
 from satqkd.keys.cascade import _mix64
 from satqkd.keys.finite_key import binary_entropy
 from satqkd.keys.simd import (
+    EXP_UMAX,
     WIDTH,
     vabs,
     vcountneg,
@@ -77,13 +78,12 @@ from satqkd.keys.simd import (
     vflipsign,
     vln,
     vload,
-    vload_i16,
     vload_rot,
     vmax,
     vmin,
+    vrecip,
     vsplat,
     vstore,
-    vstore_i16,
     vstore_rot,
 )
 
@@ -127,11 +127,9 @@ PEG_PROBES = 512
 _KNOWN_LLR = 1.0e4  # shortened and revealed bits
 #: Retries resume from the failed attempt's messages (True) or decode afresh.
 WARM_RETRIES = True
-#: Check-to-variable messages are stored as int16 in units of 1 / R_SCALE, with
-#: |R| <= R_MAX (R_MAX x R_SCALE < 32768): the stored stream halves, the step 2.4e-4 is far
-#: below the messages' own error, and a check whose other inputs are all certain sends
-#: 7.9, i.e. an error probability of 4e-4, which no input needs to exceed.
-R_SCALE = 4096.0
+#: Check-to-variable messages are clipped to |R| <= R_MAX: a check whose other inputs are
+#: all certain sends 7.9, i.e. an error probability of 4e-4, which no input needs to
+#: exceed (the decisions are unchanged; the posteriors stay bounded).
 R_MAX = 7.9
 
 #: Mother code rates and node-perspective variable-degree distributions {degree: fraction}:
@@ -469,7 +467,7 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience):
     or -1.  The one-frame reference of :func:`_qc_sweep`, in float64 with exact tanh/log.
 
     One layer per check (Hocevar, IEEE SiPS 2004), in the tanh domain: with
-    t_e = L_v - R_e and u_e = exp(-|t_e|) (|t_e| clamped to [1/256, 30]),
+    t_e = L_v - R_e and u_e = min(exp(-|t_e|), EXP_UMAX) (EXP_UMAX = 1 - 2^-9),
     tanh(|t_e| / 2) = (1 - u_e) / (1 + u_e) and E = prod_e tanh(|t_e| / 2), the extrinsic
     product of edge e is w_e = E (1 + u_e) / (1 - u_e), and
     |R_e| = ln((1 + w_e) / (1 - w_e)) = ln(((1 - u_e) + E (1 + u_e)) / ((1 - u_e) - E (1 + u_e))),
@@ -500,7 +498,7 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience):
                 x = L[cols[e]] - R[e]
                 t[e - lo] = x
                 sg = -sg if x < 0 else sg
-                u = math.exp(-min(max(abs(x), 1.0 / 256.0), 30.0))
+                u = min(math.exp(-abs(x)), EXP_UMAX)
                 us[e - lo] = u
                 prod *= (1.0 - u) / (1.0 + u)
             for e in range(lo, hi):
@@ -532,18 +530,16 @@ def _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P):
     The update of :func:`_layered_sum_product`, with one layer per base row: its 16 checks
     touch 16 distinct variables of each of the row's base columns (a circulant), read as
     one cyclically shifted vector of the posteriors L, so the 16 checks are updated at
-    once, exactly as 16 consecutive layers.  exp and ln are the vector approximations of
-    :mod:`satqkd.keys.simd` (relative error 6e-5, absolute 1e-4 before the clip).
-    ``sgn``: (-1)^(syndrome bit) per check; R: messages, int16 in units of 1 / R_SCALE,
-    in base-edge-major order (R[16 e + i]: base edge e, check i of its row); T, P: scratch
-    of 16 x (largest base-row degree).  Returns the number of checks the hard decisions
+    once, exactly as 16 consecutive layers.  exp, ln and the reciprocals are the vector
+    approximations of :mod:`satqkd.keys.simd` (relative errors 6e-5 and 2^-14, absolute
+    1e-4 on ln).  ``sgn``: (-1)^(syndrome bit) per check; R: messages (float32), in
+    base-edge-major order (R[16 e + i]: base edge e, check i of its row); T, P: scratch of
+    16 x (largest base-row degree).  Returns the number of checks the hard decisions
     violate, each counted as its layer starts (so a count of 0 lags by one layer update).
     """
     one = vsplat(np.float32(1.0))
     floor = vsplat(np.float32(1e-6))
     rmax = vsplat(np.float32(R_MAX))
-    rdown = np.float32(1.0 / R_SCALE)
-    rup = np.float32(R_SCALE)
     z = np.uint64(WIDTH)
     bad = 0
     for r in range(brow_ptr.size - 1):
@@ -556,7 +552,7 @@ def _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P):
         j = np.uint64(0)
         for e in range(lo, hi):
             a = vload_rot(L, np.uint64(bcol[e]) * z, bshift[e])
-            x = a - vload_i16(R, e * z, rdown)
+            x = a - vload(R, e * z)
             h = vflipsign(h, a)
             g = vflipsign(g, x)
             u = vexpneg(vabs(x))
@@ -566,7 +562,7 @@ def _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P):
             vstore(P, j, u)
             j += z
         bad += vcountneg(h)
-        big_e = prod_m / prod_p
+        big_e = prod_m * vrecip(prod_p)
         j = np.uint64(0)
         for e in range(lo, hi):
             x = vload(T, j)
@@ -574,8 +570,8 @@ def _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P):
             q = big_e * (one + u)
             num = (one - u) + q
             den = vmax((one - u) - q, floor * num)
-            o = vflipsign(vflipsign(vmin(vln(num / den), rmax), g), x)
-            vstore_i16(R, e * z, o, rup)
+            o = vflipsign(vflipsign(vmin(vln(num * vrecip(den)), rmax), g), x)
+            vstore(R, e * z, o)
             vstore_rot(L, np.uint64(bcol[e]) * z, bshift[e], x + o)
             j += z
     return bad
@@ -834,7 +830,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     dmax = int(np.diff(brow).max())
     T = np.empty(dmax * LIFT, np.float32)
     P = np.empty(dmax * LIFT, np.float32)
-    R = np.zeros(bcol.size * LIFT, np.int16)
+    R = np.zeros(bcol.size * LIFT, np.float32)
     sgn = np.empty(m, np.float32)
     layouts: dict[tuple[int, int], np.ndarray] = {}  # (p, s) -> key positions
 
