@@ -352,12 +352,12 @@ def test_retries_resume_and_lanes_do_not_change_the_outcome_accounting():
 
 
 def test_wrong_words_are_caught_by_the_hash():
-    """Tiny codes (N = 256) at a QBER above the estimate converge now and then to a wrong
+    """Tiny codes (N = 128) at a QBER above the estimate converge now and then to a wrong
     word that satisfies the syndrome: the hash rejects it, the retry starts afresh, and
     the frame ends reconciled or disclosed, charged by the rule."""
     rng = np.random.default_rng(6)
     a, b = noisy_pair(rng, 30_000, 0.06)
-    r = ldpc_reconcile(a, b, 0.05, rng, frame_bits=256, max_retries=6)
+    r = ldpc_reconcile(a, b, 0.05, rng, frame_bits=128, max_retries=6)
     assert r.frame_hash_failures.sum() > 0
     assert np.array_equal(r.bob_corrected, a)
     check_accounting(r, None, 0.05)

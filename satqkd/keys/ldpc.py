@@ -101,13 +101,11 @@ DEFAULT_MAX_RETRIES = 20
 #: Bits of the per-frame verification hash (0.3 % of the syndrome at QBER 1 %).
 DEFAULT_HASH_BITS = 16
 #: First attempt at f = F_START; each retry reveals STEP_F x k h(q) more bits
-#: (STEP_F_HIGH_RATE for mother rates >= HIGH_RATE).  Measured on 1e6-bit keys (16 frames
-#: of 2^16, docs/keys.md): at QBER 2-4 % the codes decode 50-90 % of frames at f = 1.10,
-#: so most frames need one or two attempts; at QBER 1 % (rate 0.9) only 20 % decode at
-#: 1.10 and 50-70 % at 1.13-1.16, so the f target needs a lower start and finer steps
-#: there, at the price of about 4 attempts per frame (starting at 1.05 with steps of
-#: 0.03 as before took 5; starting at 1.13 took 2 but gave f = 1.163).
-F_START = 1.10
+#: (STEP_F_HIGH_RATE for mother rates >= HIGH_RATE).  With the selected codes, measured
+#: on 3 x 2e6-bit keys (docs/keys.md): a start of 1.12 decodes 93-97 % of frames at the
+#: first attempt at QBER 2-4 % and about 55 % at 1 %, for f = 1.12-1.14; a start of 1.10
+#: gives f lower by 0.01-0.015 at 1.4-1.7x the decoding work, 1.14 f higher by 0.012-0.02.
+F_START = 1.12
 STEP_F = 0.02
 STEP_F_HIGH_RATE = 0.015
 HIGH_RATE = 0.88
