@@ -677,6 +677,58 @@ def _hash_of_errors(residual_pos, seed, frame, bits):
 
 
 
+@numba.njit(cache=True)
+def _gather2(a, b, perm):
+    """(a[perm], b[perm]) in one pass over the permutation."""
+    x = np.empty(perm.size, np.uint8)
+    y = np.empty(perm.size, np.uint8)
+    for i in range(perm.size):
+        x[i] = a[perm[i]]
+        y[i] = b[perm[i]]
+    return x, y
+
+
+@numba.njit(cache=True)
+def _scatter_diff(bp, perm, b0):
+    """out[perm] = bp, and the number of positions where out differs from b0."""
+    out = np.empty(perm.size, np.uint8)
+    diff = 0
+    for i in range(perm.size):
+        j = perm[i]
+        out[j] = bp[i]
+        diff += bp[i] != b0[j]
+    return out, diff
+
+
+@numba.njit(cache=True)
+def _frame_inputs(wa, key_pos, short, a_frame, b_frame, llr, X, ch):
+    """Alice's frame word and Bob's channel LLRs, in place, in one pass.
+
+    wa: Alice's word, on entry her random fill (the punctured values), on return with her
+    key bits at ``key_pos``; X = 1 - 2 wa (for the syndrome signs); ch: Bob's LLRs,
+    +-llr from his key bits, +-_KNOWN_LLR on the shortened (public) positions, 0 on the
+    punctured ones.
+    """
+    ch[:] = 0.0
+    for j in range(key_pos.size):
+        v = key_pos[j]
+        wa[v] = a_frame[j]
+        ch[v] = -llr if b_frame[j] else llr
+    for v in short:
+        ch[v] = -_KNOWN_LLR if wa[v] else _KNOWN_LLR
+    for v in range(wa.size):
+        X[v] = -1.0 if wa[v] else 1.0
+
+
+@numba.njit(cache=True)
+def _decisions(L, key_pos):
+    """Bob's hard decisions on the key positions (bit 1 where L < 0)."""
+    out = np.empty(key_pos.size, np.uint8)
+    for j in range(key_pos.size):
+        out[j] = L[key_pos[j]] < 0
+    return out
+
+
 # ----------------------------------------------------------------------------- protocol
 @dataclass(frozen=True)
 class LdpcResult:
@@ -820,8 +872,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     hash_failures = np.zeros(nf, np.int64)
     iterations = np.zeros(nf, np.int64)
 
-    ap = a[perm]
-    bp = b0[perm].copy()
+    ap, bp = _gather2(a, b0, perm)
     llr_key = np.float32(math.log((1.0 - q) / q))
     filler_rng = np.random.default_rng(seed)
     brow, bcol, bshift = code.base_row_ptr, code.base_cols, code.shifts
@@ -830,6 +881,9 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     P = np.empty(dmax * LIFT, np.float32)
     R = np.zeros(bcol.size * LIFT, np.float32)
     sgn = np.empty(m, np.float32)
+    X = np.empty(N, np.float32)
+    ch = np.empty(N, np.float32)
+    L = np.empty(N, np.float32)
     layouts: dict[tuple[int, int], np.ndarray] = {}  # (p, s) -> key positions
 
     for f in range(nf):
@@ -852,14 +906,10 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
         key_pos = layouts[(p, s)]
         # Alice's word: key bits, private random punctured bits, public shortened fillers
         wa = filler_rng.integers(0, 2, N, dtype=np.uint8)
-        wa[key_pos] = ap[lo:hi]
-        _qc_signs(brow, bcol, bshift, 1.0 - 2.0 * wa.astype(np.float32), sgn)  # syndrome
-        known = np.where(wa == 0, np.float32(_KNOWN_LLR), np.float32(-_KNOWN_LLR))
-        ch = np.zeros(N, np.float32)  # channel LLRs; punctured: 0
-        ch[key_pos] = np.where(bp[lo:hi] == 0, llr_key, -llr_key)
-        ch[short] = known[short]
+        _frame_inputs(wa, key_pos, short, ap[lo:hi], bp[lo:hi], llr_key, X, ch)
+        _qc_signs(brow, bcol, bshift, X, sgn)  # Alice's syndrome, as signs
         step = max(1, math.ceil(step_f * h * k))
-        L = ch.copy()
+        L[:] = ch
         R[:] = 0
         n_rev_p = n_rev_k = 0  # punctured / key values revealed so far
         ok = False
@@ -870,7 +920,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
             iterations[f] += its
             wrong = False
             if done:
-                dec = (L[key_pos] < 0).astype(np.uint8)
+                dec = _decisions(L, key_pos)
                 resid = np.flatnonzero(dec != ap[lo:hi]).astype(np.int64)
                 # syndrome satisfied: Bob compares Alice's hash; a collision (probability
                 # 2^-hash_bits per wrong frame) keeps the wrong word, as a real run would
@@ -891,7 +941,7 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
             n_rev_p += take_p
             n_rev_k += take_k
             just = np.concatenate([rev, revk])
-            ch[just] = known[just]
+            ch[just] = np.where(wa[just] == 0, np.float32(_KNOWN_LLR), np.float32(-_KNOWN_LLR))
             if WARM_RETRIES and not wrong:
                 L[just] = ch[just]
             else:  # after a wrong word (hash mismatch) start afresh: resuming would sit in it
@@ -905,9 +955,8 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
             bp[lo:hi] = ap[lo:hi]  # Alice discloses the frame; all of it public
             disclosed[f] = True
             leaks[f] = k
-    out = np.empty(n_key, np.uint8)
-    out[perm] = bp
-    return LdpcResult(out, int(leaks.sum()), int(np.count_nonzero(out != b0)), nf,
+    out, flipped = _scatter_diff(bp, perm, b0)
+    return LdpcResult(out, int(leaks.sum()), flipped, nf,
                       int(np.count_nonzero(attempts > 1)), int(disclosed.sum()), N, rate, m,
                       hash_bits, kbits, punct_n, short_n, revealed, attempts, disclosed, leaks,
                       hash_failures, iterations)
