@@ -222,7 +222,7 @@ def dense_layered_sum_product(H, syn, llr, iterations):
 def test_decoder_matches_dense_reference():
     """The one-frame reference decoder is exact sum-product: message by message equal to a
     dense tanh/atanh implementation of the same layered schedule (float64; the clamps
-    |t| >= 1/256 and |R| <= R_MAX are not reached by these LLRs in three iterations)."""
+    |t| >= -ln(EXP_UMAX) and |R| <= R_MAX are not reached by these LLRs in three iterations)."""
     from satqkd.keys.ldpc import _layered_sum_product, _syndrome
 
     code = build_code(0.5, 64, lift=1)
@@ -332,7 +332,7 @@ def test_vector_kernel_matches_the_reference_decoder():
         _layered_sum_product(code.row_ptr, code.cols, syn, Lref, Rref, 1, 10**6)
         assert np.allclose(L, Lref, rtol=0.01, atol=0.02 + it * 0.02), it
         assert np.mean((L < 0) == (Lref < 0)) > 0.999
-    assert np.abs(R).max() <= R_MAX
+    assert np.abs(R).max() <= R_MAX + 1e-3  # the floor on the denominator (vrcp14: 2^-14)
 
 
 def test_retries_resume_and_lanes_do_not_change_the_outcome_accounting():

@@ -80,7 +80,6 @@ from satqkd.keys.simd import (
     vload,
     vload_rot,
     vmax,
-    vmin,
     vrecip,
     vsplat,
     vstore,
@@ -125,10 +124,13 @@ PEG_PROBES = 512
 _KNOWN_LLR = 1.0e4  # shortened and revealed bits
 #: Retries resume from the failed attempt's messages (True) or decode afresh.
 WARM_RETRIES = True
-#: Check-to-variable messages are clipped to |R| <= R_MAX: a check whose other inputs are
-#: all certain sends 7.9, i.e. an error probability of 4e-4, which no input needs to
-#: exceed (the decisions are unchanged; the posteriors stay bounded).
-R_MAX = 7.9
+#: The check update's denominator (1 - w_e, up to a factor) is kept >= DEN_FLOOR x its
+#: numerator: below that, float32 rounding of w_e near 1 (relative 6e-8) would dominate
+#: it.  So |R| <= R_MAX = ln(1 / DEN_FLOOR) = 13.8.  An earlier clip at 7.9 trapped a frame
+#: at QBER 4 % for all 21 attempts: the two saturated messages into a punctured degree-2
+#: variable cancelled exactly, and its posterior stayed at 0 (docs/keys.md).
+DEN_FLOOR = 1e-6
+R_MAX = math.log(1.0 / DEN_FLOOR)
 
 #: Mother code rates and node-perspective variable-degree distributions {degree: fraction}:
 #: per rate, the candidate of least simulated f among GA designs
@@ -469,7 +471,7 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience):
     tanh(|t_e| / 2) = (1 - u_e) / (1 + u_e) and E = prod_e tanh(|t_e| / 2), the extrinsic
     product of edge e is w_e = E (1 + u_e) / (1 - u_e), and
     |R_e| = ln((1 + w_e) / (1 - w_e)) = ln(((1 - u_e) + E (1 + u_e)) / ((1 - u_e) - E (1 + u_e))),
-    clipped to R_MAX; sign R_e = (-1)^(s_c) prod_{e' != e} sign t_e';  L_v = t_e + R_e.
+    (at most R_MAX, by the floor DEN_FLOOR on the denominator); sign R_e = (-1)^(s_c) prod_{e' != e} sign t_e';  L_v = t_e + R_e.
     Dividing the product by the edge's own factor avoids a second pass; where E underflows
     (more than a dozen inputs near 0) every output is near 0 anyway.  L (posterior LLRs,
     start: the channel LLRs) and R (start: 0) are the state, updated in place.  Stops as
@@ -504,8 +506,8 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience):
                 u = us[e - lo]
                 q = prod * (1.0 + u)
                 num = (1.0 - u) + q
-                den = max((1.0 - u) - q, 1e-6 * num)
-                r = math.copysign(min(math.log(num / den), R_MAX), sg * x)
+                den = max((1.0 - u) - q, DEN_FLOOR * num)
+                r = math.copysign(math.log(num / den), sg * x)
                 R[e] = r
                 L[cols[e]] = x + r
         bad = _unsatisfied(row_ptr, cols, L, syn)
@@ -529,15 +531,14 @@ def _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P):
     touch 16 distinct variables of each of the row's base columns (a circulant), read as
     one cyclically shifted vector of the posteriors L, so the 16 checks are updated at
     once, exactly as 16 consecutive layers.  exp, ln and the reciprocals are the vector
-    approximations of :mod:`satqkd.keys.simd` (relative errors 6e-5 and 2^-14, absolute
+    approximations of :mod:`satqkd.keys.simd` (relative errors 1.1e-4 and 2^-14, absolute
     1e-4 on ln).  ``sgn``: (-1)^(syndrome bit) per check; R: messages (float32), in
     base-edge-major order (R[16 e + i]: base edge e, check i of its row); T, P: scratch of
     16 x (largest base-row degree).  Returns the number of checks the hard decisions
     violate, each counted as its layer starts (so a count of 0 lags by one layer update).
     """
     one = vsplat(np.float32(1.0))
-    floor = vsplat(np.float32(1e-6))
-    rmax = vsplat(np.float32(R_MAX))
+    floor = vsplat(np.float32(DEN_FLOOR))
     z = np.uint64(WIDTH)
     bad = 0
     for r in range(brow_ptr.size - 1):
@@ -568,7 +569,7 @@ def _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P):
             q = big_e * (one + u)
             num = (one - u) + q
             den = vmax((one - u) - q, floor * num)
-            o = vflipsign(vflipsign(vmin(vln(num * vrecip(den)), rmax), g), x)
+            o = vflipsign(vflipsign(vln(num * vrecip(den)), g), x)
             vstore(R, e * z, o)
             vstore_rot(L, np.uint64(bcol[e]) * z, bshift[e], x + o)
             j += z

@@ -13,7 +13,8 @@ vector LLVM IR directly:
 * arithmetic: ``+ - * /`` between vectors, :func:`vsplat`, :func:`vmin`, :func:`vmax`,
   :func:`vabs`, :func:`vflipsign`, :func:`vcountneg`, :func:`vrecip`;
 * :func:`vexpneg` and :func:`vln`: exp(-x) and ln(x) from the exponent and mantissa
-  fields and short least-squares polynomials (relative error 6e-5, absolute error 1e-4).
+  fields and short least-squares polynomials (relative error 1.1e-4 on exp(-x) up to
+  x = 87, absolute error 1e-4 on ln).
 
 Indices are element offsets (no wraparound, no bounds check): callers keep them in range.
 All arithmetic carries LLVM's ``fast`` flag.  Where the host has AVX-512 the intrinsics
@@ -43,7 +44,8 @@ _VI = ir.VectorType(_I32, WIDTH)
 _VS = ir.VectorType(ir.IntType(16), WIDTH)
 _FAST = ("fast",)
 _AVX512 = "+avx512f" in llb.get_host_cpu_features().flatten().split(",")
-#: exp2(f) on (-1, 0] (least squares on Chebyshev nodes, relative error 5.5e-5) and
+#: exp2(f) on (-1, 0] (least squares on Chebyshev nodes, absolute error 5.5e-5, relative
+#: 1.1e-4) and
 #: log2(1 + t) / t on [0, 1) (absolute error of log2 1.2e-4); highest power last.
 EXP2_POLY = (0.99994506, 0.69134248, 0.23088929, 0.03954314)
 LOG2_POLY = (1.43863518, -0.67772275, 0.32183867, -0.08283638)
@@ -291,7 +293,7 @@ def _poly(builder, x, coefs):
 @intrinsic
 def vexpneg(typingctx, a):
     """min(exp(-x), EXP_UMAX) for x >= 0: y = -x log2(e) = n + f, n = ceil(y), f in (-1, 0],
-    2^f from EXP2_POLY, times 2^n (vscalefps, or the exponent field with y >= -100)."""
+    2^f from EXP2_POLY, times 2^n (vscalefps, or the exponent field with y >= -126)."""
     if a != f32x16:
         return None
 
@@ -304,7 +306,7 @@ def vexpneg(typingctx, a):
             p = _poly(b, b.fsub(y, n, flags=_FAST), EXP2_POLY)
             u = _x86(b, "llvm.x86.avx512.mask.scalef.ps.512", [p, n, p, _ALL, _CUR])
         else:
-            y = b.select(b.fcmp_ordered("<", y, _fconst(-100.0)), _fconst(-100.0), y)
+            y = b.select(b.fcmp_ordered("<", y, _fconst(-126.0)), _fconst(-126.0), y)
             n = b.fptosi(y, _VI)  # truncation: ceil for y <= 0
             p = _poly(b, b.fsub(y, b.sitofp(n, _VF), flags=_FAST), EXP2_POLY)
             scale = b.bitcast(b.shl(b.add(n, _iconst(127)), _iconst(23)), _VF)
