@@ -9,10 +9,10 @@ import scipy.sparse as sp
 
 from satqkd.keys.finite_key import binary_entropy
 from satqkd.keys.ldpc import (
-    F_START,
     LdpcResult,
     build_code,
     choose_code_rate,
+    default_f_start,
     default_step_f,
     frame_plan,
     ldpc_reconcile,
@@ -30,12 +30,14 @@ def noisy_pair(rng, n, qber):
 
 
 def check_accounting(r: LdpcResult, step_f: float | None, qber_estimate: float,
-                     f_start: float = F_START):
+                     f_start: float | None = None):
     """Rebuild every frame's charge from the code and the public transcript."""
     q = min(max(qber_estimate, 1e-4), 0.5)
     code = mother_code(r.code_rate, r.frame_bits)
     if step_f is None:
         step_f = default_step_f(r.code_rate)
+    if f_start is None:
+        f_start = default_f_start(r.code_rate)
     assert r.code_checks == code.m
     h = binary_entropy(q)
     for f in range(r.frames):

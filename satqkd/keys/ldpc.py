@@ -99,12 +99,14 @@ LIFT = WIDTH
 DEFAULT_MAX_RETRIES = 20
 #: Bits of the per-frame verification hash (0.3 % of the syndrome at QBER 1 %).
 DEFAULT_HASH_BITS = 16
-#: First attempt at f = F_START; each retry reveals STEP_F x k h(q) more bits
-#: (STEP_F_HIGH_RATE for mother rates >= HIGH_RATE).  With the selected codes, measured
-#: on 3 x 2e6-bit keys (docs/keys.md): a start of 1.12 decodes 93-97 % of frames at the
-#: first attempt at QBER 2-4 % and about 55 % at 1 %, for f = 1.12-1.14; a start of 1.10
-#: gives f lower by 0.01-0.015 at 1.4-1.7x the decoding work, 1.14 f higher by 0.012-0.02.
+#: First attempt at f = F_START (F_START_HIGH_RATE for mother rates >= HIGH_RATE); each
+#: retry reveals STEP_F x k h(q) more bits (STEP_F_HIGH_RATE at the high rates).  With the
+#: selected codes, measured on 10 x 2e6-bit keys per QBER (docs/keys.md): a start of 1.12
+#: decodes 90-95 % of frames at the first attempt at QBER 2-4 % (f = 1.122), but only
+#: about half at 1 % (rate 0.9), where 1.13 cuts the decoding work by 15 % for f = 1.140
+#: instead of 1.135; a start of 1.10 gives f lower by 0.01 at 1.3-1.4x the work.
 F_START = 1.12
+F_START_HIGH_RATE = 1.13
 STEP_F = 0.02
 STEP_F_HIGH_RATE = 0.015
 HIGH_RATE = 0.88
@@ -801,6 +803,11 @@ def default_step_f(rate: float) -> float:
     return STEP_F_HIGH_RATE if rate >= HIGH_RATE else STEP_F
 
 
+def default_f_start(rate: float) -> float:
+    """f of the first attempt for a mother code: higher for the high-rate codes."""
+    return F_START_HIGH_RATE if rate >= HIGH_RATE else F_START
+
+
 def choose_code_rate(qber: float, n: int = DEFAULT_FRAME_BITS, f_start: float = F_START,
                      reserve_f: float = PUNCTURE_RESERVE_F) -> float:
     """Mother rate for a QBER estimate: the highest rate whose m covers
@@ -819,7 +826,7 @@ def choose_code_rate(qber: float, n: int = DEFAULT_FRAME_BITS, f_start: float = 
 def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: float,
                    rng: np.random.Generator, frame_bits: int = DEFAULT_FRAME_BITS,
                    max_retries: int = DEFAULT_MAX_RETRIES, *,
-                   hash_bits: int = DEFAULT_HASH_BITS, f_start: float = F_START,
+                   hash_bits: int = DEFAULT_HASH_BITS, f_start: float | None = None,
                    step_f: float | None = None, max_iterations: int = MAX_ITERATIONS
                    ) -> LdpcResult:
     """Reconcile Bob's sifted key to Alice's by one-way LDPC syndrome coding.
@@ -833,7 +840,8 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     and cached); ``max_retries``: blind retries per frame before the frame is disclosed;
     ``hash_bits``: per-frame hash (0: syndrome check only); ``f_start``, ``step_f``: first
     attempt at f_start and step_f x k h(q) more revealed bits per retry (None:
-    :func:`default_step_f`).
+    :func:`default_f_start`, :func:`default_step_f` of the mother code, chosen with
+    f_start = F_START).
     """
     a = np.ascontiguousarray(alice_bits, dtype=np.uint8)
     b0 = np.ascontiguousarray(bob_bits, dtype=np.uint8)
@@ -847,10 +855,12 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
         raise ValueError(f"frame_bits must be a multiple of {LIFT}")
     n_key = a.size
     q = min(max(float(qber_estimate), 1e-4), 0.5)
-    rate = choose_code_rate(q, frame_bits, f_start)
+    rate = choose_code_rate(q, frame_bits, F_START if f_start is None else f_start)
     code = mother_code(rate, int(frame_bits))
     N, m = code.n, code.m
     h = binary_entropy(q)
+    if f_start is None:
+        f_start = default_f_start(rate)
     if step_f is None:
         step_f = default_step_f(rate)
 
