@@ -20,6 +20,9 @@ Protocol (Alice's string is the reference; Bob corrects his):
    (warm restart: revealed bits only add certainty).  After ``max_retries`` failed
    retries Alice discloses the whole frame and Bob takes it.
 
+Bob decodes one frame at a time; the sum-product kernel (:func:`_qc_sweep`) updates the 16
+checks of a circulant block row in one 16-lane vector (:mod:`satqkd.keys.simd`).
+
 Bob's "failed"/"succeeded" per attempt is the only backward message: unlike Cascade's
 parity replies it is not a function of his string beyond the decoder's success, so
 the one-way accounting below is complete.
@@ -86,16 +89,16 @@ from satqkd.keys.simd import (
     vstore_rot,
 )
 
-#: Code length N of the mother codes: 2^16 = 65536.  BP's gap to capacity shrinks with N:
-#: the rate-0.9 code fails 1 frame in 12 at f = 1.145 (QBER 1.1 %) with N = 2^16, 4 in 10
-#: with 2^15 (measured, docs/keys.md); 2^17 gains little more, and a pass of 1e5-1e6 sifted
-#: bits still fills 2-16 frames.  Decoding cost per bit does not depend on N.
+#: Code length N of the mother codes: 2^16 = 65536.  BP's gap to capacity shrinks with N
+#: (the PEG rate-0.9 code failed 1 frame in 12 at f = 1.145, QBER 1.1 %, with N = 2^16 and
+#: 4 in 10 with 2^15); 2^17 gains 0.007 in f at QBER 1 % but its posteriors leave the L2
+#: cache (docs/keys.md), and a pass of 1e5-1e6 sifted bits still fills 2-16 frames.
 DEFAULT_FRAME_BITS = 65536
 #: Size of the circulants (the lifting factor): one 16-lane float32 vector.  Frame lengths
 #: are multiples of it.
 LIFT = WIDTH
-#: Blind retries before a frame is disclosed: f_start + 20 x 0.02 reaches f ~ 1.5.  A
-#: retry costs 0.015-0.02 in f, a disclosure 1/h(q) (12 at QBER 1 %): retries are cheap.
+#: Blind retries before a frame is disclosed: f_start + 20 x 0.015-0.02 reaches f ~ 1.5.
+#: A retry costs 0.015-0.02 in f, a disclosure 1/h(q) (12 at QBER 1 %): retries are cheap.
 DEFAULT_MAX_RETRIES = 20
 #: Bits of the per-frame verification hash (0.3 % of the syndrome at QBER 1 %).
 DEFAULT_HASH_BITS = 16
