@@ -9,16 +9,17 @@ import scipy.sparse as sp
 
 from satqkd.keys.finite_key import binary_entropy
 from satqkd.keys.ldpc import (
-    F_START,
-    PHI_STEP,
     LdpcResult,
     build_code,
     choose_code_rate,
+    default_f_start,
     default_step_f,
     frame_plan,
     ldpc_reconcile,
     mother_code,
 )
+from satqkd.keys.ldpc import _shuffle
+from satqkd.keys.simd import EXP_UMAX
 
 SMALL_FRAME = 8192  # fast codes for the protocol tests; f is tested on longer frames
 
@@ -29,12 +30,14 @@ def noisy_pair(rng, n, qber):
 
 
 def check_accounting(r: LdpcResult, step_f: float | None, qber_estimate: float,
-                     f_start: float = F_START):
+                     f_start: float | None = None):
     """Rebuild every frame's charge from the code and the public transcript."""
     q = min(max(qber_estimate, 1e-4), 0.5)
     code = mother_code(r.code_rate, r.frame_bits)
     if step_f is None:
         step_f = default_step_f(r.code_rate)
+    if f_start is None:
+        f_start = default_f_start(r.code_rate)
     assert r.code_checks == code.m
     h = binary_entropy(q)
     for f in range(r.frames):
@@ -100,19 +103,19 @@ def test_forced_failure_discloses_and_charges_the_frames():
 def test_one_bad_frame_among_good_ones():
     """Only the frame with a burst of errors is disclosed; the others keep their syndromes."""
     rng = np.random.default_rng(11)
-    a, b = noisy_pair(rng, 24_000, 0.01)
-    r0 = ldpc_reconcile(a, b, 0.01, np.random.default_rng(3), frame_bits=SMALL_FRAME)
+    a, b = noisy_pair(rng, 24_000, 0.02)
+    r0 = ldpc_reconcile(a, b, 0.02, np.random.default_rng(3), frame_bits=SMALL_FRAME)
     assert r0.frames_disclosed == 0
-    # corrupt a quarter of the bits that land in frame 0 (same permutation: same rng seed)
-    perm = np.random.default_rng(3).permutation(a.size)
+    # corrupt a quarter of the bits that land in frame 0 (same interleaver: same rng seed)
+    perm = _shuffle(a.size, int(np.random.default_rng(3).integers(0, 2**63 - 1)))
     first = perm[: int(r0.frame_key_bits[0])]
     b2 = b.copy()
     b2[first[::4]] ^= 1
-    r = ldpc_reconcile(a, b2, 0.01, np.random.default_rng(3), frame_bits=SMALL_FRAME)
+    r = ldpc_reconcile(a, b2, 0.02, np.random.default_rng(3), frame_bits=SMALL_FRAME)
     assert np.array_equal(r.bob_corrected, a)
     assert r.frame_disclosed[0] and not r.frame_disclosed[1:].any()
     assert r.frame_leak[0] == r.frame_key_bits[0]
-    check_accounting(r, None, 0.01)
+    check_accounting(r, None, 0.02)
 
 
 def test_deterministic_for_a_seed():
@@ -148,13 +151,22 @@ def test_code_rate_choice_and_plan():
 
 @pytest.mark.parametrize("rate", [0.5, 0.9])
 def test_code_structure(rate):
-    """No 4-cycle where progressive edge growth can avoid one: none at all at rate 0.5,
-    none among the degree-2/3 columns (placed first) at rate 0.9, where the dense checks
-    (degree 67) leave the degree-8..30 columns placed last no 4-cycle-free choice at this
-    length; checks of near-equal degree; untainted puncturing (no check with two punctured
-    neighbours), hence punctured columns of disjoint support: linearly independent, as
-    the m - p credit requires."""
-    code = build_code(rate, 4096)
+    """Quasi-cyclic: the 16 checks of a base row reach the 16 variables of each of its base
+    columns once each (circulants).  No 4-cycle where the construction can avoid one:
+    none at all at rate 0.5, none among the degree-2/3 columns (placed first) at rate
+    0.9, where the dense checks (degree 67) leave the degree-8..30 columns placed last no
+    4-cycle-free choice at this length; checks of near-equal degree; untainted puncturing
+    (no check with two punctured neighbours), hence punctured columns of disjoint support:
+    linearly independent, as the m - p credit requires."""
+    code = build_code(rate, 16384)
+    z = code.lift
+    assert z == 16 and code.m == z * (code.base_row_ptr.size - 1)
+    for r in range(0, code.base_row_ptr.size - 1, 7):
+        lo, hi = code.base_row_ptr[r], code.base_row_ptr[r + 1]
+        block = np.stack([code.cols[code.row_ptr[r * z + i]:code.row_ptr[r * z + i + 1]]
+                          for i in range(z)])  # (16, base degree)
+        assert np.array_equal(block // z, np.broadcast_to(code.base_cols[lo:hi], block.shape))
+        assert all(np.unique(block[:, j] % z).size == z for j in range(hi - lo))
     H = sp.csr_matrix((np.ones(code.cols.size, np.int32), code.cols, code.row_ptr),
                       shape=(code.m, code.n))
     assert H.max() == 1  # no repeated edge
@@ -189,7 +201,9 @@ def test_hash_of_errors():
 
 # ----------------------------------------------------------------------------- decoder
 def dense_layered_sum_product(H, syn, llr, iterations):
-    """Reference: the same layered schedule on a dense H with exact tanh / atanh."""
+    """Reference: the same layered schedule on a dense H with exact tanh / atanh (inputs
+    clamped to |t| >= -ln(EXP_UMAX) as the decoder does, so that a zero LLR stays
+    invertible)."""
     m, n = H.shape
     L = llr.astype(float).copy()
     R = np.zeros((m, n))
@@ -197,7 +211,8 @@ def dense_layered_sum_product(H, syn, llr, iterations):
         for c in range(m):
             vs = np.flatnonzero(H[c])
             t = L[vs] - R[c, vs]
-            th = np.tanh(t / 2)
+            tmin = -math.log(EXP_UMAX)
+            th = np.tanh(np.where(t < 0, -1, 1) * np.maximum(np.abs(t), tmin) / 2)
             for j, v in enumerate(vs):
                 prod = np.prod(np.delete(th, j)) * (-1 if syn[c] else 1)
                 r = 2 * np.arctanh(np.clip(prod, -1 + 1e-12, 1 - 1e-12))
@@ -207,9 +222,12 @@ def dense_layered_sum_product(H, syn, llr, iterations):
 
 
 def test_decoder_matches_dense_reference():
-    from satqkd.keys.ldpc import _PHI_TABLE, _layered_sum_product, _syndrome
+    """The one-frame reference decoder is exact sum-product: message by message equal to a
+    dense tanh/atanh implementation of the same layered schedule (float64; the clamps
+    |t| >= -ln(EXP_UMAX) and |R| <= R_MAX are not reached by these LLRs in three iterations)."""
+    from satqkd.keys.ldpc import _layered_sum_product, _syndrome
 
-    code = build_code(0.5, 64)
+    code = build_code(0.5, 64, lift=1)
     H = np.zeros((code.m, code.n), np.uint8)
     for c in range(code.m):
         H[c, code.cols[code.row_ptr[c]:code.row_ptr[c + 1]]] = 1
@@ -217,19 +235,17 @@ def test_decoder_matches_dense_reference():
     for trial in range(5):
         x = rng.integers(0, 2, code.n, dtype=np.uint8)
         syn = _syndrome(code.row_ptr, code.cols, x)
-        # moderate LLRs of mixed reliability (the table's error grows only near 0)
+        # moderate LLRs of mixed reliability
         llr = (np.where(x == 0, 1.0, -1.0) * rng.uniform(0.5, 3.0, code.n)
-               * np.where(rng.random(code.n) < 0.1, -1, 1)).astype(np.float32)
+               * np.where(rng.random(code.n) < 0.1, -1, 1))
         for iters in (1, 2, 3):
             L = llr.copy()
-            R = np.zeros(code.cols.size, np.float32)
+            R = np.zeros(code.cols.size)
             # `iters` iterations (no stall stop); these noisy words do not converge sooner
-            it = _layered_sum_product(code.row_ptr, code.cols, syn, L, R, iters, 10**6,
-                                      _PHI_TABLE)
+            it = _layered_sum_product(code.row_ptr, code.cols, syn, L, R, iters, 10**6)
             assert it in (-1, iters)
             ref = dense_layered_sum_product(H, syn, llr, iters)
-            # phi from a table of step 1/128: a few per cent on each message, compounded
-            assert np.allclose(L, ref, rtol=0.05, atol=20 * PHI_STEP), (trial, iters)
+            assert np.allclose(L, ref, rtol=1e-9, atol=1e-9), (trial, iters)
 
 
 def test_decoder_finds_the_ml_word_on_a_small_code():
@@ -237,9 +253,9 @@ def test_decoder_finds_the_ml_word_on_a_small_code():
     has it as the unique minimum-weight member, BP (which minimises weight at small error
     probability) must return exactly that pattern whenever it converges; and it must
     converge for every single error (girth >= 6, column weight >= 2)."""
-    from satqkd.keys.ldpc import _PHI_TABLE, _layered_sum_product, _syndrome
+    from satqkd.keys.ldpc import _layered_sum_product, _syndrome
 
-    code = build_code(0.5, 20, distribution={3: 1.0})
+    code = build_code(0.5, 20, distribution={3: 1.0}, lift=1)
     n = code.n
     # coset leaders by brute force over all 2^20 words
     words = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(np.uint8)
@@ -250,7 +266,7 @@ def test_decoder_finds_the_ml_word_on_a_small_code():
     key = syn_all @ (1 << np.arange(code.m))
     weight = words.sum(1)
     q = 0.02
-    llr0 = np.float32(math.log((1 - q) / q))
+    llr0 = math.log((1 - q) / q)
     converged_single = 0
     for wt in (1, 2):
         for pos in itertools.combinations(range(n), wt):
@@ -260,9 +276,9 @@ def test_decoder_finds_the_ml_word_on_a_small_code():
             same = weight[key == sk]
             unique_ml = (same == wt).sum() == 1 and same.min() == wt
             syn = _syndrome(code.row_ptr, code.cols, e)
-            L = np.full(n, llr0, np.float32)  # decode the error pattern from the zero word
-            R = np.zeros(code.cols.size, np.float32)
-            it = _layered_sum_product(code.row_ptr, code.cols, syn, L, R, 50, 50, _PHI_TABLE)
+            L = np.full(n, llr0)  # decode the error pattern from the zero word
+            R = np.zeros(code.cols.size)
+            it = _layered_sum_product(code.row_ptr, code.cols, syn, L, R, 50, 50)
             out = (L < 0).astype(np.uint8)
             if it >= 0:
                 assert np.array_equal((H @ out) % 2, syn)
@@ -273,65 +289,56 @@ def test_decoder_finds_the_ml_word_on_a_small_code():
     assert converged_single == n
 
 
-def test_lanes_kernel_matches_the_one_frame_decoder():
-    """The vectorised sweep over LANES interleaved frames performs, lane by lane, the same
-    layered update as the one-frame kernel (to float rounding and the odd phi-table cell),
-    and counts each lane's unsatisfied checks as its layers start."""
+def test_vector_kernel_matches_the_reference_decoder():
+    """The quasi-cyclic vector sweep performs the reference layered update (16 checks of a
+    base row at once, exp/ln by polynomials) on the lifted code: posteriors agree to the
+    approximations' error, hard decisions almost everywhere; its in-sweep count of
+    unsatisfied checks, the vector syndrome and the exact count agree with the CSR ones."""
     from satqkd.keys.ldpc import (
-        _PHI_TABLE,
-        LANES,
-        _lanes_kernel,
+        LIFT,
+        R_MAX,
         _layered_sum_product,
+        _qc_signs,
+        _qc_sweep,
+        _qc_unsatisfied,
         _syndrome,
-        _unsatisfied_lane,
+        _unsatisfied,
     )
 
     code = build_code(0.8, 2048)
+    brow, bcol, bsh = code.base_row_ptr, code.base_cols, code.shifts
     rng = np.random.default_rng(8)
     q = 0.02
-    llr0 = np.float32(math.log((1 - q) / q))
-    words, chans, syns = [], [], []
-    for _ in range(LANES):
-        x = rng.integers(0, 2, code.n, dtype=np.uint8)
-        y = x ^ (rng.random(code.n) < q * (1 + rng.random())).astype(np.uint8)
-        ch = np.where(y == 0, llr0, -llr0).astype(np.float32)
-        ch[rng.choice(code.n, 40, replace=False)] = 0.0  # punctured-like positions
-        words.append(x)
-        chans.append(ch)
-        syns.append(_syndrome(code.row_ptr, code.cols, x))
-    Lx = np.stack(chans, 1).ravel().copy()
-    Rx = np.zeros(code.cols.size * LANES, np.int16)
-    Sx = np.stack([1.0 - 2.0 * s.astype(np.float32) for s in syns], 1).ravel().copy()
-    dmax = int(np.diff(code.row_ptr).max())
-    T = np.empty(dmax * LANES, np.float32)
-    P = np.empty(dmax * LANES, np.float32)
-    bad = np.zeros(LANES, np.int64)
-    sweep = _lanes_kernel(LANES)
-    iters = 3
-    for _ in range(iters):
-        sweep(code.row_ptr, code.cols, Sx, Lx, Rx, _PHI_TABLE, T, P, bad)
-    L2 = Lx.reshape(code.n, LANES)
-    for lane in range(LANES):
-        L = chans[lane].copy()
-        R = np.zeros(code.cols.size, np.float32)
-        _layered_sum_product(code.row_ptr, code.cols, syns[lane], L, R, iters, 10**6,
-                             _PHI_TABLE)
-        assert np.allclose(L2[:, lane], L, rtol=0.05, atol=20 * PHI_STEP), lane
-        assert np.mean((L2[:, lane] < 0) == (L < 0)) > 0.999
-        exact = _unsatisfied_lane(code.row_ptr, code.cols, Lx, LANES, lane, syns[lane])
-        assert exact == np.count_nonzero(
-            _syndrome(code.row_ptr, code.cols, (L2[:, lane] < 0).astype(np.uint8))
-            != syns[lane])
-    # one more sweep: its in-sweep count is the count at the start of each layer, which
-    # is close to (not always equal to) the exact count before the sweep
-    before = [_unsatisfied_lane(code.row_ptr, code.cols, Lx, LANES, lane, syns[lane])
-              for lane in range(LANES)]
-    sweep(code.row_ptr, code.cols, Sx, Lx, Rx, _PHI_TABLE, T, P, bad)
-    assert all(abs(int(b) - a) <= max(5, a // 2) for a, b in zip(before, bad))
+    llr0 = math.log((1 - q) / q)
+    x = rng.integers(0, 2, code.n, dtype=np.uint8)
+    y = x ^ (rng.random(code.n) < 1.5 * q).astype(np.uint8)
+    ch = np.where(y == 0, llr0, -llr0)
+    ch[rng.choice(code.n, 40, replace=False)] = 0.0  # punctured-like positions
+    syn = _syndrome(code.row_ptr, code.cols, x)
+    sgn = np.empty(code.m, np.float32)
+    _qc_signs(brow, bcol, bsh, (1.0 - 2.0 * x).astype(np.float32), sgn)
+    assert np.array_equal(sgn < 0, syn == 1)
+    L = ch.astype(np.float32)
+    R = np.zeros(bcol.size * LIFT, np.float32)
+    dmax = int(np.diff(brow).max())
+    T = np.empty(dmax * LIFT, np.float32)
+    P = np.empty(dmax * LIFT, np.float32)
+    Lref = ch.copy()
+    Rref = np.zeros(code.cols.size)
+    for it in range(3):
+        before = _unsatisfied(code.row_ptr, code.cols, L, syn)
+        assert _qc_unsatisfied(brow, bcol, bsh, sgn, L) == before
+        bad = _qc_sweep(brow, bcol, bsh, sgn, L, R, T, P)
+        # counted as each layer starts: near the count before the sweep
+        assert abs(bad - before) <= max(5, before // 2)
+        _layered_sum_product(code.row_ptr, code.cols, syn, Lref, Rref, 1, 10**6)
+        assert np.allclose(L, Lref, rtol=0.01, atol=0.02 + it * 0.02), it
+        assert np.mean((L < 0) == (Lref < 0)) > 0.999
+    assert np.abs(R).max() <= R_MAX + 1e-3  # the floor on the denominator (vrcp14: 2^-14)
 
 
-def test_retries_resume_and_lanes_do_not_change_the_outcome_accounting():
-    """More frames than lanes, a mix of first-attempt successes and retries: every frame is
+def test_retries_resume_and_the_outcome_is_reproducible():
+    """Many frames, a mix of first-attempt successes and retries: every frame is
     reconciled, charged by the rule, and the run is reproducible."""
     rng = np.random.default_rng(21)
     a, b = noisy_pair(rng, 12 * (SMALL_FRAME - 1500), 0.03)
@@ -347,12 +354,85 @@ def test_retries_resume_and_lanes_do_not_change_the_outcome_accounting():
 
 
 def test_wrong_words_are_caught_by_the_hash():
-    """Tiny codes (N = 256) at a QBER above the estimate converge now and then to a wrong
+    """Tiny codes (N = 128) at a QBER above the estimate converge now and then to a wrong
     word that satisfies the syndrome: the hash rejects it, the retry starts afresh, and
     the frame ends reconciled or disclosed, charged by the rule."""
     rng = np.random.default_rng(6)
-    a, b = noisy_pair(rng, 30_000, 0.05)
-    r = ldpc_reconcile(a, b, 0.04, rng, frame_bits=256, max_retries=6)
+    a, b = noisy_pair(rng, 30_000, 0.06)
+    r = ldpc_reconcile(a, b, 0.05, rng, frame_bits=128, max_retries=6)
     assert r.frame_hash_failures.sum() > 0
     assert np.array_equal(r.bob_corrected, a)
-    check_accounting(r, None, 0.04)
+    check_accounting(r, None, 0.05)
+
+
+def test_efficiency_at_two_percent_stays_under_the_target():
+    """The default protocol on a 1e6-bit key at QBER 2 % (16 frames of 2^16): no frame
+    disclosed and f < 1.15.  Measured over 30 keys of 2e6 bits: f = 1.123 on average,
+    at most 1.131 (docs/keys.md); a 16-frame key scatters by about +-0.01, so only a
+    regression of the codes or the decoder by 0.02 or more fails this."""
+    rng = np.random.default_rng(2024)
+    a, b = noisy_pair(rng, 1_000_000, 0.02)
+    r = ldpc_reconcile(a, b, 0.02, np.random.default_rng(77))
+    assert np.array_equal(r.bob_corrected, a)
+    assert r.frames_disclosed == 0
+    assert 1.0 < r.efficiency() < 1.15, r.efficiency()
+    check_accounting(r, None, 0.02)
+
+
+def test_vector_decoder_corrects_a_known_error_frame():
+    """The rate-0.83 mother code (2^16 bits, no puncturing, f = m / (N h(2 %)) = 1.20) and
+    a word with 2 % errors: the attempt converges to exactly Alice's word, well inside the
+    iteration cap (BP at 8 % above its threshold needs 10-20 iterations)."""
+    from satqkd.keys.ldpc import LIFT, _qc_attempt, _qc_signs
+
+    code = mother_code(0.83)
+    rng = np.random.default_rng(31)
+    x = rng.integers(0, 2, code.n, dtype=np.uint8)
+    y = x ^ (rng.random(code.n) < 0.02).astype(np.uint8)
+    llr = np.float32(math.log(0.98 / 0.02))
+    L = np.where(y == 0, llr, -llr).astype(np.float32)
+    sgn = np.empty(code.m, np.float32)
+    _qc_signs(code.base_row_ptr, code.base_cols, code.shifts,
+              (1.0 - 2.0 * x).astype(np.float32), sgn)
+    R = np.zeros(code.base_cols.size * LIFT, np.float32)
+    dmax = int(np.diff(code.base_row_ptr).max())
+    T = np.empty(dmax * LIFT, np.float32)
+    P = np.empty(dmax * LIFT, np.float32)
+    ok, its = _qc_attempt(code.base_row_ptr, code.base_cols, code.shifts, sgn, L, R, T, P,
+                          60, 60, 0.0)
+    assert ok and its < 40, its
+    assert np.array_equal((L < 0).astype(np.uint8), x)
+
+
+def test_circulant_shifts_break_the_base_four_cycles():
+    """A base graph of 2 checks x 3 variables, all joined (three 4-cycles): with 16 x 16
+    circulants the shifts can be chosen so that no lifted 4-cycle is left, and are."""
+    from satqkd.keys.ldpc import _circulant_shifts
+
+    row_ptr = np.array([0, 3, 6])
+    cols = np.array([0, 1, 2, 0, 1, 2])
+    rng = np.random.default_rng(3)
+    shifts, forced = _circulant_shifts(row_ptr, cols, 3, 16, rng.permutation(6),
+                                       rng.integers(0, 16, 6))
+    assert forced == 0 and np.all((0 <= shifts) & (shifts < 16))
+    rows, cs = [], []
+    for r in range(2):
+        for i in range(16):
+            rows += [r * 16 + i] * 3
+            cs += [int(cols[e]) * 16 + (i + int(shifts[e])) % 16 for e in range(3 * r, 3 * r + 3)]
+    H = sp.csr_matrix((np.ones(len(rows), np.int32), (rows, cs)), shape=(32, 48))
+    overlap = (H.T @ H).tocoo()
+    assert overlap.data[overlap.row != overlap.col].max() == 1  # no two checks share 2 vars
+
+
+def test_interleaver_is_a_uniform_permutation():
+    """Fisher-Yates on splitmix64: a permutation, the same for the same seed, and each
+    element of 5 lands in each place with frequency 1/5 (20000 seeds: binomial standard
+    deviation 0.0028; 5 sigma allowed)."""
+    p = _shuffle(1000, 12345)
+    assert np.array_equal(np.sort(p), np.arange(1000))
+    assert np.array_equal(p, _shuffle(1000, 12345)) and not np.array_equal(p, _shuffle(1000, 1))
+    counts = np.zeros((5, 5))
+    for seed in range(20000):
+        counts[np.arange(5), _shuffle(5, seed)] += 1
+    assert np.abs(counts / 20000 - 0.2).max() < 5 * math.sqrt(0.2 * 0.8 / 20000)

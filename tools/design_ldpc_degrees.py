@@ -15,6 +15,11 @@ lambda_2 rho'(1) 2 sqrt(p(1-p)) < 1 (Richardson, Shokrollahi, Urbanke 2001).  Bi
 gives, per target rate, the distribution with the largest GA threshold over dc.
 
 Prints node-perspective distributions for satqkd/keys/ldpc.py (``MOTHER_CODES``).
+``--margin`` and ``--max-degree`` set the check margin and the largest variable degree;
+``tools/select_ldpc_codes.py`` picks, per rate, among designs made with several of them
+by simulating the reconciliation protocol.
+
+Usage: ``python tools/design_ldpc_degrees.py [--margin 0.05] [--max-degree 30] [rates...]``
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import numpy as np
 from scipy.optimize import linprog
 
 GH_X, GH_W = np.polynomial.hermite_e.hermegauss(80)  # probabilists' Hermite: E[f(N(0,1))]
-VAR_DEGREES = np.array([2, 3, 4, 5, 6, 8, 10, 15, 20, 30])
+ALL_VAR_DEGREES = np.array([2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60])
+VAR_DEGREES = ALL_VAR_DEGREES[ALL_VAR_DEGREES <= 30]
 MARGIN = 0.05  # check update must beat m by 5 %: GA is optimistic at high rates
 STAB = 0.7  # lambda_2 at most this fraction of the stability bound (finite length)
 
@@ -112,15 +118,33 @@ def h2(p):
     return -p * np.log2(p) - (1 - p) * np.log2(1 - p)
 
 
-if __name__ == "__main__":
-    import sys
+def set_options(margin: float, max_degree: int) -> None:
+    """Check margin and largest variable degree of the next designs."""
+    global MARGIN, VAR_DEGREES
+    MARGIN = margin
+    VAR_DEGREES = ALL_VAR_DEGREES[ALL_VAR_DEGREES <= max_degree]
 
-    rates = [float(x) for x in sys.argv[1:]] or [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95]
+
+def node_distribution(lam) -> dict[int, float]:
+    """Edge-perspective lambda -> node fractions {degree: fraction} (5 decimals)."""
+    node = lam / VAR_DEGREES
+    node /= node.sum()
+    return {int(d): round(float(w), 5) for d, w in zip(VAR_DEGREES, node) if w > 1e-4}
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rates", nargs="*", type=float)
+    ap.add_argument("--margin", type=float, default=MARGIN)
+    ap.add_argument("--max-degree", type=int, default=30)
+    args = ap.parse_args()
+    set_options(args.margin, args.max_degree)
+    rates = args.rates or [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95]
     for R in rates:
         p, dc, lam = design(R)
-        node = lam / VAR_DEGREES
-        node /= node.sum()
-        pairs = {int(d): round(float(w), 5) for d, w in zip(VAR_DEGREES, node) if w > 1e-4}
+        pairs = node_distribution(lam)
         # capacity crossover of rate R: h(p*) = 1 - R
         lo, hi = 1e-6, 0.5
         for _ in range(60):

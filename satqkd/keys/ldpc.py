@@ -20,9 +20,8 @@ Protocol (Alice's string is the reference; Bob corrects his):
    (warm restart: revealed bits only add certainty).  After ``max_retries`` failed
    retries Alice discloses the whole frame and Bob takes it.
 
-Bob decodes ``LANES`` frames side by side, one per SIMD lane of a generated, vectorised
-sweep (:func:`_lanes_kernel`); a lane whose frame succeeds, or needs a retry, takes up
-its next work at once, so the lanes stay full.
+Bob decodes one frame at a time; the sum-product kernel (:func:`_qc_sweep`) updates the 16
+checks of a circulant block row in one 16-lane vector (:mod:`satqkd.keys.simd`).
 
 Bob's "failed"/"succeeded" per attempt is the only backward message: unlike Cascade's
 parity replies it is not a function of his string beyond the decoder's success, so
@@ -45,15 +44,21 @@ map to ``hash_bits`` bits, seeded from ``rng``, so wrongly decoded frames escape
 probability 2^-hash_bits; set 0 to rely on the pass-level 50-bit verification tag).  A
 frame that fails every check after ``max_retries`` retries is disclosed, never kept.
 
-Codes: one family per N built deterministically (fixed seed) at first use by progressive
-edge growth (Hu, Eleftheriou, Arnold, IEEE Trans. IT 51, 386 (2005)) restricted to depth
-one (no 4-cycle where one can be avoided; degree-2 columns as a zig-zag chain, so they hold
-no codeword) with the variable-degree distributions of
-``tools/design_ldpc_degrees.py`` (Gaussian-approximation density evolution for the BSC
-and linear programming, Chung, Richardson, Urbanke, IEEE Trans. IT 47, 657 (2001)), and
-cached in-process.  The simulation evaluates the hash comparison as the hash of the
-residual error pattern (the hash is linear: equal hashes iff that hash is zero); every
-disclosed quantity is counted.
+Codes: quasi-cyclic, one family per N built deterministically (fixed seed) at first use
+and cached in-process.  A base graph of N / 16 variables is grown by progressive edge
+growth (Hu, Eleftheriou, Arnold, IEEE Trans. IT 51, 386 (2005)) restricted to depth one
+(no 4-cycle where one can be avoided; degree-2 columns as a zig-zag chain, so they hold
+no codeword) with the variable-degree distributions of ``tools/design_ldpc_degrees.py``
+(Gaussian-approximation density evolution for the BSC and linear programming, Chung,
+Richardson, Urbanke, IEEE Trans. IT 47, 657 (2001)); every base edge then becomes a
+16 x 16 cyclically shifted identity, the shifts chosen so that no 4-cycle of the base
+graph survives the lifting where another shift can avoid it (a base cycle lifts to
+cycles of the same length iff its alternating sum of shifts is 0 mod 16: Fossorier, IEEE
+Trans. IT 50, 1788 (2004); PEG on a lifted graph: Li, Kumar, Asilomar 2004).  The 16 checks
+of a base row then touch 16 distinct variables of each base column, which is what lets
+the decoder update them in one vector instruction.  The simulation evaluates the hash
+comparison as the hash of the residual error pattern (the hash is linear: equal hashes iff
+that hash is zero); every disclosed quantity is counted.
 """
 
 from __future__ import annotations
@@ -67,25 +72,44 @@ import numpy as np
 
 from satqkd.keys.cascade import _mix64
 from satqkd.keys.finite_key import binary_entropy
+from satqkd.keys.simd import (
+    EXP_UMAX,
+    WIDTH,
+    vabs,
+    vcountneg,
+    vexpneg,
+    vflipsign,
+    vln,
+    vload,
+    vload_rot,
+    vmax,
+    vrecip,
+    vsplat,
+    vstore,
+    vstore_rot,
+)
 
-#: Code length N of the mother codes: 2^16 = 65536.  BP's gap to capacity shrinks with N:
-#: the rate-0.9 code fails 1 frame in 12 at f = 1.145 (QBER 1.1 %) with N = 2^16, 4 in 10
-#: with 2^15 (measured, docs/keys.md); 2^17 gains little more, and a pass of 1e5-1e6 sifted
-#: bits still fills 2-16 frames.  Decoding cost per bit does not depend on N.
+#: Code length N of the mother codes: 2^16 = 65536.  BP's gap to capacity shrinks with N
+#: (the PEG rate-0.9 code failed 1 frame in 12 at f = 1.145, QBER 1.1 %, with N = 2^16 and
+#: 4 in 10 with 2^15); 2^17 gains 0.007 in f at QBER 1 % but its posteriors leave the L2
+#: cache (docs/keys.md), and a pass of 1e5-1e6 sifted bits still fills 2-16 frames.
 DEFAULT_FRAME_BITS = 65536
-#: Blind retries before a frame is disclosed: f_start + 20 x 0.02 reaches f ~ 1.5.  A
-#: retry costs 0.015-0.02 in f, a disclosure 1/h(q) (12 at QBER 1 %): retries are cheap.
+#: Size of the circulants (the lifting factor): one 16-lane float32 vector.  Frame lengths
+#: are multiples of it.
+LIFT = WIDTH
+#: Blind retries before a frame is disclosed: f_start + 20 x 0.015-0.02 reaches f ~ 1.5.
+#: A retry costs 0.015-0.02 in f, a disclosure 1/h(q) (12 at QBER 1 %): retries are cheap.
 DEFAULT_MAX_RETRIES = 20
 #: Bits of the per-frame verification hash (0.3 % of the syndrome at QBER 1 %).
 DEFAULT_HASH_BITS = 16
-#: First attempt at f = F_START; each retry reveals STEP_F x k h(q) more bits
-#: (STEP_F_HIGH_RATE for mother rates >= HIGH_RATE).  Measured on 1e6-bit keys (16 frames
-#: of 2^16, docs/keys.md): at QBER 2-4 % the codes decode 50-90 % of frames at f = 1.10,
-#: so most frames need one or two attempts; at QBER 1 % (rate 0.9) only 20 % decode at
-#: 1.10 and 50-70 % at 1.13-1.16, so the f target needs a lower start and finer steps
-#: there, at the price of about 4 attempts per frame (starting at 1.05 with steps of
-#: 0.03 as before took 5; starting at 1.13 took 2 but gave f = 1.163).
-F_START = 1.10
+#: First attempt at f = F_START (F_START_HIGH_RATE for mother rates >= HIGH_RATE); each
+#: retry reveals STEP_F x k h(q) more bits (STEP_F_HIGH_RATE at the high rates).  With the
+#: selected codes, measured on 10 x 2e6-bit keys per QBER (docs/keys.md): a start of 1.12
+#: decodes 90-95 % of frames at the first attempt at QBER 2-4 % (f = 1.122), but only
+#: about half at 1 % (rate 0.9), where 1.13 cuts the decoding work by 15 % for f = 1.140
+#: instead of 1.135; a start of 1.10 gives f lower by 0.01 at 1.3-1.4x the work.
+F_START = 1.12
+F_START_HIGH_RATE = 1.13
 STEP_F = 0.02
 STEP_F_HIGH_RATE = 0.015
 HIGH_RATE = 0.88
@@ -93,37 +117,47 @@ HIGH_RATE = 0.88
 PUNCTURE_RESERVE_F = 0.09
 #: Iteration cap of one attempt (the last attempt before disclosure may use all of it).
 MAX_ITERATIONS = 60
-#: An attempt stops after this many iterations without a new fewest-unsatisfied-checks
-#: count; the retry then resumes from its messages, so little is lost by stopping early
-#: (at QBER 1 %: patience 10 / 5 / 3 gave f 1.154 / 1.157 / 1.159 at 0.25 / 0.35 / 0.42
-#: Mbit/s).
+#: An attempt stops after more than PATIENCE iterations in which the number of unsatisfied
+#: checks did not fall STALL_REL below its best so far; the retry then resumes from the
+#: messages, so little is lost by stopping early.  The relative margin stops attempts that
+#: hover on a plateau, where noise alone sets new minima now and then (docs/keys.md).
 PATIENCE = 5
-#: phi-function table of the sum-product decoder: step and size (covers [0, 24)).
-PHI_STEP = 1.0 / 128.0
-PHI_SIZE = 24 * 128
+STALL_REL = 0.03
 CODE_SEED = 20090115
 #: Checks probed for a 4-cycle-free edge before one is accepted (construction cost bound).
 PEG_PROBES = 512
 _KNOWN_LLR = 1.0e4  # shortened and revealed bits
 #: Retries resume from the failed attempt's messages (True) or decode afresh.
 WARM_RETRIES = True
+#: The check update's denominator (1 - w_e, up to a factor) is kept >= DEN_FLOOR x its
+#: numerator: below that, float32 rounding of w_e near 1 (relative 6e-8) would dominate
+#: it.  So |R| <= R_MAX = ln(1 / DEN_FLOOR) = 13.8.  An earlier clip at 7.9 trapped a frame
+#: at QBER 4 % for all 21 attempts: the two saturated messages into a punctured degree-2
+#: variable cancelled exactly, and its posterior stayed at 0 (docs/keys.md).
+DEN_FLOOR = 1e-6
+R_MAX = math.log(1.0 / DEN_FLOOR)
 
-#: Mother code rates and node-perspective variable-degree distributions {degree: fraction}
-#: (output of tools/design_ldpc_degrees.py; GA thresholds within 1-5 % of capacity).
+#: Mother code rates and node-perspective variable-degree distributions {degree: fraction}:
+#: per rate, the candidate of least simulated f among GA designs
+#: (tools/design_ldpc_degrees.py) with check margins 0.05-0.25 and largest variable degree
+#: 30 or 45, chosen by tools/select_ldpc_codes.py (blind reconciliation of 3 x 1e6-bit keys
+#: at the middle of the rate's QBER range).  Below rate 0.7 the plain design (margin 0.05)
+#: wins; above, larger margins (fewer degree-2 columns) and degree-45 columns win,
+#: by 0.01-0.04 in f (docs/keys.md).
 MOTHER_CODES: dict[float, dict[int, float]] = {
     0.50: {2: 0.32346, 3: 0.45592, 8: 0.0864, 10: 0.08663, 30: 0.04759},
     0.60: {2: 0.29115, 3: 0.46624, 8: 0.0913, 10: 0.10253, 30: 0.04877},
     0.65: {2: 0.27271, 3: 0.46395, 8: 0.14316, 10: 0.05441, 30: 0.06578},
-    0.70: {2: 0.25467, 3: 0.47017, 8: 0.14052, 10: 0.06917, 30: 0.06548},
-    0.75: {2: 0.23491, 3: 0.47177, 8: 0.17786, 10: 0.03859, 30: 0.07687},
-    0.80: {2: 0.21333, 3: 0.47739, 8: 0.1894, 10: 0.03853, 30: 0.08136},
-    0.83: {2: 0.19898, 3: 0.48145, 8: 0.19053, 10: 0.04738, 30: 0.08165},
-    0.85: {2: 0.18873, 3: 0.4858, 8: 0.17818, 10: 0.06894, 30: 0.07834},
-    0.88: {2: 0.17154, 3: 0.48603, 8: 0.21864, 10: 0.03319, 30: 0.09059},
-    0.90: {2: 0.15876, 3: 0.48864, 8: 0.22136, 10: 0.03958, 30: 0.09166},
-    0.93: {2: 0.13643, 3: 0.49114, 8: 0.23614, 10: 0.03972, 30: 0.09658},
-    0.95: {2: 0.11838, 3: 0.49084, 6: 0.0043, 8: 0.27183, 15: 0.00997, 20: 0.02498,
-           30: 0.0797},
+    0.70: {2: 0.17937, 3: 0.54293, 8: 0.02074, 10: 0.19593, 20: 0.01036, 45: 0.05067},
+    0.75: {2: 0.16752, 3: 0.53605, 8: 0.04652, 10: 0.18746, 45: 0.06244},
+    0.80: {2: 0.15459, 3: 0.53066, 8: 0.06018, 10: 0.18203, 15: 0.00891, 45: 0.06363},
+    0.83: {2: 0.14603, 3: 0.52311, 8: 0.12151, 10: 0.10936, 15: 0.03723, 45: 0.06277},
+    0.85: {2: 0.09557, 3: 0.55543, 8: 0.10587, 10: 0.15504, 20: 0.02276, 45: 0.06533},
+    0.88: {2: 0.08862, 3: 0.54084, 8: 0.19536, 10: 0.04386, 15: 0.05274, 20: 0.01315,
+           45: 0.06544},
+    0.90: {2: 0.0537, 3: 0.54441, 8: 0.24533, 15: 0.08161, 45: 0.07494},
+    0.93: {2: 0.05451, 3: 0.50516, 6: 0.06836, 8: 0.19465, 15: 0.10104, 45: 0.07628},
+    0.95: {2: 0.06751, 3: 0.50337, 6: 0.05394, 8: 0.24783, 20: 0.0822, 30: 0.04515},
 }
 MOTHER_RATES = tuple(sorted(MOTHER_CODES))
 
@@ -221,9 +255,108 @@ def _peg_depth1(var_deg, m, starts, probes, chain):
     return row_ptr, cols
 
 
+@numba.njit(cache=True)
+def _circulant_shifts(row_ptr, cols, n, z, order, first):
+    """Shift in [0, z) of every base edge: lifted 4-cycles avoided where possible.
+
+    Edges are visited in ``order``; edge e = (v, c) gets the first shift, counted
+    cyclically from ``first[e]``, that closes no lifted 4-cycle with the edges already
+    shifted: for every base 4-cycle v-c-w-c2-v the lifted graph has one iff
+    s(v,c) - s(w,c) + s(w,c2) - s(v,c2) = 0 mod z (Fossorier 2004), so that value of
+    s(v,c) is excluded.  When all z are excluded (dense high-rate base graphs) the first
+    is taken.  Returns (shifts, edges without a 4-cycle-free shift).
+    """
+    m = row_ptr.size - 1
+    E = cols.size
+    vdeg = np.zeros(n, np.int64)
+    for e in range(E):
+        vdeg[cols[e]] += 1
+    vptr = np.zeros(n + 1, np.int64)
+    for v in range(n):
+        vptr[v + 1] = vptr[v] + vdeg[v]
+    fill = vptr[:n].copy()
+    vedge = np.empty(E, np.int64)  # edges of each variable, by variable
+    echk = np.empty(E, np.int64)
+    for c in range(m):
+        for e in range(row_ptr[c], row_ptr[c + 1]):
+            vedge[fill[cols[e]]] = e
+            fill[cols[e]] += 1
+            echk[e] = c
+    shift = np.full(E, -1, np.int64)
+    edge_of = np.full(n, -1, np.int64)  # edge_of[w]: edge (w, c2) of the check c2 in hand
+    banned = np.zeros(z, np.bool_)
+    forced = 0
+    for e in order:
+        c = echk[e]
+        v = cols[e]
+        banned[:] = False
+        for b in range(vptr[v], vptr[v + 1]):
+            e2 = vedge[b]
+            c2 = echk[e2]
+            if c2 == c or shift[e2] < 0:
+                continue
+            for f in range(row_ptr[c2], row_ptr[c2 + 1]):
+                edge_of[cols[f]] = f
+            for f in range(row_ptr[c], row_ptr[c + 1]):
+                w = cols[f]
+                g = edge_of[w]
+                if w != v and g >= 0 and shift[f] >= 0 and shift[g] >= 0:
+                    banned[(shift[f] - shift[g] + shift[e2]) % z] = True
+            for f in range(row_ptr[c2], row_ptr[c2 + 1]):
+                edge_of[cols[f]] = -1
+        s = first[e]
+        for t in range(z):
+            if not banned[(first[e] + t) % z]:
+                s = (first[e] + t) % z
+                break
+        else:
+            forced += 1
+        shift[e] = s
+    return shift, forced
+
+
+@numba.njit(cache=True)
+def _untainted(row_ptr, cols, n, candidates, limit):
+    """Greedy untainted puncturing set (no check with two punctured neighbours), in order."""
+    m = row_ptr.size - 1
+    vdeg = np.zeros(n, np.int64)
+    for e in range(cols.size):
+        vdeg[cols[e]] += 1
+    vptr = np.zeros(n + 1, np.int64)
+    for v in range(n):
+        vptr[v + 1] = vptr[v] + vdeg[v]
+    fill = vptr[:n].copy()
+    vchk = np.empty(cols.size, np.int64)
+    for c in range(m):
+        for e in range(row_ptr[c], row_ptr[c + 1]):
+            vchk[fill[cols[e]]] = c
+            fill[cols[e]] += 1
+    tainted = np.zeros(m, np.bool_)
+    out = np.empty(min(limit, candidates.size), np.int64)
+    k = 0
+    for v in candidates:
+        if k >= out.size:
+            break
+        if vptr[v + 1] == vptr[v]:
+            continue
+        free = True
+        for b in range(vptr[v], vptr[v + 1]):
+            free &= not tainted[vchk[b]]
+        if free:
+            for b in range(vptr[v], vptr[v + 1]):
+                tainted[vchk[b]] = True
+            out[k] = v
+            k += 1
+    return out[:k]
+
+
 @dataclass(frozen=True)
 class LdpcCode:
-    """A mother code: H in CSR form plus its puncturing and shortening orders."""
+    """A mother code: H in CSR form, its quasi-cyclic base, puncturing and shortening orders.
+
+    Check r * lift + i of H joins variables base_cols[e] * lift + (i + shifts[e]) % lift for
+    the base edges e of base row r (lift = 1: H is the base graph itself).
+    """
 
     rate: float  # design rate 1 - m/N
     n: int
@@ -232,73 +365,81 @@ class LdpcCode:
     cols: np.ndarray  # int32, edges
     puncture_order: np.ndarray  # untainted positions; frame uses the first p
     shorten_order: np.ndarray  # other positions; frame shortens the first s
+    lift: int = 1
+    base_row_ptr: np.ndarray | None = None  # int64, m / lift + 1
+    base_cols: np.ndarray | None = None  # int32, base edges
+    shifts: np.ndarray | None = None  # int32, circulant shift of each base edge
 
     @property
     def max_punctured(self) -> int:
         return int(self.puncture_order.size)
 
 
-def _untainted(row_ptr, cols, n, m, candidates, limit):
-    """Greedy untainted puncturing set (no check with two punctured neighbours), in order."""
-    var_checks = [[] for _ in range(n)]
-    for c in range(m):
-        for v in cols[row_ptr[c]:row_ptr[c + 1]]:
-            var_checks[v].append(c)
-    tainted = np.zeros(m, bool)
-    out = []
-    for v in candidates:
-        cs = var_checks[v]
-        if cs and not tainted[cs].any():
-            tainted[cs] = True
-            out.append(v)
-            if len(out) >= limit:
-                break
-    return np.array(out, dtype=np.int64)
-
-
 def build_code(rate: float, n: int, seed: int = CODE_SEED,
                distribution: dict[int, float] | None = None,
-               max_puncture_fraction: float = 0.5) -> LdpcCode:
+               max_puncture_fraction: float = 0.5, lift: int = LIFT) -> LdpcCode:
     """Mother code of design rate ``rate`` and length ``n`` (deterministic in ``seed``).
 
-    Variable degrees from ``distribution`` (node fractions; default ``MOTHER_CODES[rate]``),
-    rounded to n nodes, with at most m - 1 of degree 2 (the rest become degree 3) laid as
-    a zig-zag chain; m = round((1 - rate) n) checks of near-equal degree.  Up to
-    ``max_puncture_fraction`` x m untainted positions are listed for puncturing, degree-2
-    first, in a seeded random order.
+    A base graph of n / lift variables: degrees from ``distribution`` (node fractions;
+    default ``MOTHER_CODES[rate]``), rounded, with at most mb - 1 of degree 2 (the rest
+    become degree 3) laid as a zig-zag chain; mb = round((1 - rate) n / lift) checks of
+    near-equal degree; edges by depth-one PEG.  Each base edge becomes a lift x lift
+    circulant (:func:`_circulant_shifts`; lift = 1: no lifting).  Up to
+    ``max_puncture_fraction`` x m untainted positions are listed for puncturing, lowest
+    degree first, in a seeded random order.
     """
+    if lift < 1 or n % lift:
+        raise ValueError(f"code length {n} is not a multiple of the lifting factor {lift}")
     dist = MOTHER_CODES[rate] if distribution is None else distribution
-    m = round((1.0 - rate) * n)
-    if not 0 < m < n:
-        raise ValueError(f"rate {rate} gives {m} checks for n = {n}")
+    nb = n // lift
+    mb = round((1.0 - rate) * nb)
+    if not 0 < mb < nb:
+        raise ValueError(f"rate {rate} gives {mb} base checks for n = {n}")
     rng = np.random.default_rng([seed, n, round(rate * 1000)])
     degs = np.array(sorted(dist), dtype=np.int64)
     frac = np.array([dist[d] for d in degs], dtype=float)
-    counts = np.floor(frac / frac.sum() * n).astype(np.int64)
-    counts[np.argmax(frac)] += n - counts.sum()
-    if 2 in dist:  # degree-2 columns beyond m - 1 would close cycles: make them degree 3
+    counts = np.floor(frac / frac.sum() * nb).astype(np.int64)
+    counts[np.argmax(frac)] += nb - counts.sum()
+    if 2 in dist:  # degree-2 columns beyond mb - 1 would close cycles: make them degree 3
         i2, i3 = int(np.searchsorted(degs, 2)), int(np.searchsorted(degs, 3))
-        excess = max(0, int(counts[i2]) - (m - 1))
+        excess = max(0, int(counts[i2]) - (mb - 1))
         counts[i2] -= excess
         if i3 < degs.size and degs[i3] == 3:
             counts[i3] += excess
         else:
             degs, counts = np.insert(degs, i2 + 1, 3), np.insert(counts, i2 + 1, excess)
     var_deg = np.repeat(degs, counts)  # ascending: low degrees first, as in PEG
-    var_deg = np.minimum(var_deg, m)
-    starts = rng.integers(0, m, int(var_deg.sum()))
+    var_deg = np.minimum(var_deg, mb)
+    starts = rng.integers(0, mb, int(var_deg.sum()))
     n2 = int(np.count_nonzero(var_deg == 2))
-    chain = rng.permutation(m)[:n2 + 1] if n2 else np.zeros(0, np.int64)
-    row_ptr, cols = _peg_depth1(var_deg, m, starts, PEG_PROBES, chain.astype(np.int64))
+    chain = rng.permutation(mb)[:n2 + 1] if n2 else np.zeros(0, np.int64)
+    brow, bcols = _peg_depth1(var_deg, mb, starts, PEG_PROBES, chain.astype(np.int64))
     # relabel variables randomly so degrees are spread over the frame
-    relabel = rng.permutation(n).astype(np.int32)
-    cols = relabel[cols]
-    low = relabel[np.flatnonzero(var_deg == var_deg.min())]
+    relabel = rng.permutation(nb).astype(np.int32)
+    bcols = relabel[bcols]
+    shifts = np.zeros(bcols.size, np.int64)
+    if lift > 1:
+        shifts, _ = _circulant_shifts(brow, bcols.astype(np.int64), nb, lift,
+                                      rng.permutation(bcols.size),
+                                      rng.integers(0, lift, bcols.size))
+    deg = np.diff(brow)
+    row_ptr = np.zeros(mb * lift + 1, np.int64)
+    row_ptr[1:] = np.cumsum(np.repeat(deg, lift))
+    # row r * lift + i: base row r's columns, each shifted by i (vectorised over i)
+    lane = np.arange(lift)[:, None]
+    cols = np.concatenate([
+        (bcols[brow[r]:brow[r + 1]].astype(np.int64) * lift
+         + (lane + shifts[brow[r]:brow[r + 1]]) % lift).ravel()
+        for r in range(mb)]).astype(np.int32)
+    m = mb * lift
+    vdeg = np.bincount(cols, minlength=n)
+    low = np.flatnonzero(vdeg == vdeg.min())
     rng.shuffle(low)
-    punct = _untainted(row_ptr, cols, n, m, low, int(max_puncture_fraction * m))
+    punct = _untainted(row_ptr, cols, n, low, int(max_puncture_fraction * m))
     rest = np.setdiff1d(np.arange(n), punct)
     rng.shuffle(rest)
-    return LdpcCode(float(rate), n, m, row_ptr, cols, punct, rest.astype(np.int64))
+    return LdpcCode(float(rate), n, m, row_ptr, cols, punct, rest.astype(np.int64), lift,
+                    brow.astype(np.int64), bcols.astype(np.int32), shifts.astype(np.int32))
 
 
 def mother_code(rate: float, n: int = DEFAULT_FRAME_BITS) -> LdpcCode:
@@ -325,71 +466,57 @@ def _unsatisfied(row_ptr, cols, llr, syn):
     return bad
 
 
-def _phi_table() -> np.ndarray:
-    """phi(x) = -ln tanh(x/2) at the centres of [i, i+1) PHI_STEP, i < PHI_SIZE (float32)."""
-    x = (np.arange(PHI_SIZE) + 0.5) * PHI_STEP
-    return (-np.log(np.tanh(x / 2.0))).astype(np.float32)
+@numba.njit(cache=True)
+def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience):
+    """Layered sum-product syndrome decoding of any code, in place; returns iterations used,
+    or -1.  The one-frame reference of :func:`_qc_sweep`, in float64 with exact tanh/log.
 
-
-@numba.njit(cache=True, fastmath=True, inline="always")
-def _phi(x, tab):
-    """phi(x) for x >= 0 from the table (below one step: phi(PHI_STEP / 2) = 5.5, whose
-    image phi(5.5) = 0.008 is as good as the exact 0 of a zero-LLR input)."""
-    return tab[min(np.int32(x * np.float32(1.0 / PHI_STEP)), tab.size - 1)]
-
-
-@numba.njit(cache=True, fastmath=True, boundscheck=False)
-def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience, tab):
-    """Layered sum-product syndrome decoding, in place; returns iterations used, or -1.
-
-    One layer per check (Hocevar, IEEE SiPS 2004), in the phi domain of Gallager:
-    t_e = L_v - R_e;  |R_e| = phi(sum_{e' != e} phi(|t_e'|)),
-    sign R_e = (-1)^(s_c) prod_{e' != e} sign t_e';  L_v = t_e + R_e,
-    phi(x) = -ln tanh(x/2) = phi^-1(x) from a table (step 1/128; exact sum-product to
-    within the table's resolution, measured: same iterations and decisions as tanh/atanh).
-    L (posterior LLRs = channel + sum of R; start: the channel LLRs) and R (start: 0) are
-    the state, updated in place.  Stops as soon as the hard decisions (bit 1 where
-    L < 0) satisfy the syndrome (a check's syndrome bit s_c flips its messages' sign), or
-    gives up when the number of unsatisfied checks has not reached a new minimum for
-    ``patience`` iterations (a stalled attempt: the next retry reveals more instead).
-    The count is taken in the sweep itself (each check as its layer starts), which saves
-    a pass over the edges per iteration; a zero is confirmed by an exact check.
+    One layer per check (Hocevar, IEEE SiPS 2004), in the tanh domain: with
+    t_e = L_v - R_e and u_e = min(exp(-|t_e|), EXP_UMAX) (EXP_UMAX = 1 - 2^-9),
+    tanh(|t_e| / 2) = (1 - u_e) / (1 + u_e) and E = prod_e tanh(|t_e| / 2), the extrinsic
+    product of edge e is w_e = E (1 + u_e) / (1 - u_e), and
+    |R_e| = ln((1 + w_e) / (1 - w_e)) = ln(((1 - u_e) + E (1 + u_e)) / ((1 - u_e) - E (1 + u_e))),
+    (at most R_MAX, by the floor DEN_FLOOR on the denominator); sign R_e = (-1)^(s_c) prod_{e' != e} sign t_e';  L_v = t_e + R_e.
+    Dividing the product by the edge's own factor avoids a second pass; where E underflows
+    (more than a dozen inputs near 0) every output is near 0 anyway.  L (posterior LLRs,
+    start: the channel LLRs) and R (start: 0) are the state, updated in place.  Stops as
+    soon as the hard decisions (bit 1 where L < 0) satisfy the syndrome, or after
+    ``patience`` iterations without a new fewest-unsatisfied-checks count.
     """
     m = row_ptr.size - 1
     dmax = 0
     for c in range(m):
         dmax = max(dmax, row_ptr[c + 1] - row_ptr[c])
-    t = np.empty(dmax, np.float32)
-    ph = np.empty(dmax, np.float32)
+    t = np.empty(dmax)
+    us = np.empty(dmax)
     if _unsatisfied(row_ptr, cols, L, syn) == 0:
         return 0
     best = m + 1
     since = 0
     for it in range(max_iter):
-        bad = 0  # checks unsatisfied by the hard decisions as each layer starts
         for c in range(m):
             lo = row_ptr[c]
             hi = row_ptr[c + 1]
-            total = np.float32(0.0)
-            sg = np.float32(-1.0) if syn[c] else np.float32(1.0)  # sign of the product
-            hard = syn[c]
+            prod = 1.0
+            sg = -1.0 if syn[c] else 1.0
             for e in range(lo, hi):
-                lv = L[cols[e]]
-                hard ^= lv < 0
-                x = lv - R[e]
+                x = L[cols[e]] - R[e]
                 t[e - lo] = x
                 sg = -sg if x < 0 else sg
-                y = _phi(abs(x), tab)
-                ph[e - lo] = y
-                total += y
-            bad += hard
+                u = min(math.exp(-abs(x)), EXP_UMAX)
+                us[e - lo] = u
+                prod *= (1.0 - u) / (1.0 + u)
             for e in range(lo, hi):
                 x = t[e - lo]
-                r = math.copysign(_phi(total - ph[e - lo], tab), sg * x)
+                u = us[e - lo]
+                q = prod * (1.0 + u)
+                num = (1.0 - u) + q
+                den = max((1.0 - u) - q, DEN_FLOOR * num)
+                r = math.copysign(math.log(num / den), sg * x)
                 R[e] = r
                 L[cols[e]] = x + r
-        # the sweep's count lags by one layer update, so confirm a zero exactly
-        if bad == 0 and _unsatisfied(row_ptr, cols, L, syn) == 0:
+        bad = _unsatisfied(row_ptr, cols, L, syn)
+        if bad == 0:
             return it + 1
         if bad < best:
             best = bad
@@ -398,113 +525,131 @@ def _layered_sum_product(row_ptr, cols, syn, L, R, max_iter, patience, tab):
             since += 1
             if since > patience:
                 return -1
-    if _unsatisfied(row_ptr, cols, L, syn) == 0:
-        return max_iter
     return -1
 
 
-#: Frames decoded side by side, one per SIMD lane.  Measured per sweep of the rate-0.9
-#: code (458k edges), CPU time under load: 1 lane 1.6 ms, 2 lanes 2.2, 4 lanes 3.2 (0.8
-#: per frame, 1.75 ns per edge and frame), 8 lanes 7.1, 16 lanes 16-20: beyond 4 lanes
-#: the interleaved posteriors (N x lanes x 4 bytes) outgrow the core's 1 MB L2 cache.
-#: The one-frame scalar kernel :func:`_layered_sum_product` takes 5.2 ns per edge.
-LANES = 4
-#: The lanes' check-to-variable messages are stored as int16 in units of 1 / R_SCALE:
-#: their magnitude is at most phi(PHI_STEP / 2) = 6.9 (< 32767 / R_SCALE), the step
-#: 2.4e-4 is far below the phi table's, and the message array (the sweep's largest
-#: stream, 8 x 2 bytes per edge) halves.
-R_SCALE = 4096.0
+@numba.njit(cache=True, fastmath=True, boundscheck=False)
+def _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P):
+    """One layered sum-product iteration over a quasi-cyclic code, 16 checks per vector.
 
-
-def _lanes_source(lanes: int) -> str:
-    """Source of the layered sum-product sweep over ``lanes`` frames at once.
-
-    The same update as :func:`_layered_sum_product`, one check layer at a time, with the
-    frames interleaved (x[i * lanes + l] is item i of lane l) and the per-lane
-    accumulators written out as scalar locals, so that LLVM's SLP vectoriser turns each
-    group of ``lanes`` statements into one vector instruction (the phi look-ups into
-    gathers).  Indices are unsigned, which spares numba's negative-index wraparound.
+    The update of :func:`_layered_sum_product`, with one layer per base row: its 16 checks
+    touch 16 distinct variables of each of the row's base columns (a circulant), read as
+    one cyclically shifted vector of the posteriors L, so the 16 checks are updated at
+    once, exactly as 16 consecutive layers.  exp, ln and the reciprocals are the vector
+    approximations of :mod:`satqkd.keys.simd` (relative errors 1.1e-4 and 2^-14, absolute
+    1e-4 on ln).  ``sgn``: (-1)^(syndrome bit) per check; R: messages (float32), in
+    base-edge-major order (R[16 e + i]: base edge e, check i of its row); T, P: scratch of
+    16 x (largest base-row degree).  Returns the number of checks the hard decisions
+    violate, each counted as its layer starts (so a count of 0 lags by one layer update).
     """
-    ls = range(lanes)
-
-    def each(fmt: str) -> str:
-        return "; ".join(fmt.format(l=l) for l in ls)
-
-    return f"""
-def sweep(row_ptr, cols, sgn, L, R, tab, T, P, bad):
-    scale = np.float32(1.0 / PHI_STEP)
-    topf = np.float32(tab.size - 1)
-    nl = np.uint64({lanes})
-    rup = np.float32(R_SCALE)
-    rdown = np.float32(1.0 / R_SCALE)
-    {each("b{l} = 0")}
-    for c in range(row_ptr.size - 1):
-        lo = row_ptr[c]
-        hi = row_ptr[c + 1]
-        cb = np.uint64(c) * nl
-        {each("g{l} = sgn[cb + np.uint64({l})]")}
-        {each("h{l} = g{l}")}
-        {each("t{l} = np.float32(0.0)")}
+    one = vsplat(np.float32(1.0))
+    floor = vsplat(np.float32(DEN_FLOOR))
+    z = np.uint64(WIDTH)
+    bad = 0
+    for r in range(brow_ptr.size - 1):
+        lo = np.uint64(brow_ptr[r])
+        hi = np.uint64(brow_ptr[r + 1])
+        g = vload(sgn, np.uint64(r) * z)  # sign of each check's output product
+        h = g  # parity of the hard decisions
+        prod_m = one  # prod (1 - u)
+        prod_p = one  # prod (1 + u)
+        j = np.uint64(0)
         for e in range(lo, hi):
-            vb = np.uint64(cols[e]) * nl
-            eb = np.uint64(e) * nl
-            jb = np.uint64(e - lo) * nl
-            {each("a{l} = L[vb + np.uint64({l})]")}
-            {each("r{l} = np.float32(R[eb + np.uint64({l})]) * rdown")}
-            {each("x{l} = a{l} - r{l}")}
-            {each("h{l} = -h{l} if a{l} < 0 else h{l}")}
-            {each("g{l} = -g{l} if x{l} < 0 else g{l}")}
-            {each("y{l} = tab[np.uint32(min(abs(x{l}) * scale, topf))]")}
-            {each("t{l} += y{l}")}
-            {each("T[jb + np.uint64({l})] = x{l}")}
-            {each("P[jb + np.uint64({l})] = y{l}")}
-        {each("b{l} += 1 if h{l} < 0 else 0")}
+            a = vload_rot(L, np.uint64(bcol[e]) * z, bshift[e])
+            x = a - vload(R, e * z)
+            h = vflipsign(h, a)
+            g = vflipsign(g, x)
+            u = vexpneg(vabs(x))
+            prod_m = prod_m * (one - u)
+            prod_p = prod_p * (one + u)
+            vstore(T, j, x)
+            vstore(P, j, u)
+            j += z
+        bad += vcountneg(h)
+        big_e = prod_m * vrecip(prod_p)
+        j = np.uint64(0)
         for e in range(lo, hi):
-            vb = np.uint64(cols[e]) * nl
-            eb = np.uint64(e) * nl
-            jb = np.uint64(e - lo) * nl
-            {each("x{l} = T[jb + np.uint64({l})]")}
-            {each("p{l} = P[jb + np.uint64({l})]")}
-            {each("m{l} = tab[np.uint32(min((t{l} - p{l}) * scale, topf))]")}
-            {each("o{l} = math.copysign(m{l}, g{l} * x{l})")}
-            {each("R[eb + np.uint64({l})] = np.int16(o{l} * rup)")}
-            {each("L[vb + np.uint64({l})] = x{l} + o{l}")}
-    {each("bad[{l}] = b{l}")}
-"""
+            x = vload(T, j)
+            u = vload(P, j)
+            q = big_e * (one + u)
+            num = (one - u) + q
+            den = vmax((one - u) - q, floor * num)
+            o = vflipsign(vflipsign(vln(num * vrecip(den)), g), x)
+            vstore(R, e * z, o)
+            vstore_rot(L, np.uint64(bcol[e]) * z, bshift[e], x + o)
+            j += z
+    return bad
 
 
-@functools.lru_cache(maxsize=4)
-def _lanes_kernel(lanes: int = LANES):
-    """The compiled sweep over ``lanes`` frames (built at first use, 1.5-3.5 s).
+@numba.njit(cache=True, boundscheck=False)
+def _qc_signs(brow_ptr, bcol, bshift, X, out):
+    """out[c] = product over check c's variables v of sign(X[v]) (+-1.0), quasi-cyclic H.
 
-    numba leaves the SLP vectoriser off by default (``NUMBA_SLP_VECTORIZE``); it is
-    switched on for this one compilation (eager, from an explicit signature) and restored.
-    The source is generated, so numba's on-disk cache does not apply.
+    With X = 1 - 2 x for a word x, that is (-1)^(H x)_c, the syndrome as signs.
     """
-    ns = {"np": np, "math": math, "PHI_STEP": PHI_STEP, "R_SCALE": R_SCALE}
-    # the source is generated here from the lane count alone
-    exec(compile(_lanes_source(lanes), f"<ldpc sweep, {lanes} lanes>", "exec"), ns)  # noqa: S102
-    f32, i64 = numba.float32[::1], numba.int64[::1]
-    sig = numba.void(i64, numba.int32[::1], f32, f32, numba.int16[::1], f32, f32, f32, i64)
-    old = numba.config.SLP_VECTORIZE
-    numba.config.SLP_VECTORIZE = 1
-    try:
-        return numba.njit(sig, fastmath=True, boundscheck=False)(ns["sweep"])
-    finally:
-        numba.config.SLP_VECTORIZE = old
+    z = np.uint64(WIDTH)
+    one = vsplat(np.float32(1.0))
+    for r in range(brow_ptr.size - 1):
+        h = one
+        for e in range(np.uint64(brow_ptr[r]), np.uint64(brow_ptr[r + 1])):
+            h = vflipsign(h, vload_rot(X, np.uint64(bcol[e]) * z, bshift[e]))
+        vstore(out, np.uint64(r) * z, h)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def _qc_unsatisfied(brow_ptr, bcol, bshift, sgn, L):
+    """Checks violated by the hard decisions of L (bit 1 where L < 0), syndrome signs sgn."""
+    z = np.uint64(WIDTH)
+    bad = 0
+    for r in range(brow_ptr.size - 1):
+        h = vload(sgn, np.uint64(r) * z)
+        for e in range(np.uint64(brow_ptr[r]), np.uint64(brow_ptr[r + 1])):
+            h = vflipsign(h, vload_rot(L, np.uint64(bcol[e]) * z, bshift[e]))
+        bad += vcountneg(h)
+    return bad
 
 
 @numba.njit(cache=True)
-def _unsatisfied_lane(row_ptr, cols, L, lanes, lane, syn):
-    """Checks violated by the hard decisions of lane ``lane`` of the interleaved ``L``."""
-    bad = 0
-    for c in range(row_ptr.size - 1):
-        par = syn[c]
-        for e in range(row_ptr[c], row_ptr[c + 1]):
-            if L[cols[e] * lanes + lane] < 0:
-                par ^= 1
-        bad += par
-    return bad
+def _qc_attempt(brow_ptr, bcol, bshift, sgn, L, R, T, P, max_iter, patience, stall_rel):
+    """Decode one attempt in place: sweeps until the syndrome holds or the attempt stalls.
+
+    Returns (ok, iterations).  The in-sweep count of unsatisfied checks drives the stop;
+    a zero is confirmed exactly.  Stall: more than ``patience`` sweeps in a row whose count
+    is not below (1 - stall_rel) x the best so far.
+    """
+    if _qc_unsatisfied(brow_ptr, bcol, bshift, sgn, L) == 0:
+        return True, 0
+    best = sgn.size + 1
+    since = 0
+    for it in range(max_iter):
+        bad = _qc_sweep(brow_ptr, bcol, bshift, sgn, L, R, T, P)
+        if bad == 0 and _qc_unsatisfied(brow_ptr, bcol, bshift, sgn, L) == 0:
+            return True, it + 1
+        if bad < best * (1.0 - stall_rel):
+            best = bad
+            since = 0
+        else:
+            best = min(best, bad)
+            since += 1
+            if since > patience:
+                return False, it + 1
+    return _qc_unsatisfied(brow_ptr, bcol, bshift, sgn, L) == 0, max_iter
+
+
+@numba.njit(cache=True)
+def _shuffle(n, seed):
+    """A public pseudorandom permutation of [0, n) (int32): Fisher-Yates driven by
+    splitmix64 (Steele, Lea, Flood, OOPSLA 2014) on ``seed``, with Lemire's multiply-shift
+    range reduction; 2.5x faster than numpy's ``permutation`` at 2e6 bits."""
+    p = np.arange(n).astype(np.int32)
+    s = np.uint64(seed)
+    for i in range(n - 1, 0, -1):
+        s += np.uint64(0x9E3779B97F4A7C15)
+        j = np.int64(((_mix64(s) >> np.uint64(32)) * np.uint64(i + 1)) >> np.uint64(32))
+        t = p[i]
+        p[i] = p[j]
+        p[j] = t
+    return p
 
 
 @numba.njit(cache=True)
@@ -537,30 +682,60 @@ def _hash_of_errors(residual_pos, seed, frame, bits):
     return np.int64(acc)
 
 
-_PHI_TABLE = _phi_table()
+
+@numba.njit(cache=True)
+def _gather2(a, b, perm):
+    """(a[perm], b[perm]) in one pass over the permutation."""
+    x = np.empty(perm.size, np.uint8)
+    y = np.empty(perm.size, np.uint8)
+    for i in range(perm.size):
+        x[i] = a[perm[i]]
+        y[i] = b[perm[i]]
+    return x, y
+
+
+@numba.njit(cache=True)
+def _scatter_diff(bp, perm, b0):
+    """out[perm] = bp, and the number of positions where out differs from b0."""
+    out = np.empty(perm.size, np.uint8)
+    diff = 0
+    for i in range(perm.size):
+        j = perm[i]
+        out[j] = bp[i]
+        diff += bp[i] != b0[j]
+    return out, diff
+
+
+@numba.njit(cache=True)
+def _frame_inputs(wa, key_pos, short, a_frame, b_frame, llr, X, ch):
+    """Alice's frame word and Bob's channel LLRs, in place, in one pass.
+
+    wa: Alice's word, on entry her random fill (the punctured values), on return with her
+    key bits at ``key_pos``; X = 1 - 2 wa (for the syndrome signs); ch: Bob's LLRs,
+    +-llr from his key bits, +-_KNOWN_LLR on the shortened (public) positions, 0 on the
+    punctured ones.
+    """
+    ch[:] = 0.0
+    for j in range(key_pos.size):
+        v = key_pos[j]
+        wa[v] = a_frame[j]
+        ch[v] = -llr if b_frame[j] else llr
+    for v in short:
+        ch[v] = -_KNOWN_LLR if wa[v] else _KNOWN_LLR
+    for v in range(wa.size):
+        X[v] = -1.0 if wa[v] else 1.0
+
+
+@numba.njit(cache=True)
+def _decisions(L, key_pos):
+    """Bob's hard decisions on the key positions (bit 1 where L < 0)."""
+    out = np.empty(key_pos.size, np.uint8)
+    for j in range(key_pos.size):
+        out[j] = L[key_pos[j]] < 0
+    return out
 
 
 # ----------------------------------------------------------------------------- protocol
-def _narrow(x: np.ndarray, rows: int, lanes: int, keep: list[int], new: int) -> np.ndarray:
-    """Interleaved array of ``lanes`` lanes -> one of ``new`` lanes holding lanes ``keep``."""
-    out = np.zeros((rows, new), x.dtype)
-    out[:, :len(keep)] = x.reshape(rows, lanes)[:, keep]
-    return out.ravel()
-
-
-class _FrameState:
-    """One frame in decoding: its plan, Alice's syndrome, Bob's priors, its retries."""
-
-    def __init__(self, lo, hi, k, p, punct, key_pos, syn, known, ch, step):
-        self.lo, self.hi, self.k, self.p = lo, hi, k, p
-        self.punct, self.key_pos, self.syn = punct, key_pos, syn
-        self.known, self.ch, self.step = known, ch, step
-        self.attempt = 0
-        self.n_rev_p = 0  # punctured values revealed (from the end of the punctured list)
-        self.n_rev_k = 0  # key values revealed (once no punctured value is left)
-        self.just_revealed = np.zeros(0, np.int64)
-
-
 @dataclass(frozen=True)
 class LdpcResult:
     """Outcome of :func:`ldpc_reconcile`.
@@ -587,6 +762,7 @@ class LdpcResult:
     frame_disclosed: np.ndarray  # bool, frame disclosed in full
     frame_leak: np.ndarray  # int64, leak charged per frame
     frame_hash_failures: np.ndarray  # int64, attempts whose syndrome held but hash did not
+    frame_iterations: np.ndarray  # int64, decoder iterations over all attempts
 
     @property
     def reply_bits(self) -> int:
@@ -630,6 +806,11 @@ def default_step_f(rate: float) -> float:
     return STEP_F_HIGH_RATE if rate >= HIGH_RATE else STEP_F
 
 
+def default_f_start(rate: float) -> float:
+    """f of the first attempt for a mother code: higher for the high-rate codes."""
+    return F_START_HIGH_RATE if rate >= HIGH_RATE else F_START
+
+
 def choose_code_rate(qber: float, n: int = DEFAULT_FRAME_BITS, f_start: float = F_START,
                      reserve_f: float = PUNCTURE_RESERVE_F) -> float:
     """Mother rate for a QBER estimate: the highest rate whose m covers
@@ -648,7 +829,7 @@ def choose_code_rate(qber: float, n: int = DEFAULT_FRAME_BITS, f_start: float = 
 def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: float,
                    rng: np.random.Generator, frame_bits: int = DEFAULT_FRAME_BITS,
                    max_retries: int = DEFAULT_MAX_RETRIES, *,
-                   hash_bits: int = DEFAULT_HASH_BITS, f_start: float = F_START,
+                   hash_bits: int = DEFAULT_HASH_BITS, f_start: float | None = None,
                    step_f: float | None = None, max_iterations: int = MAX_ITERATIONS
                    ) -> LdpcResult:
     """Reconcile Bob's sifted key to Alice's by one-way LDPC syndrome coding.
@@ -657,11 +838,13 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     a-priori error rate (sets code, puncturing and Bob's LLRs; correctness does not depend
     on it); ``rng``: all public randomness (interleaver, shortened fillers' seed, hash seed),
     drawn in that order (the simulation also draws Alice's private punctured fill from the
-    fillers' stream); ``frame_bits``: mother-code length N (codes of that length are
-    built at first use, 2-4 s per rate for N = 65536, and cached); ``max_retries``:
-    blind retries per frame before the frame is disclosed; ``hash_bits``: per-frame hash
-    (0: syndrome check only); ``f_start``, ``step_f``: first attempt at f_start and
-    step_f x k h(q) more revealed bits per retry (None: :func:`default_step_f`).
+    fillers' stream); ``frame_bits``: mother-code length N, a multiple of :data:`LIFT`
+    (codes of that length are built at first use, about 1-3 s per rate for N = 65536,
+    and cached); ``max_retries``: blind retries per frame before the frame is disclosed;
+    ``hash_bits``: per-frame hash (0: syndrome check only); ``f_start``, ``step_f``: first
+    attempt at f_start and step_f x k h(q) more revealed bits per retry (None:
+    :func:`default_f_start`, :func:`default_step_f` of the mother code, chosen with
+    f_start = F_START).
     """
     a = np.ascontiguousarray(alice_bits, dtype=np.uint8)
     b0 = np.ascontiguousarray(bob_bits, dtype=np.uint8)
@@ -671,16 +854,20 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
         raise ValueError("hash_bits must be in [0, 64]")
     if max_retries < 0:
         raise ValueError("max_retries must be >= 0")
+    if frame_bits % LIFT:
+        raise ValueError(f"frame_bits must be a multiple of {LIFT}")
     n_key = a.size
     q = min(max(float(qber_estimate), 1e-4), 0.5)
-    rate = choose_code_rate(q, frame_bits, f_start)
+    rate = choose_code_rate(q, frame_bits, F_START if f_start is None else f_start)
     code = mother_code(rate, int(frame_bits))
     N, m = code.n, code.m
     h = binary_entropy(q)
+    if f_start is None:
+        f_start = default_f_start(rate)
     if step_f is None:
         step_f = default_step_f(rate)
 
-    perm = rng.permutation(n_key)
+    perm = _shuffle(n_key, int(rng.integers(0, 2**63 - 1)))
     seed = int(rng.integers(0, 2**63 - 1))
     hash_seed = int(rng.integers(0, 2**63 - 1))
     # frames of near-equal key length k <= k_max, where k + p(k) = N with the punctured
@@ -697,33 +884,23 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
     disclosed = np.zeros(nf, bool)
     leaks = np.zeros(nf, np.int64)
     hash_failures = np.zeros(nf, np.int64)
+    iterations = np.zeros(nf, np.int64)
 
-    ap = a[perm]
-    bp = b0[perm].copy()
+    ap, bp = _gather2(a, b0, perm)
     llr_key = np.float32(math.log((1.0 - q) / q))
     filler_rng = np.random.default_rng(seed)
-    lanes = LANES
-    while lanes > 1 and lanes // 2 >= nf:  # no more lanes than frames
-        lanes //= 2
-    sweep = _lanes_kernel(lanes)
-    row_ptr, cols = code.row_ptr, code.cols
-    dmax = int(np.diff(row_ptr).max())
-    # lane state: interleaved posteriors, check messages, syndrome signs, scratch
-    Lx = np.zeros(N * lanes, np.float32)
-    Rx = np.zeros(cols.size * lanes, np.int16)
-    Sx = np.ones(m * lanes, np.float32)
-    Tx = np.empty(dmax * lanes, np.float32)
-    Px = np.empty(dmax * lanes, np.float32)
-    bad = np.zeros(lanes, np.int64)
-    lane_frame = [-1] * lanes
-    lane_it = [0] * lanes
-    lane_best = [0] * lanes
-    lane_since = [0] * lanes
-    frames_state: dict[int, _FrameState] = {}
-    queue = list(range(nf))
-    queue.reverse()  # pop() takes frames in order: the fillers are drawn in frame order
+    brow, bcol, bshift = code.base_row_ptr, code.base_cols, code.shifts
+    dmax = int(np.diff(brow).max())
+    T = np.empty(dmax * LIFT, np.float32)
+    P = np.empty(dmax * LIFT, np.float32)
+    R = np.zeros(bcol.size * LIFT, np.float32)
+    sgn = np.empty(m, np.float32)
+    X = np.empty(N, np.float32)
+    ch = np.empty(N, np.float32)
+    L = np.empty(N, np.float32)
+    layouts: dict[tuple[int, int], np.ndarray] = {}  # (p, s) -> key positions
 
-    def start(f: int) -> _FrameState | None:
+    for f in range(nf):
         lo, hi = int(bounds[f]), int(bounds[f + 1])
         k = hi - lo
         p, s = frame_plan(code, k, q, f_start)
@@ -733,128 +910,67 @@ def ldpc_reconcile(alice_bits: np.ndarray, bob_bits: np.ndarray, qber_estimate: 
             bp[lo:hi] = ap[lo:hi]
             disclosed[f] = True
             leaks[f] = k
-            return None
+            continue
         punct = code.puncture_order[:p]
         short = code.shorten_order[:s]
-        key_pos = np.setdiff1d(np.arange(N), np.concatenate([punct, short]),
-                               assume_unique=True)
+        if (p, s) not in layouts:
+            free = np.ones(N, bool)
+            free[punct] = free[short] = False
+            layouts[(p, s)] = np.flatnonzero(free)
+        key_pos = layouts[(p, s)]
         # Alice's word: key bits, private random punctured bits, public shortened fillers
         wa = filler_rng.integers(0, 2, N, dtype=np.uint8)
-        wa[key_pos] = ap[lo:hi]
-        syn = _syndrome(row_ptr, cols, wa)
-        known = np.where(wa == 0, np.float32(_KNOWN_LLR), np.float32(-_KNOWN_LLR))
-        ch = np.zeros(N, np.float32)  # channel LLRs; punctured: 0
-        ch[key_pos] = np.where(bp[lo:hi] == 0, llr_key, -llr_key)
-        ch[short] = known[short]
+        _frame_inputs(wa, key_pos, short, ap[lo:hi], bp[lo:hi], llr_key, X, ch)
+        _qc_signs(brow, bcol, bshift, X, sgn)  # Alice's syndrome, as signs
         step = max(1, math.ceil(step_f * h * k))
-        return _FrameState(lo, hi, k, p, punct, key_pos, syn, known, ch, step)
-
-    def load(lane: int, st: _FrameState, warm: bool) -> None:
-        """Put frame ``st`` into ``lane``: from scratch, or keeping the messages."""
-        Lv = Lx[lane::lanes]
-        if warm:
-            Lv[st.just_revealed] = st.ch[st.just_revealed]
-        else:
-            Lv[:] = st.ch
-            Rx[lane::lanes] = 0
-        Sx[lane::lanes] = 1.0 - 2.0 * st.syn.astype(np.float32)
-        lane_it[lane] = 0
-        lane_best[lane] = m + 1
-        lane_since[lane] = 0
-
-    def finish(f: int, st: _FrameState, ok: bool) -> None:
-        attempts[f] = st.attempt + 1
-        revealed[f] = st.n_rev_p + st.n_rev_k
-        if ok:
-            leaks[f] = m - st.p + hash_bits + revealed[f]
-        else:
-            bp[st.lo:st.hi] = ap[st.lo:st.hi]  # Alice discloses the frame; all of it public
-            disclosed[f] = True
-            leaks[f] = st.k
-
-    while True:
-        for lane in range(lanes):  # fill idle lanes
-            while lane_frame[lane] < 0 and queue:
-                f = queue.pop()
-                st = start(f)
-                if st is not None:
-                    frames_state[f] = st
-                    lane_frame[lane] = f
-                    load(lane, st, warm=False)
-        active = [lane for lane in range(lanes) if lane_frame[lane] >= 0]
-        if not active:
-            break
-        if not queue and len(active) <= lanes // 2:
-            # the last frames: move them to a narrower sweep instead of idling lanes
-            new = lanes // 2
-            while new // 2 >= len(active):
-                new //= 2
-            Lx = _narrow(Lx, N, lanes, active, new)
-            Rx = _narrow(Rx, cols.size, lanes, active, new)
-            Sx = _narrow(Sx, m, lanes, active, new)
-            bad = np.zeros(new, np.int64)
-            idle = [-1] * (new - len(active))
-            lane_frame = [lane_frame[a] for a in active] + idle
-            lane_it = [lane_it[a] for a in active] + idle
-            lane_best = [lane_best[a] for a in active] + idle
-            lane_since = [lane_since[a] for a in active] + idle
-            lanes = new
-            sweep = _lanes_kernel(lanes)
-        sweep(row_ptr, cols, Sx, Lx, Rx, _PHI_TABLE, Tx, Px, bad)
-        for lane in range(lanes):
-            f = lane_frame[lane]
-            if f < 0:
-                continue
-            st = frames_state[f]
-            lane_it[lane] += 1
-            last = st.attempt == max_retries
-            patience = max_iterations if last else PATIENCE
-            done = ok = wrong = False
-            # the sweep's count lags by one layer update, so confirm a zero exactly
-            if bad[lane] == 0 and _unsatisfied_lane(row_ptr, cols, Lx, lanes, lane,
-                                                    st.syn) == 0:
-                done = True
-                dec = (Lx[lane::lanes][st.key_pos] < 0).astype(np.uint8)
-                resid = np.flatnonzero(dec != ap[st.lo:st.hi]).astype(np.int64)
+        L[:] = ch
+        R[:] = 0
+        n_rev_p = n_rev_k = 0  # punctured / key values revealed so far
+        ok = False
+        for attempt in range(max_retries + 1):
+            last = attempt == max_retries
+            done, its = _qc_attempt(brow, bcol, bshift, sgn, L, R, T, P, max_iterations,
+                                    max_iterations if last else PATIENCE, STALL_REL)
+            iterations[f] += its
+            wrong = False
+            if done:
+                dec = _decisions(L, key_pos)
+                resid = np.flatnonzero(dec != ap[lo:hi]).astype(np.int64)
                 # syndrome satisfied: Bob compares Alice's hash; a collision (probability
                 # 2^-hash_bits per wrong frame) keeps the wrong word, as a real run would
                 if resid.size == 0 or _hash_of_errors(resid, hash_seed, f, hash_bits) == 0:
-                    bp[st.lo:st.hi] = dec
+                    bp[lo:hi] = dec
                     ok = True
-                else:
-                    hash_failures[f] += 1
-                    wrong = True
-            elif bad[lane] < lane_best[lane]:
-                lane_best[lane] = int(bad[lane])
-                lane_since[lane] = 0
-            else:
-                lane_since[lane] += 1
-                done = lane_since[lane] > patience
-            if not done and lane_it[lane] >= max_iterations:
-                done = True
-            if not done:
-                continue
-            if ok or last:
-                finish(f, st, ok)
-                lane_frame[lane] = -1
-                del frames_state[f]
-                continue
+                    break
+                hash_failures[f] += 1
+                wrong = True
+            if last:
+                break
             # blind retry: Alice reveals `step` more values (punctured first, from the end
             # of the punctured list, then key bits); Bob resumes from his messages
-            st.attempt += 1
-            take_p = min(st.step, st.p - st.n_rev_p)
-            rev = st.punct[st.p - st.n_rev_p - take_p:st.p - st.n_rev_p]
-            take_k = min(st.step - take_p, st.k - st.n_rev_k)
-            revk = st.key_pos[st.n_rev_k:st.n_rev_k + take_k]
-            st.n_rev_p += take_p
-            st.n_rev_k += take_k
-            st.just_revealed = np.concatenate([rev, revk])
-            st.ch[st.just_revealed] = st.known[st.just_revealed]
-            # after a wrong word (hash mismatch) start afresh: resuming would sit in it
-            load(lane, st, warm=WARM_RETRIES and not wrong)
-    out = np.empty(n_key, np.uint8)
-    out[perm] = bp
-    return LdpcResult(out, int(leaks.sum()), int(np.count_nonzero(out != b0)), nf,
+            take_p = min(step, p - n_rev_p)
+            rev = punct[p - n_rev_p - take_p:p - n_rev_p]
+            take_k = min(step - take_p, k - n_rev_k)
+            revk = key_pos[n_rev_k:n_rev_k + take_k]
+            n_rev_p += take_p
+            n_rev_k += take_k
+            just = np.concatenate([rev, revk])
+            ch[just] = np.where(wa[just] == 0, np.float32(_KNOWN_LLR), np.float32(-_KNOWN_LLR))
+            if WARM_RETRIES and not wrong:
+                L[just] = ch[just]
+            else:  # after a wrong word (hash mismatch) start afresh: resuming would sit in it
+                L[:] = ch
+                R[:] = 0
+        attempts[f] = attempt + 1
+        revealed[f] = n_rev_p + n_rev_k
+        if ok:
+            leaks[f] = m - p + hash_bits + revealed[f]
+        else:
+            bp[lo:hi] = ap[lo:hi]  # Alice discloses the frame; all of it public
+            disclosed[f] = True
+            leaks[f] = k
+    out, flipped = _scatter_diff(bp, perm, b0)
+    return LdpcResult(out, int(leaks.sum()), flipped, nf,
                       int(np.count_nonzero(attempts > 1)), int(disclosed.sum()), N, rate, m,
                       hash_bits, kbits, punct_n, short_n, revealed, attempts, disclosed, leaks,
-                      hash_failures)
+                      hash_failures, iterations)
