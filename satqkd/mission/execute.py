@@ -93,9 +93,12 @@ class Executor:
     caller is still computing the orbit stage.
     """
 
-    def __init__(self, client=None, n_workers: int = 1) -> None:
+    def __init__(self, client=None, n_workers: int = 1, local: bool = True) -> None:
         self.client = client
         self.n_workers = n_workers
+        #: the tasks run on this machine (in this process or on local worker processes),
+        #: so they see the caller's files
+        self.local = local
 
     def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
             on_result: Callable[[Any], None], costs: Sequence[float] | None = None) -> None:
@@ -194,7 +197,7 @@ def open_executor(workers: int = 1, scheduler: str | None = None,
         # one warm-up task pinned to each worker; held, so that it is not cancelled
         warm = [client.submit(warm_up, workers=[w], allow_other_workers=False, pure=False)
                 for w in client.scheduler_info()["workers"]] if warm_up is not None else []
-        yield Executor(client, n_workers)
+        yield Executor(client, n_workers, local=cluster is not None)
         del warm
     finally:
         client.close()

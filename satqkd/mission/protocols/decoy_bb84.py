@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from satqkd import config
+from satqkd.datasets import extend_dataset
 from satqkd.engine.decoy import simulate_decoy_bb84
 from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
@@ -33,7 +34,7 @@ from satqkd.mission.links import Link, idle_reason, link_for, pass_epoch_s, phys
 from satqkd.mission.protocols.base import Protocol, satellite_indices, station_indices
 from satqkd.mission.seeds import aos_seconds, pass_seed
 from satqkd.mission.tasks import PassOutput, PassTask, expected_cost
-from satqkd.ragged import pass_from_ragged
+from satqkd.ragged import PassCutter
 
 __all__ = ["DecoyBB84", "simulate_pass", "pass_link_budget", "ENGINE_CHUNK_DETECTIONS"]
 
@@ -53,13 +54,13 @@ class DecoyBB84(Protocol):
         cfg = plan.cfg
         by_sat, by_station = satellite_indices(plan), station_indices(cfg)
         ids = [p.pass_id for p in plan.passes]
-        tasks = [PassTask(pass_from_ragged(geometry, i), cfg, by_sat[p.satellite],
-                          by_station[p.station])
+        cut = PassCutter(geometry)  # plain arrays: the Datasets are built in the workers
+        tasks = [PassTask(cut.state(i), cfg, by_sat[p.satellite], by_station[p.station])
                  for i, p in enumerate(plan.passes) if p.pass_id not in done]
         return ids, tasks
 
     def cost(self, task: PassTask) -> float:
-        return expected_cost(task.geometry, task.cfg.channel.operate_in_daylight)
+        return expected_cost(task, task.cfg.channel.operate_in_daylight)
 
     def warm_up(self, cfg: config.MissionConfig) -> Callable[[], None]:
         return functools.partial(warm_up, cfg, self.link)
@@ -154,8 +155,7 @@ class DecoyBB84(Protocol):
                                       pulses_sent=pulses)
                 scalars = keys.scalars()
         sifted = counts[:, :, [0, 1], [0, 1], :]  # (time, intensity, basis, error)
-        attrs = dict(ds.attrs)
-        ds = ds.assign({  # one merge: each separate assignment costs ~1 ms
+        ds = extend_dataset(ds, {  # no merge: every variable is on the pass's time axis
             "counts": (("time",) + _COUNT_DIMS, counts, {
                 "units": "1", "long_name": "detections by intensity, Alice basis, Bob basis, error"}),
             "double_clicks": (("time", "intensity"), doubles, {
@@ -167,7 +167,6 @@ class DecoyBB84(Protocol):
             "key_counts": ("time", sifted[:, :, 0, :].sum(axis=(1, 2)), {
                 "units": "1", "long_name": "sifted Z-basis (key) detections"}),
         })
-        ds.attrs = attrs
         ds.attrs.update(scalars)
         ds.attrs["detections"] = int(counts.sum())
         ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
