@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["build_dataset", "extend_dataset", "variable", "dataset_state", "dataset_from_state"]
+__all__ = ["build_dataset", "extend_dataset", "variable", "dataset_state", "dataset_from_state",
+           "pack_state", "unpack_state"]
 
 _DIRECT = getattr(xr.Dataset, "_construct_direct", None)
 
@@ -137,3 +138,31 @@ def dataset_from_state(state: tuple) -> xr.Dataset:
         ds = _DIRECT({k: ds.variables[k] for k in order}, set(ds.coords), dict(ds.sizes),
                      dict(ds.attrs), dict(ds.xindexes))
     return ds
+
+
+def pack_state(state: tuple) -> tuple:
+    """A :func:`dataset_state` with its 1-D arrays of one dtype and length stacked into one
+    2-D block per dtype: a handful of buffers to pickle instead of one per variable (a
+    task's geometry has twenty, and every buffer is a frame on a Dask connection)."""
+    variables, attrs = state
+    blocks: dict[tuple[str, int], list[np.ndarray]] = {}
+    layout = []
+    for name, dims, values, a, is_coord in variables:
+        values = np.asarray(values)
+        if values.ndim == 1 and values.dtype.kind in "biufM":
+            key = (values.dtype.str, values.shape[0])
+            rows = blocks.setdefault(key, [])
+            layout.append((name, dims, (key, len(rows)), a, is_coord))
+            rows.append(values)
+        else:
+            layout.append((name, dims, values, a, is_coord))
+    return ("packed", tuple(layout), {k: np.stack(v) for k, v in blocks.items()}, attrs)
+
+
+def unpack_state(packed: tuple) -> tuple:
+    """The :func:`dataset_state` that :func:`pack_state` packed (rows of the blocks)."""
+    if not packed or packed[0] != "packed":
+        return packed
+    _, layout, blocks, attrs = packed
+    return (tuple((name, dims, blocks[ref[0]][ref[1]] if isinstance(ref, tuple) else ref, a,
+                   is_coord) for name, dims, ref, a, is_coord in layout), attrs)

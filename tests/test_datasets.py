@@ -96,3 +96,14 @@ def test_rotate_rows_is_the_matrix_product():
     m = rng.normal(size=(3, 3))
     assert np.array_equal(rotate_rows(r, m.T), r @ m.T)
     assert np.array_equal(rotate_rows(r[:10], m), r[:10] @ m)
+
+
+def test_pass_task_travels_as_packed_arrays():
+    from satqkd.mission.tasks import PassTask
+
+    ds = _pass()
+    for geometry in (ds, dataset_state(ds)):
+        back = pickle.loads(pickle.dumps(PassTask(geometry, None, 1, 2)))
+        xr.testing.assert_identical(back.geometry, ds)
+        assert (back.satellite_index, back.station_index) == (1, 2)
+        np.testing.assert_array_equal(back.values("v3"), ds["v3"].values)

@@ -59,7 +59,7 @@ def _run_batch(fn: Callable[[Any], Any], batch: Sequence[Any]) -> list[Any]:
     return [fn(task) for task in batch]
 
 
-def batches(costs: Sequence[float], workers: int, max_batch: int = 32,
+def batches(costs: Sequence[float], workers: int, max_batch: int = 256,
             per_worker: int = 16) -> list[list[int]]:
     """Group task indices, in order, into batches of about equal expected cost.
 

@@ -200,6 +200,8 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
                            result.key_bits)
             if result.checkpoint is not None:  # else the worker wrote it
                 store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint)
+            if result.header is not None:  # closing and merging need not parse it again
+                store.remember_checkpoint(out, result.pass_id, *result.header)
             n_done += 1
             if progress:
                 progress("passes", n_done, n_total)

@@ -79,6 +79,22 @@ def _encode(v: xr.Variable) -> tuple[np.ndarray, dict]:
 
 def encode_checkpoint(result: xr.Dataset, config_sha256: str) -> bytes:
     """The bytes of a pass's checkpoint file (layout in the module docstring)."""
+    return encode_checkpoint_meta(result, config_sha256)[0]
+
+
+def _as_json(value):
+    """A header value as reading its JSON gives it back (tuples become lists)."""
+    if isinstance(value, dict):
+        return {str(k): _as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_json(v) for v in value]
+    return value
+
+
+def encode_checkpoint_meta(result: xr.Dataset, config_sha256: str
+                           ) -> tuple[bytes, dict, int]:
+    """The bytes of a pass's checkpoint file, its header as :func:`checkpoint_meta` reads
+    it back, and the offset of its body (see :func:`remember_checkpoint`)."""
     attrs = {**result.attrs, "config_sha256": config_sha256}
     meta: dict = {"sizes": dict(result.sizes), "attrs": {k: _plain(v) for k, v in attrs.items()},
                   "variables": {}}
@@ -93,7 +109,16 @@ def encode_checkpoint(result: xr.Dataset, config_sha256: str) -> bytes:
         blobs.append(values.tobytes())
         offset += values.nbytes
     header = json.dumps(meta).encode()
-    return b"".join([_MAGIC, np.uint64(len(header)).astype("<u8").tobytes(), header, *blobs])
+    return (b"".join([_MAGIC, np.uint64(len(header)).astype("<u8").tobytes(), header, *blobs]),
+            _as_json(meta), 16 + len(header))
+
+
+def remember_checkpoint(out_dir: Path, pass_id: str, meta: dict, body_offset: int) -> None:
+    """Note the header of a checkpoint just written (by this process or a local worker),
+    so that closing the blocks and merging do not parse it again."""
+    path = str(checkpoint_path(out_dir, pass_id))
+    st = os.stat(path)
+    _META_CACHE[path] = ((st.st_mtime_ns, st.st_size), meta, body_offset)
 
 
 def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes) -> Path:

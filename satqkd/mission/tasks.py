@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from satqkd import config
-from satqkd.datasets import dataset_from_state, dataset_state
+from satqkd.datasets import dataset_from_state, dataset_state, pack_state, unpack_state
 from satqkd.mission import store
 from satqkd.mission.seeds import pass_seed
 
@@ -62,11 +62,17 @@ class PassTask:
         # plain arrays travel to the workers: pickling the Dataset's objects cost more
         # than simulating a pass in daylight at the counts level
         state = self._state if self._state is not None else dataset_state(self._geometry)
-        return (PassTask, (state, self.cfg, self.satellite_index, self.station_index))
+        return (_unpickle_task, (pack_state(state), self.cfg, self.satellite_index,
+                                 self.station_index))
 
     def __repr__(self) -> str:
         return (f"PassTask(satellite_index={self.satellite_index}, "
                 f"station_index={self.station_index}, samples={self.n_samples})")
+
+
+def _unpickle_task(packed: tuple, cfg: config.MissionConfig, satellite_index: int,
+                   station_index: int) -> PassTask:
+    return PassTask(unpack_state(packed), cfg, satellite_index, station_index)
 
 
 @dataclass
@@ -94,6 +100,7 @@ class EncodedPass:
     bob_key: np.ndarray
     key_bits: int
     reconciled: bytes | None = None
+    header: tuple[dict, int] | None = None  # the checkpoint's header and body offset
 
 
 _NO_KEY = np.zeros(0, np.uint8)
@@ -111,12 +118,12 @@ def simulate_encoded(simulate: Callable, config_sha256: str, task, out_dir: str 
     """
     r = simulate(task)
     pid = r.dataset.attrs.get("pass_id", getattr(task, "window_id", ""))
-    data = store.encode_checkpoint(r.dataset, config_sha256)
+    data, meta, offset = store.encode_checkpoint_meta(r.dataset, config_sha256)
     alice, bob = (r.alice_key, r.bob_key) if keep_keys else (_NO_KEY, _NO_KEY)
     if out_dir is not None and r.reconciled is None and not (keep_keys and r.key_bits > 0):
         store.write_checkpoint_bytes(Path(out_dir), pid, data)
         data = None
-    return EncodedPass(pid, data, alice, bob, r.key_bits, r.reconciled)
+    return EncodedPass(pid, data, alice, bob, r.key_bits, r.reconciled, (meta, offset))
 
 
 def expected_cost(geometry: xr.Dataset | PassTask, daylight_ok: bool) -> float:
