@@ -113,20 +113,30 @@ class PassCutter:
                     self._coords.append((d, c.dims, c.values, dict(c.attrs), True))
         self._sample = [(v, ("time",) + var[v].dims[1:], var[v].values if load else var[v],
                          dict(var[v].attrs)) for v in sample]
-        self._columns: list[tuple[str, list]] = []
+        self._columns: list[tuple[str, np.ndarray | list]] = []
         for v in var:
             if var[v].dims == ("pass",) and v != "row_size":
                 values = var[v].values
-                if values.dtype.kind == "M":
-                    values = iso_utc(values).astype(object)
-                self._columns.append((v, values.tolist()))
+                if load:  # every pass will be cut: convert each column once
+                    if values.dtype.kind == "M":
+                        values = iso_utc(values).astype(object)
+                    values = values.tolist()
+                self._columns.append((v, values))
 
     def __len__(self) -> int:
         return self.offsets.size - 1
 
     def attrs(self, i: int) -> dict:
         """Pass ``i``'s scalars (times as ISO 8601 strings), as its dataset's attrs."""
-        return {name: column[i] for name, column in self._columns}
+        if self._load:
+            return {name: column[i] for name, column in self._columns}
+        out = {}
+        for name, column in self._columns:
+            value = column[i]
+            if isinstance(value, np.datetime64):
+                value = str(iso_utc(value))
+            out[name] = value.item() if hasattr(value, "item") else value
+        return out
 
     def state(self, i: int) -> tuple:
         """Pass ``i`` as :func:`satqkd.datasets.dataset_from_state` takes it."""

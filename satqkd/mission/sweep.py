@@ -247,7 +247,7 @@ def run_satellite_task(task: SatelliteTask) -> SatelliteResult:
     from satqkd.mission.run import PassTask, simulate_pass
     from satqkd.mission.setup import build_satellites, build_stations
     from satqkd.orbit.passes import find_passes, pass_geometry
-    from satqkd.ragged import pass_from_ragged
+    from satqkd.ragged import PassCutter
 
     cfg0 = task.points[0][2]
     sat, sat_cfg = build_satellites(cfg0, task.mission_path)[task.satellite]
@@ -264,7 +264,8 @@ def run_satellite_task(task: SatelliteTask) -> SatelliteResult:
     work = [i for i in range(len(passes)) if not day[i]]
     geometry = pass_geometry([passes[i] for i in work], stations, m.step_s,
                              m.night_sun_elevation_deg)
-    geos = {i: pass_from_ragged(geometry, j) for j, i in enumerate(work)}
+    cut = PassCutter(geometry)
+    geos = {i: cut.dataset(j) for j, i in enumerate(work)}
     station_index = {s.name: i for i, s in enumerate(cfg0.stations)}
     sat_index = next(i for i, s in enumerate(cfg0.satellites) if s.name == sat_cfg.name)
     sums: dict[str, dict[str, dict[str, float]]] = {}
