@@ -107,20 +107,25 @@ def slot_outcome_law(transmittance, noise_probability, source: DecoySource,
     n = eta.shape[0]
     k_n = len(source.intensities)
     cl = build_classes(source, receiver, None)
-    sq = _SQUASH  # [M, (b, v, d)]
+    n_c = cl.weight.size
     log_quiet = np.log1p(-noise)  # (n, 4)
+    # every class at once (elementwise, so each class's values are those of a loop over
+    # the classes): log P(detector j silent | class c) for every slot
+    la = (log_quiet[None] - cl.mu[:, None, None] * eta[None, :, None]
+          * np.asarray(cl.route_eff, dtype=float)[:, None, :])  # (class, n, 4)
+    off, on = np.exp(la), -np.expm1(la)  # P(detector silent), P(fires)
+    pm = _pattern_probabilities(off.reshape(-1, 4), on.reshape(-1, 4))  # (class n, 16)
+    squashed = (pm @ _SQUASH).reshape(n_c, n, 2, 2, 2)  # (class, n, b, v, d)
+    pm = pm.reshape(n_c, n, 16)
     click = np.zeros((n, k_n, 2, 2, 2, 2))
     silent = np.zeros((n, k_n, 2))
-    for c in range(cl.weight.size):
-        la = log_quiet - cl.mu[c] * eta[:, None] * cl.route_eff[c][None, :]
-        off, on = np.exp(la), -np.expm1(la)  # (n, 4): P(detector silent), P(fires)
-        pm = _pattern_probabilities(off, on)  # (n, 16)
-        out = (pm @ sq).reshape(n, 2, 2, 2)  # (n, b, v, d)
+    for c in range(n_c):  # summed over the classes in their order
+        out = squashed[c]
         if cl.alice_bit[c] == 1:  # error e = (Bob's bit != Alice's bit)
             out = out[:, :, ::-1, :]
         k, a, w = cl.intensity[c], cl.alice_basis[c], cl.weight[c]
         click[:, k, a] += w * out
-        silent[:, k, a] += w * pm[:, 0]
+        silent[:, k, a] += w * pm[c, :, 0]
     return click, silent
 
 

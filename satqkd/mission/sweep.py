@@ -276,8 +276,8 @@ def run_satellite_task(task: SatelliteTask) -> SatelliteResult:
             a["passes"] += 1
             if day[i]:
                 continue  # satqkd run reports "daylight": no key, nothing sifted
-            attrs = simulate_pass(PassTask(geos[i], cfg, sat_index,
-                                           station_index[p.station])).dataset.attrs
+            attrs = simulate_pass(PassTask(geos[i], cfg, sat_index, station_index[p.station]),
+                                  per_second=False).dataset.attrs
             secret, sifted = int(attrs["secret_bits"]), int(attrs["sifted_bits"])
             a["secret_bits"] += secret
             a["sifted_bits"] += sifted

@@ -85,8 +85,12 @@ class DecoyBB84(Protocol):
         ds.attrs.update(geo.attrs)
         return ds, (engine_seed, keys_seed)
 
-    def simulate(self, task: PassTask) -> PassOutput:
-        """Run one pass through the stages after the orbit (see the module docstring)."""
+    def simulate(self, task: PassTask, per_second: bool = True) -> PassOutput:
+        """Run one pass through the stages after the orbit (see the module docstring).
+
+        ``per_second`` False: the result's dataset is the link budget alone (no counts per
+        second), with the same pass scalars in its attrs: what a sweep keeps of a pass.
+        """
         cfg = task.cfg
         sat = cfg.satellites[task.satellite_index]
         station = cfg.stations[task.station_index]
@@ -155,7 +159,7 @@ class DecoyBB84(Protocol):
                                       pulses_sent=pulses)
                 scalars = keys.scalars()
         sifted = counts[:, :, [0, 1], [0, 1], :]  # (time, intensity, basis, error)
-        ds = extend_dataset(ds, {  # no merge: every variable is on the pass's time axis
+        ds = ds if not per_second else extend_dataset(ds, {  # no merge: one time axis
             "counts": (("time",) + _COUNT_DIMS, counts, {
                 "units": "1", "long_name": "detections by intensity, Alice basis, Bob basis, error"}),
             "double_clicks": (("time", "intensity"), doubles, {
@@ -176,9 +180,9 @@ class DecoyBB84(Protocol):
         return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
 
 
-def simulate_pass(task: PassTask) -> PassOutput:
+def simulate_pass(task: PassTask, per_second: bool = True) -> PassOutput:
     """Run one decoy-BB84 pass on the mission's link (:meth:`DecoyBB84.simulate`)."""
-    return DecoyBB84(link_for(task.cfg)).simulate(task)
+    return DecoyBB84(link_for(task.cfg)).simulate(task, per_second)
 
 
 def pass_link_budget(task: PassTask) -> xr.Dataset:
