@@ -134,8 +134,10 @@ class DecoyBB84(Protocol):
                                   np.random.default_rng(keys_seed))
             scalars = {**keys.scalars(), "abort_reason": reason}
         elif cfg.mission.fidelity == "counts":  # tallies from the exact law, no bits, no key
-            counts, doubles, scalars = counts_level_pass(eta, noise, slot_s, source, receiver, kp,
-                                                         engine_seed)
+            counts, doubles, scalars, part = counts_level_pass(eta, noise, slot_s, source,
+                                                               receiver, kp, engine_seed, pooled)
+            if part is not None:  # the block's bound once every pass is done
+                reconciled = blocks.encode_reconciled(part)
             counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
             doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
             keys = None
