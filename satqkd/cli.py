@@ -319,7 +319,7 @@ def sweep(
     resume: bool = typer.Option(False, "--resume", help="Keep the finished sweep points."),
 ) -> None:
     """Run a grid of mission variants; write sweep.nc, plots and sweep_report.md."""
-    from satqkd.mission.sweep import run_sweep
+    from satqkd.network.sweep_relay import run_sweep  # with the relay figures
 
     if scheduler is not None:
         from satqkd.mission.execute import check_scheduler

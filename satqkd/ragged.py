@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from satqkd.datasets import dataset_from_state
+
 
 def ragged_dataset(
     table: pd.DataFrame | Mapping[str, np.ndarray],
@@ -82,35 +84,89 @@ def iso_utc(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(values), "", out)
 
 
+class PassCutter:
+    """Cuts single passes out of one ragged dataset, its bookkeeping done once.
+
+    :func:`pass_from_ragged` on each of a year's thousands of passes would walk the
+    dataset's variables and convert its pass columns again for every pass; a cutter does
+    that once. ``state(i)`` is pass ``i`` as plain arrays
+    (:func:`satqkd.datasets.dataset_state` layout: slices of the ragged arrays, no copy),
+    ``dataset(i)`` the dataset itself.
+    """
+
+    def __init__(self, ds: xr.Dataset, load: bool = True) -> None:
+        """``load``: read every per-sample array now (many passes of a dataset in
+        memory); False reads only each pass's rows (a few passes of an opened file)."""
+        var = ds.variables  # plain Variables: DataArrays cost more than the cutting
+        self.offsets = np.concatenate(([0], np.cumsum(var["row_size"].values))).astype(np.int64)
+        sample = [v for v in var if var[v].dims[:1] == ("sample",) and v != "time"]
+        self._load = load
+        t = var["time"]
+        self._time = ("time", ("time",), t.values if load else t, dict(t.attrs), True)
+        self._coords = []
+        seen = {"time"}
+        for v in sample:
+            for d in var[v].dims[1:]:
+                if d in var and d not in seen:
+                    seen.add(d)
+                    c = var[d]
+                    self._coords.append((d, c.dims, c.values, dict(c.attrs), True))
+        self._sample = [(v, ("time",) + var[v].dims[1:], var[v].values if load else var[v],
+                         dict(var[v].attrs)) for v in sample]
+        self._columns: list[tuple[str, np.ndarray | list]] = []
+        for v in var:
+            if var[v].dims == ("pass",) and v != "row_size":
+                values = var[v].values
+                if load:  # every pass will be cut: convert each column once
+                    if values.dtype.kind == "M":
+                        values = iso_utc(values).astype(object)
+                    values = values.tolist()
+                self._columns.append((v, values))
+
+    def __len__(self) -> int:
+        return self.offsets.size - 1
+
+    def attrs(self, i: int) -> dict:
+        """Pass ``i``'s scalars (times as ISO 8601 strings), as its dataset's attrs."""
+        if self._load:
+            return {name: column[i] for name, column in self._columns}
+        out = {}
+        for name, column in self._columns:
+            value = column[i]
+            if isinstance(value, np.datetime64):
+                value = str(iso_utc(value))
+            out[name] = value.item() if hasattr(value, "item") else value
+        return out
+
+    def state(self, i: int) -> tuple:
+        """Pass ``i`` as :func:`satqkd.datasets.dataset_from_state` takes it."""
+        rows = slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+        cut = ((lambda a: a[rows]) if self._load
+               else (lambda a: a[{"sample": rows}].values))  # reads only these rows
+        name, dims, values, attrs, _ = self._time
+        variables = [(v, d, cut(a), at, False) for v, d, a, at in self._sample]
+        variables.append((name, dims, cut(values), attrs, True))
+        variables.extend(self._coords)
+        return tuple(variables), self.attrs(i)
+
+    def dataset(self, i: int) -> xr.Dataset:
+        """The per-second dataset of pass ``i`` (see :func:`pass_from_ragged`)."""
+        return dataset_from_state(self.state(i))
+
+
 def pass_from_ragged(ds: xr.Dataset, i: int) -> xr.Dataset:
     """The per-second dataset of pass ``i`` (dim ``time``); pass scalars become attrs.
 
     Times among the pass scalars (``aos``, ``tca``, ``los``...) become ISO 8601 strings;
-    coordinates labelling the other dimensions (``intensity``...) are kept.
+    coordinates labelling the other dimensions (``intensity``...) are kept. Only the
+    pass's rows are read from an opened file. To cut many passes of one dataset in
+    memory, use a :class:`PassCutter`.
     """
-    var = ds.variables  # plain Variables: a year's thousands of passes are cut in the loop
-    offsets = np.concatenate(([0], np.cumsum(var["row_size"].values)))
-    rows = slice(int(offsets[i]), int(offsets[i + 1]))
-    sample = [v for v in var if var[v].dims[:1] == ("sample",) and v != "time"]
-    coords = {"time": ("time", var["time"].values[rows], var["time"].attrs)}
-    for v in sample:
-        for d in var[v].dims[1:]:
-            if d in var and d not in coords:
-                coords[d] = var[d]
-    out = xr.Dataset(
-        {v: (("time",) + var[v].dims[1:], var[v].values[rows], var[v].attrs) for v in sample},
-        coords=coords,
-    )
-    for v in var:
-        if var[v].dims == ("pass",) and v != "row_size":
-            value = var[v].values[i]
-            if isinstance(value, np.datetime64):
-                value = str(iso_utc(value))
-            out.attrs[v] = value.item() if hasattr(value, "item") else value
-    return out
+    return PassCutter(ds, load=False).dataset(i)
 
 
 def iter_passes(ds: xr.Dataset) -> Iterator[xr.Dataset]:
     """Every pass of a ragged dataset, in order, as per-pass datasets."""
-    for i in range(ds.sizes["pass"]):
-        yield pass_from_ragged(ds, i)
+    cutter = PassCutter(ds)
+    for i in range(len(cutter)):
+        yield cutter.dataset(i)

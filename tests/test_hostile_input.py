@@ -304,12 +304,31 @@ def test_workers_without_loopback_fall_back_to_serial(monkeypatch, capsys):
     from satqkd.mission import execute
 
     monkeypatch.setattr(execute, "loopback_problem", lambda: "no loopback network: test")
-    with execute.open_executor(2) as ex:
+    with execute.open_executor(2, local="dask") as ex:  # a local Dask cluster needs TCP
         assert ex.client is None
         got = []
         ex.run(lambda t: t * 2, [1, 2], got.append)
     assert got == [2, 4]
     assert "serially" in capsys.readouterr().err
+
+
+def test_forked_workers_need_no_network_and_keep_the_order_free(monkeypatch):
+    """Forked local workers (Linux) talk over pipes: no loopback needed; every result
+    comes back once, whatever the batches."""
+    from satqkd.mission import execute
+
+    if not execute.fork_available():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(execute, "loopback_problem", lambda: "no loopback network: test")
+    with execute.open_executor(2) as ex:
+        assert isinstance(ex, execute.ForkExecutor) and ex.local
+        got = []
+        ex.run(_double, list(range(50)), got.append, costs=[1.0] * 50)
+    assert sorted(got) == [2 * i for i in range(50)]
+
+
+def _double(t: int) -> int:
+    return 2 * t
 
 
 # ------------------------------------------------------------------------------ 9. fuzzer

@@ -166,11 +166,11 @@ def test_checkpoint_round_trip_is_identical(tmp_path):
 
 
 def test_batches_keep_order_and_cover_every_task():
-    from satqkd.mission.execute import batches
+    from satqkd.mission.execute import MAX_BATCH, batches
 
     costs = [50.0, 40.0, 10.0] + [1.0] * 40 + [0.0] * 100
     groups = batches(costs, workers=2)
     assert [i for g in groups for i in g] == list(range(len(costs)))
     assert groups[0] == [0] and groups[1] == [1]  # heavy tasks run alone
-    assert max(len(g) for g in groups) <= 32  # the zero-cost tail travels in full batches
+    assert max(len(g) for g in groups) <= MAX_BATCH  # the zero-cost tail travels in full batches
     assert len(groups) < len(costs) / 4

@@ -106,3 +106,63 @@ def test_sweep_is_worker_independent_resumable_and_equals_run(tmp_path):
     per_station = table.groupby("station")["secret_bits"].sum()
     for st in ds["station"].values:
         assert int(ds["secret_bits"].sel(aperture_m=0.3, station=st)) == int(per_station.get(st, 0))
+
+
+RELAY = """
+[relay]
+milp_time_limit_s = 30.0
+[[relay.demands]]
+a = "Xinglong"
+b = "Graz"
+bits_per_day = 2.0e6
+"""
+
+
+def test_sweep_relay_figures_equal_planning_the_points_run(tmp_path):
+    """Each point's relay figures are those of `satqkd run` of that point's mission,
+    planned (greedy and MILP) and carried out on its pass keys, whatever the workers."""
+    from satqkd import config
+    from satqkd.mission.run import run_mission
+    from satqkd.network.execution import execute_plan
+    from satqkd.network.outputs import demand_figures
+    from satqkd.network.planning import plan_greedy, plan_milp
+    from satqkd.network.relay_run import network_problem
+    from satqkd.network.sweep_relay import run_sweep as relay_sweep
+
+    path = tmp_path / "r.toml"
+    path.write_text(MISSION.replace("[report]", RELAY + "\n[report]", 1))
+    out = relay_sweep(path, None, tmp_path / "sweep")
+    ds = xr.load_dataset(out / "sweep.nc")
+    assert ds["relay_delivered_bits"].dims == ("aperture_m", "planner", "pair")
+    assert list(ds["pair"].values) == ["Xinglong-Graz"]
+    assert list(ds["planner"].values) == ["greedy", "milp"]
+    assert ds["relay_delivered_bits"].attrs["units"] == "bit"
+    assert ds["relay_latency_mean_s"].attrs["units"] == "s"
+    assert "Trusted relay" in (out / "sweep_report.md").read_text()
+    req = ds["relay_requested_bits"].values[..., 0]
+    np.testing.assert_allclose(req, 2.0e6 * 2)  # two days
+    got = ds["relay_delivered_bits"].values
+    assert np.all(got <= req[:, None, None] + 1e-9)
+    assert got[1, 1, 0] > 0  # the larger aperture's MILP plan delivers key
+    assert np.all(got[:, 1] >= got[:, 0] - 1e-6)  # MILP (exact) >= greedy, weighted objective
+    np.testing.assert_allclose(ds["relay_met_fraction"].values,
+                               np.minimum(got / req[:, None, None], 1.0))
+
+    # the 0.3 m point against satqkd run + the relay planners on its passes.csv
+    base = tmp_path / "base.toml"
+    base.write_text(path.read_text().split("[[sweep.grid]]")[0].replace(
+        "epoch = 2025-01-10T00:00:00Z\n",
+        "epoch = 2025-01-10T00:00:00Z\n[satellites.transmitter]\naperture_m = 0.3\n", 1))
+    run = run_mission(base, tmp_path / "run")
+    table = pd.read_csv(run / "passes.csv", keep_default_na=False)
+    problem = network_problem(config.load_mission(base), table)
+    for j, plan in enumerate((plan_greedy(problem), plan_milp(problem, time_limit_s=30.0))):
+        fig = demand_figures(execute_plan(problem, plan, replan=False))
+        point = ds.sel(aperture_m=0.3).isel(planner=j)
+        assert float(point["relay_delivered_bits"][0]) == pytest.approx(fig["delivered_bits"][0])
+        for k in ("latency_mean_s", "latency_max_s"):
+            np.testing.assert_allclose(point[f"relay_{k}"].values[0], fig[k][0], rtol=1e-9)
+
+    par = relay_sweep(path, None, tmp_path / "par", workers=2)
+    dp = xr.load_dataset(par / "sweep.nc")
+    np.testing.assert_array_equal(dp["relay_delivered_bits"].values, got)

@@ -145,9 +145,9 @@ def link_budget(
     alt_m = float(geometry.attrs.get("station_alt_m", 0.0))
     pt = terms.pass_times(geometry)
     n, t_s, step_s = pt.n, pt.t_s, pt.step_s
-    el = geometry["elevation"].values.astype(float)
+    el = geometry.variables["elevation"].values.astype(float)
     zen = 90.0 - el
-    range_m = geometry["range"].values.astype(float) * 1e3
+    range_m = geometry.variables["range"].values.astype(float) * 1e3
     k = turbulence.wavenumber(lam)
 
     # --- beam: ideal Gaussian of the stated divergence, or the stated waist
@@ -168,13 +168,13 @@ def link_budget(
     w_rx = w_diff  # the diffraction beam reaches the ground unspread
     rytov, lnx, lny, r0 = zeros, zeros, zeros, np.full(n, np.inf)
     fibre = rx.coupling == "single-mode-fibre"
-    sun_up = geometry["sun_elevation"].values.astype(float) > 0.0
+    sun_up = geometry.variables["sun_elevation"].values.astype(float) > 0.0
     fib = None
     if turb.enabled and n:
         r0, sc = _downlink_turbulence(lam, zen, rx.aperture_m, alt_m, turb, sun_up)
         rytov, lnx, lny = sc["rytov_variance"], sc["sigma2_lnx"], sc["sigma2_lny"]
         if fibre:  # the fibre replaces the field stop (Dikmelik & Davidson 2005, Noll 1976)
-            fib = _fibre_coupling(lam, zen, r0, line_of_sight_rate_rad_s(el, geometry["azimuth"].values, t_s),
+            fib = _fibre_coupling(lam, zen, r0, line_of_sight_rate_rad_s(el, geometry.variables["azimuth"].values, t_s),
                                   sun_up, rx, alt_m, turb)
             eta_turb = fib["efficiency"]
         else:
@@ -196,9 +196,9 @@ def link_budget(
 
     # --- background: the sky seen from the ground
     radiance = bkg.sky_radiance(
-        lam, el, geometry["sun_elevation"].values, geometry["sun_separation"].values,
-        geometry["moon_elevation"].values, geometry["moon_separation"].values,
-        geometry["moon_illumination"].values, clear_sky.tau_rayleigh, clear_sky.tau_aerosol,
+        lam, el, geometry.variables["sun_elevation"].values, geometry.variables["sun_separation"].values,
+        geometry.variables["moon_elevation"].values, geometry.variables["moon_separation"].values,
+        geometry.variables["moon_illumination"].values, clear_sky.tau_rayleigh, clear_sky.tau_aerosol,
         asymmetry=at.aerosol_asymmetry, aerosol_albedo=at.aerosol_single_scattering_albedo,
         night_sky_radiance=bg.night_sky_radiance, light_pollution_factor=bg.light_pollution_factor,
         twilight_mag_per_deg=bg.twilight_mag_per_deg, include_moon=bg.include_moon,
@@ -230,7 +230,7 @@ def link_budget(
         "1", "normalised variance of the collected power under pointing jitter"))
 
     if fading_slot_s is not None:
-        omega = terms.line_of_sight_rate_rad_s(el, geometry["azimuth"].values.astype(float), t_s)
+        omega = terms.line_of_sight_rate_rad_s(el, geometry.variables["azimuth"].values.astype(float), t_s)
         v_perp = np.hypot(turb.transverse_wind_m_s, omega * h_w / np.cos(np.radians(np.minimum(zen, 89.0))))
         tau_c = fading.correlation_time_s(corr_width, v_perp)
         out.update(terms.fading_variables(rng, step_s, fading_slot_s, tau_c, lnx, lny,

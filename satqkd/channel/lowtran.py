@@ -66,9 +66,10 @@ def _interp_axis(values: np.ndarray, grid: np.ndarray, x: float, axis: int) -> n
     return (1 - f) * np.take(values, i, axis=axis) + f * np.take(values, i + 1, axis=axis)
 
 
-def _zenith_interp(tau_z: np.ndarray, zenith_grid: np.ndarray, zenith_deg: np.ndarray) -> np.ndarray:
+def _zenith_interp(tau_z: np.ndarray, zenith_grid: np.ndarray, zenith_deg: np.ndarray,
+                   am_grid: np.ndarray | None = None) -> np.ndarray:
     """tau on the zenith grid -> tau at ``zenith_deg``, linear in air mass, scaled beyond the grid."""
-    am_grid = _kasten_young(zenith_grid)
+    am_grid = _kasten_young(zenith_grid) if am_grid is None else am_grid
     am = _kasten_young(zenith_deg)
     inside = np.interp(np.minimum(am, am_grid[-1]), am_grid, tau_z)
     return np.where(am > am_grid[-1], tau_z[-1] * am / am_grid[-1], inside)
@@ -91,6 +92,24 @@ def optical_depths(
                          f"(choose from {', '.join(AEROSOL_MODELS)})")
     if not 400.0 <= wavelength_nm <= 2500.0:
         raise InputError(f"atmosphere: LOWTRAN7 tables cover 400-2500 nm, got {wavelength_nm} nm")
+    mol, aer, zen_grid, am_grid = _zenith_profiles(float(wavelength_nm), float(altitude_m),
+                                                   model_atmosphere, aerosol_model,
+                                                   float(visibility_km))
+    z = np.asarray(zenith_deg, float)
+    return _zenith_interp(mol, zen_grid, z, am_grid), _zenith_interp(aer, zen_grid, z, am_grid)
+
+
+@functools.lru_cache(maxsize=256)
+def _zenith_profiles(wavelength_nm: float, altitude_m: float, model_atmosphere: str,
+                     aerosol_model: str, visibility_km: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(molecular, aerosol) optical depths on the tables' zenith grid, the grid and its
+    air masses.
+
+    They depend on the link (wavelength, station altitude, atmosphere) alone, so they are
+    interpolated once per link and process; each pass then only reads them at its zenith
+    angles.
+    """
     t = tables()
     m = MODEL_ATMOSPHERES.index(model_atmosphere)
     a = AEROSOL_MODELS.index(aerosol_model)
@@ -109,8 +128,10 @@ def optical_depths(
     inv_vis = 1.0 / np.asarray(t["visibility_km"], float)                  # decreasing
     aer = _interp_axis(aer[::-1], inv_vis[::-1], 1.0 / visibility_km, axis=0)
     aer = _interp_axis(aer, alt_km, h, axis=0)
-    z = np.asarray(zenith_deg, float)
-    return _zenith_interp(mol, zen_grid, z), _zenith_interp(np.maximum(aer, 0.0), zen_grid, z)
+    out = (mol, np.maximum(aer, 0.0), zen_grid.copy(), _kasten_young(zen_grid))
+    for arr in out:
+        arr.flags.writeable = False  # shared by every pass of the link
+    return out
 
 
 def slant_transmittance(

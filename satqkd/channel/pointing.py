@@ -35,7 +35,13 @@ def _fraction_inside(radius_m: np.ndarray, s_m: np.ndarray, bias_m: np.ndarray) 
     x = (radius_m / s_m) ** 2
     nc = (bias_m / s_m) ** 2
     # chndtr is the non-central chi-square CDF; for nc = 0 it reduces to 1 - exp(-x/2).
-    return np.where(nc > 0, special.chndtr(x, 2.0, nc), -np.expm1(-0.5 * x))
+    # It is evaluated only where there is a bias: without one (the usual case) it was
+    # most of a pass's pointing term.
+    biased = nc > 0
+    centred = -np.expm1(-0.5 * x)
+    if not np.any(biased):
+        return np.where(biased, 0.0, centred)
+    return np.where(biased, special.chndtr(x, 2.0, nc), centred)
 
 
 def mean_collected_fraction(
@@ -57,6 +63,8 @@ def mean_collected_fraction(
     b = np.broadcast_to(np.asarray(bias_m, float), np.broadcast_shapes(np.shape(s), np.shape(bias_m)))
     out = _fraction_inside(0.5 * np.asarray(outer_diameter_m, float), s, b)
     inner = 0.5 * np.asarray(inner_diameter_m, float)
+    if not np.any(inner > 0):  # no obscuration: nothing to take away
+        return out - np.where(inner > 0, 1.0, 0.0)
     return out - np.where(inner > 0, _fraction_inside(np.maximum(inner, 1e-300), s, b), 0.0)
 
 

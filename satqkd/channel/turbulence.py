@@ -42,6 +42,7 @@ The uplink (beam spread, wander, scintillation of a beam leaving the ground) is
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -87,10 +88,26 @@ def slc_day_cn2(height_m: ArrayLike) -> np.ndarray:
 
 def path_profile(station_alt_m: float, turbulence: Turbulence) -> tuple[np.ndarray, np.ndarray]:
     """(x, Cn2) on the integration grid, x = h - h0 >= 0 the height above the station (m)."""
+    return _path_profile(float(station_alt_m), turbulence)
+
+
+@functools.lru_cache(maxsize=256)
+def _path_profile(station_alt_m: float, turbulence: Turbulence) -> tuple[np.ndarray, np.ndarray]:
+    # a link's profile, computed once per process (read-only: shared by its passes)
     if turbulence.profile == "slc-day":  # a boundary-layer model: heights above the ground
-        return _X_M, slc_day_cn2(_X_M)
-    base = 0.0 if turbulence.heights_above_ground else station_alt_m
-    return _X_M, hufnagel_valley_cn2(_X_M + base, turbulence.ground_cn2, turbulence.rms_wind_m_s)
+        cn2 = slc_day_cn2(_X_M)
+    else:
+        base = 0.0 if turbulence.heights_above_ground else station_alt_m
+        cn2 = hufnagel_valley_cn2(_X_M + base, turbulence.ground_cn2, turbulence.rms_wind_m_s)
+    cn2.flags.writeable = False
+    return _X_M, cn2
+
+
+@functools.lru_cache(maxsize=256)
+def _profile_integral(station_alt_m: float, turbulence: Turbulence, power: float) -> float:
+    """int Cn2 x^power dx over the link's path (power 0: int Cn2 dh), once per link."""
+    x, cn2 = _path_profile(station_alt_m, turbulence)
+    return _integrate(cn2 if power == 0.0 else cn2 * x ** power, x)
 
 
 def daytime_turbulence(turbulence: Turbulence) -> Turbulence:
@@ -118,8 +135,7 @@ def fried_parameter_m(
     wavelength_nm: float, zenith_deg: ArrayLike, station_alt_m: float, turbulence: Turbulence
 ) -> np.ndarray:
     """Plane-wave Fried parameter r0 = [0.423 k^2 sec z int Cn2 dh]^(-3/5) (A&P section 12.2; Fried 1966)."""
-    x, cn2 = path_profile(station_alt_m, turbulence)
-    mu0 = _integrate(cn2, x)
+    mu0 = _profile_integral(float(station_alt_m), turbulence, 0.0)
     return (0.423 * wavenumber(wavelength_nm) ** 2 * _sec(zenith_deg) * mu0) ** -0.6
 
 
@@ -214,5 +230,6 @@ def seeing_coupling(
 
 def scintillation_weighted_height_m(station_alt_m: float, turbulence: Turbulence) -> float:
     """Height above the station of the layers weighting the downlink scintillation, int Cn2 x^(11/6) / int Cn2 x^(5/6)."""
-    x, cn2 = path_profile(station_alt_m, turbulence)
-    return float(_integrate(cn2 * x ** (11.0 / 6.0), x) / _integrate(cn2 * x ** (5.0 / 6.0), x))
+    alt = float(station_alt_m)
+    return float(_profile_integral(alt, turbulence, 11.0 / 6.0)
+                 / _profile_integral(alt, turbulence, 5.0 / 6.0))

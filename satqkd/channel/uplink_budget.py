@@ -64,9 +64,9 @@ def uplink_budget(
     alt_m = float(geometry.attrs.get("station_alt_m", 0.0))
     pt = terms.pass_times(geometry)
     n, step_s = pt.n, pt.step_s
-    el = geometry["elevation"].values.astype(float)
+    el = geometry.variables["elevation"].values.astype(float)
     zen = 90.0 - el
-    range_m = geometry["range"].values.astype(float) * 1e3
+    range_m = geometry.variables["range"].values.astype(float) * 1e3
 
     # --- diffraction beam of the ground telescope (shared with the downlink)
     w0 = tx.waist_m if tx.waist_m is not None else float(beam.waist_from_divergence_m(lam, tx.divergence_urad))
@@ -77,8 +77,8 @@ def uplink_budget(
     eta_geo = tx.optics_efficiency * tg["collected"]
 
     # --- point-ahead angle, every second from the orbit
-    el_geo = geometry["elevation_geometric"].values.astype(float) if "elevation_geometric" in geometry else el
-    omega = terms.line_of_sight_rate_rad_s(el_geo, geometry["azimuth"].values.astype(float), pt.t_s, edge_order=2)
+    el_geo = geometry.variables["elevation_geometric"].values.astype(float) if "elevation_geometric" in geometry else el
+    omega = terms.line_of_sight_rate_rad_s(el_geo, geometry.variables["azimuth"].values.astype(float), pt.t_s, edge_order=2)
     v_perp = uplink.transverse_speed_m_s(omega, range_m)
     theta_pa = uplink.point_ahead_angle_rad(v_perp)
 
@@ -127,9 +127,9 @@ def uplink_budget(
     city = (uplink.viirs_dnb_spectral_radiance(bg.city_light_nw_cm2_sr) if bg.city_light_nw_cm2_sr is not None
             else bg.ground_light_radiance)
     radiance = uplink.night_sky_from_orbit(
-        lam, el, geometry["sun_elevation"].values, geometry["sun_separation"].values,
-        geometry["moon_elevation"].values, geometry["moon_separation"].values,
-        geometry["moon_illumination"].values, clear_sky.tau_rayleigh, clear_sky.tau_aerosol,
+        lam, el, geometry.variables["sun_elevation"].values, geometry.variables["sun_separation"].values,
+        geometry.variables["moon_elevation"].values, geometry.variables["moon_separation"].values,
+        geometry.variables["moon_illumination"].values, clear_sky.tau_rayleigh, clear_sky.tau_aerosol,
         albedo=bg.earth_albedo, city_light_radiance=city, night_sky_radiance=bg.night_sky_radiance,
         asymmetry=at.aerosol_asymmetry,
         aerosol_albedo=at.aerosol_single_scattering_albedo, twilight_mag_per_deg=bg.twilight_mag_per_deg,

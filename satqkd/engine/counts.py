@@ -67,6 +67,25 @@ def counts_level_refusal(receiver: Receiver, eavesdropper: Eavesdropper | None) 
     return None
 
 
+_SQUASH = squash_weights().reshape(16, 8)
+_SQUASH.flags.writeable = False
+
+
+def _pattern_probabilities(off: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """P(M) of the 16 click patterns M (bit j of M: detector j fires), (n, 16).
+
+    The product over the four detectors is taken detector by detector, j = 0..3, as a
+    running product over the patterns of the detectors so far: the same floating-point
+    products, in the same order, as ``prod_j (on_j if bit j else off_j)``, without
+    forming the (n, 16, 4) table of factors.
+    """
+    f = np.stack((off, on), axis=-1)  # (n, detector j, fires?)
+    p = f[:, 0, :]  # (n, b0)
+    for j in (1, 2, 3):  # p[..., b_j, ..., b0] = p[..., b_(j-1), ..., b0] * f_j[b_j]
+        p = p[:, None] * f[:, j, :].reshape((-1, 2) + (1,) * j)
+    return p.reshape(-1, 16)
+
+
 def slot_outcome_law(transmittance, noise_probability, source: DecoySource,
                      receiver: Receiver) -> tuple[np.ndarray, np.ndarray]:
     """Exact per-pulse outcome law of every slot.
@@ -88,22 +107,25 @@ def slot_outcome_law(transmittance, noise_probability, source: DecoySource,
     n = eta.shape[0]
     k_n = len(source.intensities)
     cl = build_classes(source, receiver, None)
-    sq = squash_weights().reshape(16, 8)  # [M, (b, v, d)]
+    n_c = cl.weight.size
     log_quiet = np.log1p(-noise)  # (n, 4)
+    # every class at once (elementwise, so each class's values are those of a loop over
+    # the classes): log P(detector j silent | class c) for every slot
+    la = (log_quiet[None] - cl.mu[:, None, None] * eta[None, :, None]
+          * np.asarray(cl.route_eff, dtype=float)[:, None, :])  # (class, n, 4)
+    off, on = np.exp(la), -np.expm1(la)  # P(detector silent), P(fires)
+    pm = _pattern_probabilities(off.reshape(-1, 4), on.reshape(-1, 4))  # (class n, 16)
+    squashed = (pm @ _SQUASH).reshape(n_c, n, 2, 2, 2)  # (class, n, b, v, d)
+    pm = pm.reshape(n_c, n, 16)
     click = np.zeros((n, k_n, 2, 2, 2, 2))
     silent = np.zeros((n, k_n, 2))
-    bits = (np.arange(16)[:, None] >> np.arange(4)[None, :]) & 1  # (16, 4) pattern bits
-    for c in range(cl.weight.size):
-        la = log_quiet - cl.mu[c] * eta[:, None] * cl.route_eff[c][None, :]
-        off, on = np.exp(la), -np.expm1(la)  # (n, 4): P(detector silent), P(fires)
-        # P(M) for the 16 patterns: product over detectors of on/off
-        pm = np.prod(np.where(bits[None, :, :] == 1, on[:, None, :], off[:, None, :]), axis=2)
-        out = (pm @ sq).reshape(n, 2, 2, 2)  # (n, b, v, d)
+    for c in range(n_c):  # summed over the classes in their order
+        out = squashed[c]
         if cl.alice_bit[c] == 1:  # error e = (Bob's bit != Alice's bit)
             out = out[:, :, ::-1, :]
         k, a, w = cl.intensity[c], cl.alice_basis[c], cl.weight[c]
         click[:, k, a] += w * out
-        silent[:, k, a] += w * pm[:, 0]
+        silent[:, k, a] += w * pm[c, :, 0]
     return click, silent
 
 

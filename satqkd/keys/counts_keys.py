@@ -25,6 +25,7 @@ its bits (``[mission] fidelity = "counts"``):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,10 +39,18 @@ from satqkd.keys.finite_key import (
     finite_key_length,
 )
 from satqkd.keys.leakage_curve import efficiency_curve
-from satqkd.keys.postprocess import KeyParameters, PassKeys, _pulse_gains
+from satqkd.keys.postprocess import (
+    KeyParameters,
+    PassKeys,
+    _pulse_gains,
+    block_bound,
+    block_keys,
+    single_photon_trials,
+)
 from satqkd.keys.sifting import DecoyCounts
 
-__all__ = ["decoy_counts", "keys_from_counts"]
+__all__ = ["decoy_counts", "keys_from_counts", "ReconciledCounts", "reconcile_counts",
+           "finish_counts_block"]
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
 
@@ -91,7 +100,10 @@ def keys_from_counts(counts: np.ndarray, intensities, probabilities, p_z: float,
                         lam[1], *eps)
 
     fk_args = (c, intensities, probabilities)
-    fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound)
+    fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound,
+                 leak_delta=params.leak_delta,  # a declared Trojan-horse leak, as in bits
+                 single_photon_trials=single_photon_trials(intensities, probabilities, p_z,
+                                                            params, pulses_sent))
     if c.n_x.sum() == 0:
         return done(ABORT_NO_TEST)
     if qber_x > params.qber_threshold:
@@ -117,3 +129,62 @@ def keys_from_counts(counts: np.ndarray, intensities, probabilities, p_z: float,
     if fk.abort_reason:
         return done(fk.abort_reason, fk, lam, tag_bits, qber_z_count, eff)
     return done("", fk, lam, tag_bits, qber_z_count, eff, fk.length)
+
+
+# --------------------------------------------------------------------------- pooled blocks
+@dataclass(frozen=True)
+class ReconciledCounts:
+    """One pass of a pooled finite-key block at the counts level: what
+    :class:`satqkd.keys.postprocess.ReconciledPass` holds, without the key bits."""
+
+    counts: DecoyCounts
+    sifted_bits: int
+    leaked_bits: int  # lambda_A of the pass (the curve's), disclosed bits included
+    reply_bits: int  # lambda_B
+    verified: bool
+    disclosed: bool
+    qber_z: float
+    ec_efficiency: float
+    single_photon_trials: float | None = None
+    eve: None = None  # no eavesdropper at the counts level
+
+
+def reconcile_counts(counts: np.ndarray, intensities, probabilities, p_z: float,
+                     params: KeyParameters = KeyParameters(), *,
+                     pulses_sent: int | None = None) -> ReconciledCounts:
+    """Error correction of one pass of a pooled block, from its tallies.
+
+    The same decisions as :func:`satqkd.keys.postprocess.reconcile_sifted`: a pass whose
+    own X-basis QBER is above threshold (or a detector mismatch) is disclosed, all its n
+    bits charged to lambda_A; otherwise the leakage is the code's measured curve at the
+    pass's key error rate and size (the piece of the schedule from its X estimate); a
+    leak of n bits or more is a failed reconciliation, disclosed the same way. Verification
+    is taken to succeed (module docstring, step 4).
+    """
+    c = decoy_counts(counts)
+    n = int(c.n_z.sum())
+    trials = single_photon_trials(intensities, probabilities, p_z, params, pulses_sent)
+    nan = float("nan")
+    if n == 0:
+        return ReconciledCounts(c, 0, 0, 0, False, False, nan, nan, trials)
+    qber_x = c.qber_x
+    if not np.isfinite(qber_x) or qber_x > params.qber_threshold or params.detector_mismatch:
+        return ReconciledCounts(c, n, n, 0, False, True, nan, nan, trials)
+    curve = efficiency_curve(params.error_correction, params.cascade_frame_bits,
+                             params.cascade_passes)
+    qz = float(c.m_z_true.sum() / n)
+    lam_a, lam_b = curve.leaked_bits(qz, n, max(qber_x, params.min_qber_estimate))
+    h = binary_entropy(qz)
+    eff = lam_a / (n * h) if h > 0 else nan
+    if lam_a >= n:
+        return ReconciledCounts(c, n, lam_a + n, lam_b, False, True, qz, eff, trials)
+    return ReconciledCounts(c, n, lam_a, lam_b, True, False, qz, eff, trials)
+
+
+def finish_counts_block(parts: list[ReconciledCounts], intensities, probabilities,
+                        params: KeyParameters) -> PassKeys:
+    """The key length of a pooled block at the counts level: the bits level's bound
+    (:func:`satqkd.keys.postprocess.block_bound`: summed statistics, per-pass leaks, k
+    tags), no privacy amplification and no key."""
+    b = block_bound(parts, intensities, probabilities, params)
+    return block_keys(b, 0 if b.reason else b.fk.length)

@@ -39,6 +39,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -387,15 +388,35 @@ def reconcile_sifted(sk: SiftedKey, params: KeyParameters, rng: np.random.Genera
                           pass_record(sk.eve_z, ec, ver, a, sk.bob_z) if attacked else None)
 
 
-def finish_block(parts: list[ReconciledPass], intensities, probabilities,
-                 params: KeyParameters, rng: np.random.Generator) -> PassKeys:
-    """Parameter estimation and privacy amplification of a pooled block of passes.
+@dataclass(frozen=True)
+class BlockBound:
+    """The finite-key bound of a pooled block (:func:`block_bound`): everything but the
+    key itself. ``reason``: the abort reason ("" when the block gives ``fk.length`` bits)."""
+
+    counts: DecoyCounts
+    sifted_bits: int
+    tags: int  # verification tags exchanged (one per verified pass, at least one)
+    leaked_bits: int  # lambda_A summed over the passes
+    reply_bits: int  # lambda_B summed
+    qber_x: float
+    qber_z: float  # corrected error rate, over the passes that were reconciled
+    qber_z_true: float
+    ec_efficiency: float
+    eps: tuple[float, float]
+    tag_bits: int
+    fk: FiniteKeyResult | None
+    reason: str
+
+
+def block_bound(parts: Sequence, intensities, probabilities, params: KeyParameters) -> BlockBound:
+    """Parameter estimation of a pooled block of reconciled passes.
 
     The statistics of the passes are summed (one Lim et al. 2014 block, as in Sidhu et
-    al., npj Quantum Inf. 8, 18 (2022)); the reconciled keys are concatenated in order and
-    hashed once.  Each pass was verified with its own tag of eps_cor, so the block's
-    correctness failure is k eps_cor and it pays k log2(2/eps_cor) bits for the k tags,
-    where Lim et al. eq. 1 pays one; its secrecy failure is eps_sec, once.
+    al., npj Quantum Inf. 8, 18 (2022)).  Each pass was verified with its own tag of
+    eps_cor, so the block's correctness failure is k eps_cor and it pays k log2(2/eps_cor)
+    bits for the k tags, where Lim et al. eq. 1 pays one; its secrecy failure is eps_sec,
+    once.  ``parts``: :class:`ReconciledPass` (bits level) or
+    :class:`satqkd.keys.counts_keys.ReconciledCounts` (counts level), in time order.
     """
     c = accumulate_counts([p.counts for p in parts])
     n = sum(p.sifted_bits for p in parts)
@@ -416,24 +437,14 @@ def finish_block(parts: list[ReconciledPass], intensities, probabilities,
     eff = (lam_a / (reconciled * binary_entropy(qber_z))
            if corrected and 0 < qber_z < 1 and not any(p.disclosed for p in parts)
            else float("nan"))
-    empty = np.zeros(0, dtype=np.uint8)
     tags = k * math.ceil(math.log2(1.0 / params.eps_cor))
 
-    records = [p.eve for p in parts]
-    attacked = any(r is not None for r in records)
-    if attacked and any(r is None for r in records):
-        raise ValueError("a pooled block mixes passes with and without Eve's record")
-
-    def done(reason, bounds=None, secret=0, ka=empty, kb=empty, eve=None):
-        if eve is None and attacked:  # no key claimed: her sifted bits only
-            eve = block_knowledge(np.concatenate([p.alice for p in parts]), records, None,
-                                  None, params.eps_sec, rng)
-        return PassKeys(n, qber_z, qber_x, qber_z_true, c, bounds, lam_a, tags,
-                        lam_a + lam_b + tags, eff, secret, reason, ka, kb, float("nan"),
-                        lam_b, *eps, eve)
+    def bound(reason, fk=None):
+        return BlockBound(c, n, k, lam_a, lam_b, qber_x, qber_z, qber_z_true, eff, eps, tags,
+                          fk, reason)
 
     if c.n_x.sum() == 0:
-        return done(ABORT_NO_TEST)
+        return bound(ABORT_NO_TEST)
     fk = finite_key_length(c, intensities, probabilities, float(lam_a),
                            eps_sec=params.eps_sec, eps_cor=params.eps_cor,
                            tail=params.tail_bound, reply_bits=float(lam_b),
@@ -442,14 +453,50 @@ def finish_block(parts: list[ReconciledPass], intensities, probabilities,
                                None if any(p.single_photon_trials is None for p in parts)
                                else sum(p.single_photon_trials for p in parts)))
     if qber_x > params.qber_threshold:
-        return done(ABORT_QBER, fk)
+        return bound(ABORT_QBER, fk)
     if params.detector_mismatch:
-        return done(ABORT_MISMATCH, fk)
-    if fk.abort_reason:
-        return done(fk.abort_reason, fk)
+        return bound(ABORT_MISMATCH, fk)
+    return bound(fk.abort_reason or "", fk)
+
+
+def block_keys(b: BlockBound, secret: int = 0, reason: str | None = None, alice_key=None,
+               bob_key=None, eve=None) -> PassKeys:
+    """The :class:`PassKeys` a block reports on its closing pass."""
+    empty = np.zeros(0, dtype=np.uint8)
+    return PassKeys(b.sifted_bits, b.qber_z, b.qber_x, b.qber_z_true, b.counts, b.fk,
+                    b.leaked_bits, b.tag_bits, b.leaked_bits + b.reply_bits + b.tag_bits,
+                    b.ec_efficiency, secret, b.reason if reason is None else reason,
+                    empty if alice_key is None else alice_key,
+                    empty if bob_key is None else bob_key, float("nan"), b.reply_bits, *b.eps,
+                    eve)
+
+
+def finish_block(parts: list[ReconciledPass], intensities, probabilities,
+                 params: KeyParameters, rng: np.random.Generator) -> PassKeys:
+    """Parameter estimation and privacy amplification of a pooled block of passes.
+
+    The bound is :func:`block_bound`; the reconciled keys are concatenated in order and
+    hashed once.
+    """
+    b = block_bound(parts, intensities, probabilities, params)
+    empty = np.zeros(0, dtype=np.uint8)
+    records = [p.eve for p in parts]
+    attacked = any(r is not None for r in records)
+    if attacked and any(r is None for r in records):
+        raise ValueError("a pooled block mixes passes with and without Eve's record")
+
+    def done(reason, secret=0, ka=empty, kb=empty, eve=None):
+        if eve is None and attacked:  # no key claimed: her sifted bits only
+            eve = block_knowledge(np.concatenate([p.alice for p in parts]), records, None,
+                                  None, params.eps_sec, rng)
+        return block_keys(b, secret, reason, ka, kb, eve)
+
+    if b.reason:
+        return done(b.reason)
+    fk = b.fk
     alice = np.concatenate([p.alice for p in parts])
     bob = np.concatenate([p.bob for p in parts])
-    seed = toeplitz_seed(n, fk.length, rng)
+    seed = toeplitz_seed(b.sifted_bits, fk.length, rng)
     final = privacy_amplification(np.stack([alice, bob]), fk.length, seed)
     ka = np.packbits(final[0]) if params.keep_keys else empty
     kb = np.packbits(final[1]) if params.keep_keys else empty
@@ -457,7 +504,7 @@ def finish_block(parts: list[ReconciledPass], intensities, probabilities,
     if attacked:  # Eve's coins: a child drawn after the block's public randomness
         eve = block_knowledge(alice, records, final[0], seed, params.eps_sec,
                               np.random.default_rng(rng.integers(2**63)))
-    return done("", fk, fk.length, ka, kb, eve)
+    return done("", fk.length, ka, kb, eve)
 
 
 # --------------------------------------------------------------------------- key files

@@ -31,6 +31,7 @@ import pandas as pd
 from satqkd import config
 from satqkd.keys.finite_key import (ABORT_DAYLIGHT, ABORT_OVERCAST, ABORT_POOLED, ABORT_SUNLIT,
                                     ABORT_TOO_SHORT)
+from satqkd.keys.counts_keys import ReconciledCounts, finish_counts_block
 from satqkd.keys.eve import EveRecord, honest_knowledge
 from satqkd.keys.postprocess import ReconciledPass, finish_block, write_keys
 from satqkd.keys.sifting import DecoyCounts
@@ -76,12 +77,14 @@ def pooled_eve_scalars(attacked: bool, secret_bits: int) -> dict:
             "security": "aborted"}
 
 
-def encode_reconciled(part: ReconciledPass) -> bytes:
-    """The pass's reconciled keys and statistics as bytes (packed bits, npz)."""
+def encode_reconciled(part: ReconciledPass | ReconciledCounts) -> bytes:
+    """The pass's reconciled keys and statistics as bytes (packed bits, npz); at the counts
+    level the statistics alone."""
     buf = io.BytesIO()
     c = part.counts
-    np.savez(buf, alice=np.packbits(part.alice), bob=np.packbits(part.bob),
-             bits=np.int64(part.sifted_bits),
+    keys = ({} if isinstance(part, ReconciledCounts)
+            else {"alice": np.packbits(part.alice), "bob": np.packbits(part.bob)})
+    np.savez(buf, **keys, bits=np.int64(part.sifted_bits),
              counts=np.stack([c.n_z, c.n_x, c.m_x, c.m_z_true]).astype(np.int64),
              ints=np.array([part.leaked_bits, part.reply_bits, part.verified, part.disclosed],
                            np.int64),
@@ -92,12 +95,16 @@ def encode_reconciled(part: ReconciledPass) -> bytes:
     return buf.getvalue()
 
 
-def decode_reconciled(data: bytes) -> ReconciledPass:
+def decode_reconciled(data: bytes) -> ReconciledPass | ReconciledCounts:
     z = np.load(io.BytesIO(data))
     n = int(z["bits"])
     c = z["counts"]
     lam_a, lam_b, verified, disclosed = (int(v) for v in z["ints"])
     qz, eff, trials = (float(v) for v in z["floats"])
+    if "alice" not in z:  # counts level: no key bits
+        return ReconciledCounts(DecoyCounts(c[0], c[1], c[2], c[3]), n, lam_a, lam_b,
+                                bool(verified), bool(disclosed), qz, eff,
+                                None if np.isnan(trials) else trials)
     return ReconciledPass(DecoyCounts(c[0], c[1], c[2], c[3]),
                           np.unpackbits(z["alice"])[:n], np.unpackbits(z["bob"])[:n],
                           lam_a, lam_b, bool(verified), bool(disclosed), qz, eff,
@@ -183,8 +190,11 @@ def close_blocks(out_dir: Path, cfg: config.MissionConfig, pass_ids: Sequence[st
         kp = parameters.key_parameters(cfg, station, sat, ends)
         parts = [decode_reconciled(reconciled_path(out_dir, pass_ids[i]).read_bytes())
                  for i in group]
-        keys = finish_block(parts, source.intensities, source.probabilities, kp,
-                            _block_rng(cfg, first))
+        if cfg.mission.fidelity == "counts":  # the same bound, no key (counts_keys)
+            keys = finish_counts_block(parts, source.intensities, source.probabilities, kp)
+        else:
+            keys = finish_block(parts, source.intensities, source.probabilities, kp,
+                                _block_rng(cfg, first))
         closing = pass_ids[group[-1]]
         s = keys.scalars()
         overrides[closing].update({

@@ -59,7 +59,12 @@ def _run_batch(fn: Callable[[Any], Any], batch: Sequence[Any]) -> list[Any]:
     return [fn(task) for task in batch]
 
 
-def batches(costs: Sequence[float], workers: int, max_batch: int = 32,
+#: Most tasks in one batch: a daylight pass at the counts level costs about a millisecond,
+#: so the light tail of a year travels in few messages.
+MAX_BATCH = 256
+
+
+def batches(costs: Sequence[float], workers: int, max_batch: int = MAX_BATCH,
             per_worker: int = 16) -> list[list[int]]:
     """Group task indices, in order, into batches of about equal expected cost.
 
@@ -93,9 +98,12 @@ class Executor:
     caller is still computing the orbit stage.
     """
 
-    def __init__(self, client=None, n_workers: int = 1) -> None:
+    def __init__(self, client=None, n_workers: int = 1, local: bool = True) -> None:
         self.client = client
         self.n_workers = n_workers
+        #: the tasks run on this machine (in this process or on local worker processes),
+        #: so they see the caller's files
+        self.local = local
 
     def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
             on_result: Callable[[Any], None], costs: Sequence[float] | None = None) -> None:
@@ -120,6 +128,63 @@ class Executor:
             for result in future.result():
                 on_result(result)
             future.release()
+
+
+#: (function, tasks) of the run a forked pool serves: the children inherit them at fork,
+#: so tasks never travel (see :class:`ForkExecutor`).
+_FORKED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def _run_forked(group: Sequence[int]) -> list[Any]:
+    fn, tasks = _FORKED
+    return [fn(tasks[i]) for i in group]
+
+
+class ForkExecutor(Executor):
+    """Local worker processes forked from this one once the tasks exist (Linux).
+
+    The children inherit the tasks, their function and everything this process has
+    loaded (modules, tables, compiled kernels), so a task travels as its index and no
+    worker imports anything; only the results (small: a pass's checkpoint is written by
+    the child itself) come back through a pipe. Light tasks go in batches
+    (:func:`batches`), handed to whichever child is free. A year's thousands of counts-
+    level passes cost as much as Dask's scheduling and (de)serialisation did per pass.
+    ``warm_up`` runs once, here, before the first fork.
+    """
+
+    def __init__(self, n_workers: int, warm_up: Callable[[], Any] | None = None) -> None:
+        super().__init__(None, n_workers, local=True)
+        self._warm_up = warm_up
+
+    def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
+            on_result: Callable[[Any], None], costs: Sequence[float] | None = None) -> None:
+        global _FORKED
+        if not tasks:
+            return
+        if self._warm_up is not None:
+            self._warm_up()
+            self._warm_up = None
+        import multiprocessing
+
+        groups = (batches(costs, self.n_workers) if costs is not None
+                  else [[i] for i in range(len(tasks))])
+        _FORKED = (fn, tasks)
+        try:
+            with multiprocessing.get_context("fork").Pool(
+                    min(self.n_workers, len(groups))) as pool:
+                for results in pool.imap_unordered(_run_forked, groups):
+                    for result in results:
+                        on_result(result)
+        finally:
+            _FORKED = None
+
+
+def fork_available() -> bool:
+    """Local workers can be forked: Linux (fork is unsafe on macOS, absent on Windows)."""
+    import multiprocessing
+    import sys
+
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _warn(message: str) -> None:
@@ -153,10 +218,17 @@ def loopback_problem(timeout_s: float = 2.0) -> str | None:
 
 @contextmanager
 def open_executor(workers: int = 1, scheduler: str | None = None,
-                  warm_up: Callable[[], Any] | None = None) -> Iterator[Executor]:
-    """An :class:`Executor`: serial for ``workers <= 1`` without a scheduler, else Dask."""
+                  warm_up: Callable[[], Any] | None = None,
+                  local: str = "auto") -> Iterator[Executor]:
+    """An :class:`Executor`: serial for ``workers <= 1`` without a scheduler; with
+    ``scheduler``, that Dask cluster; else ``workers`` local processes, forked
+    (:class:`ForkExecutor`, ``local = "auto"`` on Linux) or a local Dask cluster
+    (``local = "dask"``, and where fork is not available)."""
     if scheduler is None and workers <= 1:
         yield Executor()
+        return
+    if scheduler is None and local == "auto" and fork_available():
+        yield ForkExecutor(workers, warm_up)
         return
     try:
         from dask.distributed import Client, LocalCluster
@@ -194,7 +266,7 @@ def open_executor(workers: int = 1, scheduler: str | None = None,
         # one warm-up task pinned to each worker; held, so that it is not cancelled
         warm = [client.submit(warm_up, workers=[w], allow_other_workers=False, pure=False)
                 for w in client.scheduler_info()["workers"]] if warm_up is not None else []
-        yield Executor(client, n_workers)
+        yield Executor(client, n_workers, local=cluster is not None)
         del warm
     finally:
         client.close()

@@ -48,9 +48,6 @@ def counts_refusal(cfg: Any) -> str | None:
     if cfg.keys.write_keys:
         return ("keys.write_keys: the counts level computes key lengths and holds no keys"
                 + fix)
-    if cfg.keys.block != "pass":
-        return (f"keys.block: pooled blocks ({cfg.keys.block!r}) are not available at the "
-                "counts level yet" + fix)
     return None
 
 
@@ -66,19 +63,28 @@ __all__ = ["FIDELITIES", "counts_refusal", "require_keys", "counts_level_pass"]
 
 
 def counts_level_pass(eta, noise, slot_s: float, source, receiver, key_params,
-                      seed) -> tuple:
+                      seed, pooled: bool = False) -> tuple:
     """Engine and keys stages of one pass at the counts level.
 
     ``seed``: the pass's engine SeedSequence (the one the bits level spawns its stretches
-    from). Returns ``(counts, double_clicks, scalars)`` with the engine's per-slot layout
-    and the keys stage's per-pass scalars (:meth:`satqkd.keys.postprocess.PassKeys.scalars`).
+    from). Returns ``(counts, double_clicks, scalars, part)`` with the engine's per-slot
+    layout and the keys stage's per-pass scalars
+    (:meth:`satqkd.keys.postprocess.PassKeys.scalars`); ``part`` is None, or with
+    ``pooled`` the pass's :class:`satqkd.keys.counts_keys.ReconciledCounts` (its scalars
+    then those of a pass waiting for its block, :func:`satqkd.mission.blocks.pooled_scalars`).
     """
     import numpy as np
 
     from satqkd.engine.counts import simulate_counts
-    from satqkd.keys.counts_keys import keys_from_counts
+    from satqkd.keys.counts_keys import keys_from_counts, reconcile_counts
 
     r = simulate_counts(eta, noise, slot_s, source, receiver, np.random.default_rng(seed))
-    keys = keys_from_counts(r.counts, source.intensities, source.probabilities, source.p_z,
-                            key_params, pulses_sent=int(r.n_pulses.sum()))
-    return r.counts, r.double_clicks, keys.scalars()
+    args = (r.counts, source.intensities, source.probabilities, source.p_z, key_params)
+    if pooled:
+        from satqkd.mission.blocks import pooled_eve_scalars, pooled_scalars
+
+        part = reconcile_counts(*args, pulses_sent=int(r.n_pulses.sum()))
+        return (r.counts, r.double_clicks,
+                {**pooled_scalars(part), **pooled_eve_scalars(False, 0)}, part)
+    keys = keys_from_counts(*args, pulses_sent=int(r.n_pulses.sum()))
+    return r.counts, r.double_clicks, keys.scalars(), None

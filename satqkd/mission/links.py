@@ -27,6 +27,7 @@ from satqkd.channel.link_budget import link_budget
 from satqkd.channel.uplink_budget import uplink_budget
 from satqkd.channel.params import LinkParameters
 from satqkd.channel.radiation import dark_count_rate_in_orbit_hz
+from satqkd.datasets import extend_dataset
 from satqkd.mission import parameters
 from satqkd.mission.parameters import Ends
 from satqkd.mission.seeds import aos_seconds
@@ -95,14 +96,15 @@ def shadow_only(link: xr.Dataset) -> xr.Dataset:
     seconds then get ``operating`` False and transmittance 0, as night-only operation
     does to daylight seconds (the loss terms stay the physical ones).
     """
-    operating = link["operating"].values & ~link["sunlit"].values.astype(bool)
-    return link.assign(
-        operating=("time", operating, {
-            **link["operating"].attrs,
+    var = link.variables
+    operating = var["operating"].values & ~var["sunlit"].values.astype(bool)
+    return extend_dataset(link, {
+        "operating": ("time", operating, {
+            **var["operating"].attrs,
             "long_name": "link operating (night, or daylight operation allowed; satellite in "
                          "Earth's shadow)"}),
-        transmittance=("time", np.where(operating, link["transmittance"].values, 0.0),
-                       link["transmittance"].attrs))
+        "transmittance": ("time", np.where(operating, var["transmittance"].values, 0.0),
+                          var["transmittance"].attrs)})
 
 
 def idle_reason(link: xr.Dataset) -> str:

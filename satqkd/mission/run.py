@@ -198,7 +198,10 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
             if cfg.keys.write_keys and result.key_bits > 0:
                 write_keys(out / "keys", result.pass_id, result.alice_key, result.bob_key,
                            result.key_bits)
-            store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint)
+            if result.checkpoint is not None:  # else the worker wrote it
+                store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint)
+            if result.header is not None:  # closing and merging need not parse it again
+                store.remember_checkpoint(out, result.pass_id, *result.header)
             n_done += 1
             if progress:
                 progress("passes", n_done, n_total)
@@ -209,7 +212,9 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         if workers > 1 or scheduler is not None:
             order = sorted(range(len(tasks)), key=lambda i: -costs[i])
             tasks, costs = [tasks[i] for i in order], [costs[i] for i in order]
-        executor.run(functools.partial(simulate_encoded, protocol.simulate, sha), tasks, finished,
+        executor.run(functools.partial(simulate_encoded, protocol.simulate, sha,
+                                       out_dir=str(out) if executor.local else None,
+                                       keep_keys=cfg.keys.write_keys), tasks, finished,
                      costs=costs)
         plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
@@ -285,15 +290,23 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
     })
     if cfg.report.mission_report:
         t0 = time.perf_counter()
-        from satqkd.report.mission_report import mission_summary, write_reports
+        from satqkd.report.mission_report import (
+            OpenedOutput,
+            mission_summary,
+            open_mission_output,
+            write_reports,
+        )
 
         if progress:
             progress("report", 0, 2)
-        write_reports(out)
-        if progress:
-            progress("report", 1, 2)
+        with open_mission_output(out) as opened:  # passes.nc opened once for both
+            opened = OpenedOutput(*opened)
+            write_reports(out, opened=opened)
+            if progress:
+                progress("report", 1, 2)
+            summary = mission_summary(opened)
         with atomic_path(out / "summary.nc") as tmp:
-            cf.encode_summary(mission_summary(out), history=f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
+            cf.encode_summary(summary, history=f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
                               f"satqkd {satqkd.__version__}: run {plan.path.name}"
                               ).to_netcdf(tmp, engine="h5netcdf")
         timings = {**plan.timings_s, "report": time.perf_counter() - t0}

@@ -21,6 +21,8 @@ passes that was most of a mission's budget.
 from __future__ import annotations
 
 import json
+import math
+import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -46,12 +48,33 @@ def checkpoint_path(out_dir: Path, pass_id: str) -> Path:
 
 
 def _plain(value):
-    """An attribute as a JSON value (numpy scalars and arrays to Python ones)."""
+    """An attribute as the JSON value reading it back gives (numpy scalars and arrays to
+    Python ones, tuples to lists)."""
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     return value
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+def _narrow(values: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """64-bit integers stored as 32-bit when they fit (counts per second do), with the
+    dtype to restore on reading: a checkpoint of a pass is a quarter smaller, and writing
+    it cost more than simulating a pass in daylight."""
+    if values.dtype.kind in "iu" and values.dtype.itemsize == 8 and values.size and (
+            _INT32.min <= values.min() and values.max() <= _INT32.max):
+        return values.astype(np.int32), values.dtype.str
+    return values, None
+
+
+_NS_SINCE_EPOCH = ("nanoseconds since 1970-01-01T00:00:00", "proleptic_gregorian")
 
 
 def _encode(v: xr.Variable) -> tuple[np.ndarray, dict]:
@@ -65,8 +88,7 @@ def _encode(v: xr.Variable) -> tuple[np.ndarray, dict]:
     attrs = dict(v.attrs)
     if values.dtype.kind == "M":
         values = values.astype("datetime64[ns]").view(np.int64)
-        attrs.update(units="nanoseconds since 1970-01-01T00:00:00",
-                     calendar="proleptic_gregorian")
+        attrs.update(units=_NS_SINCE_EPOCH[0], calendar=_NS_SINCE_EPOCH[1])
     elif values.dtype.kind == "b":
         values = values.astype(np.int8)
         attrs["dtype"] = "bool"
@@ -75,6 +97,13 @@ def _encode(v: xr.Variable) -> tuple[np.ndarray, dict]:
 
 def encode_checkpoint(result: xr.Dataset, config_sha256: str) -> bytes:
     """The bytes of a pass's checkpoint file (layout in the module docstring)."""
+    return encode_checkpoint_meta(result, config_sha256)[0]
+
+
+def encode_checkpoint_meta(result: xr.Dataset, config_sha256: str
+                           ) -> tuple[bytes, dict, int]:
+    """The bytes of a pass's checkpoint file, its header as :func:`checkpoint_meta` reads
+    it back, and the offset of its body (see :func:`remember_checkpoint`)."""
     attrs = {**result.attrs, "config_sha256": config_sha256}
     meta: dict = {"sizes": dict(result.sizes), "attrs": {k: _plain(v) for k, v in attrs.items()},
                   "variables": {}}
@@ -83,13 +112,25 @@ def encode_checkpoint(result: xr.Dataset, config_sha256: str) -> bytes:
         values, v_attrs = _encode(v)
         if values.dtype.kind not in "biuf":
             raise TypeError(f"checkpoint variable {name!r} has dtype {values.dtype}")
-        meta["variables"][name] = {"dims": list(v.dims), "dtype": values.dtype.str,
-                                   "shape": list(values.shape), "offset": offset,
-                                   "attrs": {k: _plain(a) for k, a in v_attrs.items()}}
+        values, decoded = _narrow(values)
+        info = {"dims": list(v.dims), "dtype": values.dtype.str, "shape": list(values.shape),
+                "offset": offset, "attrs": {k: _plain(a) for k, a in v_attrs.items()}}
+        if decoded is not None:
+            info["decoded_dtype"] = decoded
+        meta["variables"][name] = info
         blobs.append(values.tobytes())
         offset += values.nbytes
     header = json.dumps(meta).encode()
-    return b"".join([_MAGIC, np.uint64(len(header)).astype("<u8").tobytes(), header, *blobs])
+    return (b"".join([_MAGIC, np.uint64(len(header)).astype("<u8").tobytes(), header, *blobs]),
+            meta, 16 + len(header))
+
+
+def remember_checkpoint(out_dir: Path, pass_id: str, meta: dict, body_offset: int) -> None:
+    """Note the header of a checkpoint just written (by this process or a local worker),
+    so that closing the blocks and merging do not parse it again."""
+    path = str(checkpoint_path(out_dir, pass_id))
+    st = os.stat(path)
+    _META_CACHE[path] = ((st.st_mtime_ns, st.st_size), meta, body_offset)
 
 
 def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes) -> Path:
@@ -113,19 +154,52 @@ def _parse(raw: bytes, path: Path) -> tuple[dict, memoryview]:
     return json.loads(raw[16:16 + size]), memoryview(raw)[16 + size:]
 
 
-def _array(body: memoryview, info: dict) -> np.ndarray:
+def _array(body: memoryview, info: dict, copy: bool = True) -> np.ndarray:
+    """A variable's array as it was encoded (``copy`` False: as stored, a view)."""
     dtype = np.dtype(info["dtype"])
-    count = int(np.prod(info["shape"], dtype=np.int64))
-    return np.frombuffer(body, dtype, count, info["offset"]).reshape(info["shape"]).copy()
+    count = math.prod(info["shape"])
+    a = np.frombuffer(body, dtype, count, info["offset"]).reshape(info["shape"])
+    if not copy:
+        return a
+    return a.astype(info["decoded_dtype"]) if "decoded_dtype" in info else a.copy()
+
+
+#: Parsed headers, keyed by path and checked against the file's size and modification
+#: time: closing the blocks and merging read every header, and parsing them was a good
+#: part of writing a year's ``passes.nc``. :func:`merge_checkpoints` empties it.
+_META_CACHE: dict[str, tuple[tuple[int, int], dict, int]] = {}
+
+
+def _meta_and_offset(path: Path) -> tuple[dict, int]:
+    """A checkpoint's header and the offset of its body."""
+    key = str(path)
+    st = os.stat(key)
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _META_CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1], hit[2]
+    with open(key, "rb") as fh:
+        head = fh.read(16)
+        if head[:8] != _MAGIC or len(head) < 16:
+            raise ValueError(f"{path}: not a satqkd checkpoint")
+        size = int(np.frombuffer(head, "<u8", 1, 8)[0])
+        meta = json.loads(fh.read(size))
+    _META_CACHE[key] = (stamp, meta, 16 + size)
+    return meta, 16 + size
 
 
 def checkpoint_meta(path: Path) -> dict:
     """A checkpoint's header: dimension sizes, attributes and the variables' layout."""
+    return _meta_and_offset(path)[0]
+
+
+def _read_body_arrays(path: Path, copy: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
+    """Header and variables of a checkpoint, the header parsed once per file version."""
+    meta, offset = _meta_and_offset(path)
     with open(path, "rb") as fh:
-        head = fh.read(16)
-        if head[:8] != _MAGIC or len(head) < 16:
-            raise ValueError(f"{path}: not a satqkd checkpoint")
-        return json.loads(fh.read(int(np.frombuffer(head, "<u8", 1, 8)[0])))
+        fh.seek(offset)
+        body = memoryview(fh.read())
+    return meta, {name: _array(body, info, copy) for name, info in meta["variables"].items()}
 
 
 def read_checkpoint_arrays(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -261,7 +335,7 @@ def merge_checkpoints(
         rs[:] = np.asarray(sizes, dtype=np.int32)
         rs.attrs.update(cf.pass_variable_attrs("row_size"))
         k_first = next((k for k, n in enumerate(sizes) if n), None)
-        first = None if k_first is None else read_checkpoint_arrays(paths[k_first])
+        first = None if k_first is None else _read_body_arrays(paths[k_first])
         schema = _sample_schema(None if first is None else first[0])
         coordinates = " ".join(c for c in ("time", "lat", "lon", "altitude") if c in schema)
         for name, (dims, shape, dtype, attrs) in schema.items():
@@ -289,12 +363,15 @@ def merge_checkpoints(
         for i, p in enumerate(paths):
             if sizes[i] == 0:
                 continue
-            _, arrays = read_checkpoint_arrays(p)
+            _, arrays = _read_body_arrays(p, copy=False)  # views: concatenated below
             for name in schema:
                 if name == "time":
                     tattrs = metas[i]["variables"]["time"]["attrs"]
-                    t = xr.coding.times.decode_cf_datetime(
-                        arrays["time"], tattrs["units"], tattrs.get("calendar"))
+                    if (tattrs.get("units"), tattrs.get("calendar")) == _NS_SINCE_EPOCH:
+                        t = arrays["time"]  # as _encode wrote it: ns since the epoch
+                    else:
+                        t = xr.coding.times.decode_cf_datetime(
+                            arrays["time"], tattrs["units"], tattrs.get("calendar"))
                     batch[name].append(t.astype("datetime64[ns]").astype(np.int64) / 1e9)
                 else:
                     batch[name].append(arrays[name])
@@ -309,6 +386,8 @@ def merge_checkpoints(
             flush(start, pending)
     if progress:
         progress(len(paths), len(paths))
+    for p in paths:
+        _META_CACHE.pop(str(p), None)
     return scalars
 
 

@@ -44,7 +44,7 @@ import json
 import time
 import tomllib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -225,6 +225,9 @@ class SatelliteResult:
     sums: dict[str, dict[str, dict[str, float]]]  # point_id -> station -> SUMS
     passes: int
     geometry_passes: int
+    # point_id -> passes with key, (pass_id, satellite, station, aos, los, secret_bits),
+    # for the points with [[relay.demands]] (the relay figures are planned on them)
+    rows: dict[str, list[list]] = field(default_factory=dict)
 
 
 def _daylight_passes(passes, stations, threshold_deg: float) -> np.ndarray:
@@ -247,7 +250,7 @@ def run_satellite_task(task: SatelliteTask) -> SatelliteResult:
     from satqkd.mission.run import PassTask, simulate_pass
     from satqkd.mission.setup import build_satellites, build_stations
     from satqkd.orbit.passes import find_passes, pass_geometry
-    from satqkd.ragged import pass_from_ragged
+    from satqkd.ragged import PassCutter
 
     cfg0 = task.points[0][2]
     sat, sat_cfg = build_satellites(cfg0, task.mission_path)[task.satellite]
@@ -264,19 +267,22 @@ def run_satellite_task(task: SatelliteTask) -> SatelliteResult:
     work = [i for i in range(len(passes)) if not day[i]]
     geometry = pass_geometry([passes[i] for i in work], stations, m.step_s,
                              m.night_sun_elevation_deg)
-    geos = {i: pass_from_ragged(geometry, j) for j, i in enumerate(work)}
+    cut = PassCutter(geometry)
+    geos = {i: cut.dataset(j) for j, i in enumerate(work)}
     station_index = {s.name: i for i, s in enumerate(cfg0.stations)}
     sat_index = next(i for i, s in enumerate(cfg0.satellites) if s.name == sat_cfg.name)
     sums: dict[str, dict[str, dict[str, float]]] = {}
+    rows: dict[str, list[list]] = {}
     for pid, _, cfg in task.points:
         acc = {s.name: dict.fromkeys(SUMS, 0) for s in cfg.stations}
+        keyed = rows.setdefault(pid, []) if cfg.relay.demands else None
         for i, p in enumerate(passes):
             a = acc[p.station]
             a["passes"] += 1
             if day[i]:
                 continue  # satqkd run reports "daylight": no key, nothing sifted
-            attrs = simulate_pass(PassTask(geos[i], cfg, sat_index,
-                                           station_index[p.station])).dataset.attrs
+            attrs = simulate_pass(PassTask(geos[i], cfg, sat_index, station_index[p.station]),
+                                  per_second=False).dataset.attrs
             secret, sifted = int(attrs["secret_bits"]), int(attrs["sifted_bits"])
             a["secret_bits"] += secret
             a["sifted_bits"] += sifted
@@ -285,8 +291,11 @@ def run_satellite_task(task: SatelliteTask) -> SatelliteResult:
                 a["usable_passes"] += 1
                 a["usable_sifted_bits"] += sifted
                 a["usable_errors"] += float(attrs["qber"]) * sifted
+            if keyed is not None and secret > 0:
+                keyed.append([str(attrs["pass_id"]), sat.name, p.station, str(attrs["aos"]),
+                              str(attrs["los"]), secret])
         sums[pid] = acc
-    return SatelliteResult(sat.name, sums, len(passes), len(work))
+    return SatelliteResult(sat.name, sums, len(passes), len(work), rows)
 
 
 # --------------------------------------------------------------------------- main side
@@ -321,8 +330,10 @@ def _coord(values: tuple) -> np.ndarray:
 
 def sweep_dataset(axes: list[Axis], points: list[SweepPoint],
                   sums: dict[str, dict[str, dict[str, float]]],
-                  n_satellites: dict[str, int]) -> xr.Dataset:
-    """The sweep's CF dataset from the per-point, per-station sums."""
+                  n_satellites: dict[str, int], relay: dict[str, dict] | None = None
+                  ) -> xr.Dataset:
+    """The sweep's CF dataset from the per-point, per-station sums (and, with ``relay``,
+    each point's relay figures: :func:`satqkd.network.sweep_relay.relay_figures`)."""
     stations = [s.name for s in points[0].cfg.stations]
     shape = tuple(len(a.values) for a in axes)
     dims = tuple(a.name for a in axes)
@@ -375,6 +386,8 @@ def sweep_dataset(axes: list[Axis], points: list[SweepPoint],
                 "station": ("station", np.asarray(stations, dtype=object),
                             {"long_name": "ground station"})},
     )
+    if relay:
+        _add_relay(ds, axes, points, relay)
     ds.attrs.update({
         "Conventions": "CF-1.8", "title": f"satqkd sweep of {m.name}",
         "source": f"satqkd {satqkd.__version__}", "mission": m.name,
@@ -387,11 +400,65 @@ def sweep_dataset(axes: list[Axis], points: list[SweepPoint],
     return ds
 
 
+#: Relay figures of a point (planner, pair): name -> (units, long_name).
+RELAY_VARIABLES = {
+    "delivered_bits": ("bit", "key delivered to both endpoints of the pair over the mission"),
+    "met_fraction": ("1", "share of the pair's demand met"),
+    "latency_mean_s": ("s", "mean latency from request to key"),
+    "latency_max_s": ("s", "largest latency from request to key"),
+}
+
+
+def _add_relay(ds: xr.Dataset, axes: list[Axis], points: list[SweepPoint],
+               relay: dict[str, dict]) -> None:
+    """The relay figures as ``relay_*`` variables (dims: the axes, ``planner``, ``pair``)."""
+    first = relay[points[0].point_id]
+    pairs, planners = list(first["pairs"]), ["greedy", "milp"]
+    shape = tuple(len(a.values) for a in axes)
+    dims = tuple(a.name for a in axes)
+    req = np.full(shape + (len(pairs),), np.nan)
+    figs = {k: np.full(shape + (len(planners), len(pairs)), np.nan) for k in RELAY_VARIABLES}
+    status = np.empty(shape + (len(planners),), dtype=object)
+    gap = np.full(shape + (len(planners),), np.nan)
+    for p in points:
+        r = relay[p.point_id]
+        if list(r["pairs"]) != pairs:
+            raise InputError("sweep: the points have different [[relay.demands]]; sweep a "
+                             "field that keeps the demands")
+        req[p.index] = r["requested_bits"]
+        for k in RELAY_VARIABLES:
+            figs[k][p.index] = r[k]
+        status[p.index] = r["status"]
+        gap[p.index] = r["mip_gap"]
+    ds.coords["pair"] = ("pair", np.asarray(pairs, dtype=object),
+                         {"long_name": "demand (pair of endpoints), [[relay.demands]]"})
+    ds.coords["planner"] = ("planner", np.asarray(planners, dtype=object),
+                            {"long_name": "relay planner (greedy baseline, exact MILP)"})
+    ds["relay_requested_bits"] = (dims + ("pair",), req, {
+        "units": "bit", "long_name": "key requested by the pair over the mission"})
+    for k, (units, long_name) in RELAY_VARIABLES.items():
+        ds[f"relay_{k}"] = (dims + ("planner", "pair"), figs[k],
+                            {"units": units, "long_name": long_name})
+    ds["relay_plan_status"] = (dims + ("planner",), status, {
+        "long_name": "planner status (optimal, time_limit: the MILP stopped at "
+                     "[relay] milp_time_limit_s; heuristic: greedy)"})
+    ds["relay_mip_gap"] = (dims + ("planner",), gap, {
+        "units": "1", "long_name": "relative optimality gap of the MILP plan (nan: greedy)"})
+
+
 def run_sweep(mission: Path | str, grid: list[str] | None = None,
               out_dir: Path | str | None = None, workers: int = 1,
               scheduler: str | None = None, resume: bool = False,
-              progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """Run a sweep; write ``sweep.nc``, plots and ``sweep_report.md``; return the folder."""
+              progress: Callable[[str, int, int], None] | None = None,
+              relay_figures: Callable[[config.MissionConfig, list], dict] | None = None
+              ) -> Path:
+    """Run a sweep; write ``sweep.nc``, plots and ``sweep_report.md``; return the folder.
+
+    ``relay_figures``: for missions with ``[[relay.demands]]``, the network stage's
+    planner of a point's relay figures (:func:`satqkd.network.sweep_relay.relay_figures`;
+    ``satqkd sweep`` and :func:`satqkd.network.sweep_relay.run_sweep` pass it). This
+    stage does not import the network stage above it.
+    """
     from satqkd.mission.execute import open_executor, tune_allocator
     from satqkd.mission.setup import build_satellites
 
@@ -416,6 +483,7 @@ def run_sweep(mission: Path | str, grid: list[str] | None = None,
     n_satellites: dict[str, int] = {}
     tasks: list[SatelliteTask] = []
     sums: dict[str, dict[str, dict[str, dict[str, float]]]] = {p.point_id: {} for p in points}
+    keyed: dict[str, dict[str, list]] = {p.point_id: {} for p in points}  # passes with key
     for members in groups.values():
         sat_names = [s.name for s, _ in build_satellites(members[0].cfg, path)]
         for p in members:
@@ -428,6 +496,7 @@ def run_sweep(mission: Path | str, grid: list[str] | None = None,
                     data = json.loads(rp.read_text())
                     if data.get("config_sha256") == p.sha:
                         sums[p.point_id][sname] = data["stations"]
+                        keyed[p.point_id][sname] = data.get("rows", [])
                         continue
                 todo.append((p.point_id, p.sha, p.cfg))
             if todo:
@@ -449,8 +518,9 @@ def run_sweep(mission: Path | str, grid: list[str] | None = None,
             rp = _result_path(out, pid, r.satellite)
             rp.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(rp, {"config_sha256": sha[pid], "satellite": r.satellite,
-                                   "stations": stations})
+                                   "stations": stations, "rows": r.rows.get(pid, [])})
             sums[pid][r.satellite] = stations
+            keyed[pid][r.satellite] = r.rows.get(pid, [])
             n_done += 1
         stats["passes"] += r.passes
         stats["geometry_passes"] += r.geometry_passes
@@ -474,8 +544,25 @@ def run_sweep(mission: Path | str, grid: list[str] | None = None,
                 for k in SUMS:
                     acc[st][k] += vals[k]
         per_point[p.point_id] = acc
-    ds = sweep_dataset(axes, points, per_point, n_satellites)
-    timings = {"simulated": round(t_sim, 2), "total": round(time.perf_counter() - t_start, 2)}
+    relay = None
+    if any(p.cfg.relay.demands for p in points):
+        if progress:
+            progress("relay", 0, len(points))
+        if relay_figures is not None:
+            relay = {}
+            for k, p in enumerate(points):  # the satellites' passes in their fixed order
+                relay[p.point_id] = relay_figures(
+                    p.cfg, [row for sname in sats_of[p.point_id]
+                            for row in keyed[p.point_id].get(sname, [])])
+                if progress:
+                    progress("relay", k + 1, len(points))
+    t_relay = time.perf_counter() - t0 - t_sim
+    ds = sweep_dataset(axes, points, per_point, n_satellites, relay)
+    if relay is None and any(p.cfg.relay.demands for p in points):
+        ds.attrs["relay_figures"] = ("not computed: run_sweep was given no relay planner "
+                                     "(satqkd sweep gives it)")
+    timings = {"simulated": round(t_sim, 2), "relay": round(t_relay, 2),
+               "total": round(time.perf_counter() - t_start, 2)}
     ds.attrs["workers"] = str(workers if scheduler is None else scheduler)
     with atomic_path(out / "sweep.nc") as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")

@@ -48,7 +48,8 @@ import xarray as xr
 from satqkd.network.execution import Execution
 from satqkd.network.planning import PlanResult
 
-__all__ = ["network_dataset", "relay_report", "session_latencies_s", "share_text", "steady_mean_wait_s"]
+__all__ = ["demand_figures", "network_dataset", "relay_report", "session_latencies_s", "share_text",
+           "steady_mean_wait_s"]
 
 
 def _dt(t_s) -> np.ndarray:
@@ -101,6 +102,48 @@ def steady_mean_wait_s(rate_bps: float, start_s: float, avail_s, bits) -> float:
             acc += (a - start_s) * (hi - q0) - (hi * hi - q0 * q0) / (2.0 * rate_bps)
         q0 = q1
     return acc / total
+
+
+def demand_figures(execution: Execution) -> dict[str, np.ndarray | list]:
+    """Per demand (in the problem's order) of an executed plan: ``requested_bits``,
+    ``delivered_bits`` (held by both endpoints within the horizon), ``delivered_direct_bits``
+    (entangled), ``met_fraction``, ``latency_mean_s``, ``latency_max_s`` (see the module
+    docstring), ``sessions_total``, ``sessions_met`` and ``passes_served``."""
+    ex = execution
+    prob = ex.problem
+    t0, t1 = prob.horizon
+    demands = prob.demands
+    nd = len(demands)
+    req = np.array([d.requested_bits(t0, t1) for d in demands], dtype=float)
+    total = np.array([sum(d.bits for d in ex.deliveries if d.demand == i and math.isfinite(d.available_s)) for i in range(nd)], dtype=float)
+    direct = np.array([sum(d.bits for d in ex.deliveries if d.demand == i and d.path == "entanglement") for i in range(nd)], dtype=float)
+    lat_mean = np.full(nd, np.nan)
+    lat_max = np.full(nd, np.nan)
+    s_tot = np.zeros(nd, dtype=np.int64)
+    s_met = np.zeros(nd, dtype=np.int64)
+    served = []
+    for i, d in enumerate(demands):
+        dv = [x for x in ex.deliveries if x.demand == i]
+        av = [x.available_s for x in dv]
+        bt = [x.bits for x in dv]
+        if d.bits_per_session is not None:
+            sess = d.sessions_in(t0, t1)
+            lat = session_latencies_s(sess, d.bits_per_session, av, bt)
+            s_tot[i] = len(sess)
+            s_met[i] = int(np.sum(np.isfinite(lat)))
+            if s_met[i]:
+                lat_mean[i] = float(np.nanmean(lat))
+                lat_max[i] = float(np.nanmax(lat))
+        else:
+            lat_mean[i] = steady_mean_wait_s(d.bits_per_day / 86400.0, t0, av, bt)
+            if dv:
+                lat_max[i] = _steady_max_wait(d.bits_per_day / 86400.0, t0, av, bt)
+        served.append(",".join(dict.fromkeys(s for x in dv for s in x.sources)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        met = np.where(req > 0, np.minimum(total / req, 1.0), np.nan)
+    return {"requested_bits": req, "delivered_bits": total, "delivered_direct_bits": direct,
+            "met_fraction": met, "latency_mean_s": lat_mean, "latency_max_s": lat_max,
+            "sessions_total": s_tot, "sessions_met": s_met, "passes_served": served}
 
 
 def _str(a) -> np.ndarray:
@@ -167,30 +210,10 @@ def network_dataset(execution: Execution, compare: tuple[PlanResult, ...] | list
         stock[:, :, n] = last
 
     # per pair scalars
-    total = np.array([sum(d.bits for d in ex.deliveries if d.demand == i and math.isfinite(d.available_s)) for i in range(nd)], dtype=float)
-    direct = np.array([sum(d.bits for d in ex.deliveries if d.demand == i and d.path == "entanglement") for i in range(nd)], dtype=float)
-    lat_mean = np.full(nd, np.nan)
-    lat_max = np.full(nd, np.nan)
-    s_tot = np.zeros(nd, dtype=np.int64)
-    s_met = np.zeros(nd, dtype=np.int64)
-    served = []
-    for i, d in enumerate(demands):
-        dv = [x for x in ex.deliveries if x.demand == i]
-        av = [x.available_s for x in dv]
-        bt = [x.bits for x in dv]
-        if d.bits_per_session is not None:
-            sess = d.sessions_in(t0, t1)
-            lat = session_latencies_s(sess, d.bits_per_session, av, bt)
-            s_tot[i] = len(sess)
-            s_met[i] = int(np.sum(np.isfinite(lat)))
-            if s_met[i]:
-                lat_mean[i] = float(np.nanmean(lat))
-                lat_max[i] = float(np.nanmax(lat))
-        else:
-            lat_mean[i] = steady_mean_wait_s(d.bits_per_day / 86400.0, t0, av, bt)
-            if dv:
-                lat_max[i] = _steady_max_wait(d.bits_per_day / 86400.0, t0, av, bt)
-        served.append(",".join(dict.fromkeys(s for x in dv for s in x.sources)))
+    fig = demand_figures(ex)
+    total, direct = fig["delivered_bits"], fig["delivered_direct_bits"]
+    lat_mean, lat_max = fig["latency_mean_s"], fig["latency_max_s"]
+    s_tot, s_met, served = fig["sessions_total"], fig["sessions_met"], fig["passes_served"]
 
     ds = xr.Dataset(
         coords={

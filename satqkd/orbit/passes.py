@@ -421,7 +421,7 @@ def pass_geometry(
         nodes = np.unique(np.concatenate(node_lists))
         sm = geo.sun_moon_directions(station, nodes)
         el, az, rng = geo.look_angles(r, station)
-        los = (r - station.itrf_km) @ station.enu_matrix.T / rng[:, None]
+        los = geo.rotate_rows(r - station.itrf_km, station.enu_matrix.T) / rng[:, None]
         sun = geo.interpolate_unit_vectors(nodes, sm["sun_enu"], t)
         moon = geo.interpolate_unit_vectors(nodes, sm["moon_enu"], t)
         data["elevation"][sel] = apparent_elevation_deg(el, station.alt_m)
@@ -433,7 +433,7 @@ def pass_geometry(
         data["moon_elevation"][sel] = np.degrees(np.arcsin(moon[:, 2]))
         data["moon_separation"][sel] = geo.angle_between_deg(los, moon)
         data["moon_illumination"][sel] = np.interp(t, nodes, sm["moon_illumination"])
-        data["sunlit"][sel] = geo.satellite_sunlit(r, sun @ station.enu_matrix)
+        data["sunlit"][sel] = geo.satellite_sunlit(r, geo.rotate_rows(sun, station.enu_matrix))
     data["night"] = data["sun_elevation"] < night_sun_elevation_deg
     # The trajectory's CF coordinates (passes.nc): a few array operations for all passes.
     data["lat"], data["lon"], data["altitude"] = geo.itrf_to_geodetic(r_all)

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,14 +61,28 @@ def read_run_info(folder: Path | str) -> dict:
         return {}
 
 
+class OpenedOutput(NamedTuple):
+    """A mission output already opened by :func:`open_mission_output` (ragged dataset or
+    None, pass table, run info): the report's plots, text and summary share one opening
+    of ``passes.nc`` (opening its hundred-odd variables costs most of a second)."""
+
+    ds: xr.Dataset | None
+    table: pd.DataFrame
+    info: dict
+
+
 @contextmanager
-def open_mission_output(ds_or_dir: xr.Dataset | Path | str
+def open_mission_output(ds_or_dir: xr.Dataset | Path | str | OpenedOutput
                         ) -> Iterator[tuple[xr.Dataset | None, pd.DataFrame, dict]]:
     """Yield (ragged dataset or None, pass table, run info) for a folder or a dataset.
 
     A folder's ``passes.nc`` is opened lazily (per-second data are read only when a plot
-    asks for them) and closed on exit; without it, ``passes.csv`` gives the table.
+    asks for them) and closed on exit; without it, ``passes.csv`` gives the table. An
+    :class:`OpenedOutput` is yielded as it is (with a copy of its table), and not closed.
     """
+    if isinstance(ds_or_dir, OpenedOutput):
+        yield ds_or_dir.ds, ds_or_dir.table.copy(), dict(ds_or_dir.info)
+        return
     if isinstance(ds_or_dir, xr.Dataset):
         yield ds_or_dir, pass_table(ds_or_dir), {}
         return
@@ -197,7 +212,7 @@ def summarize(table: pd.DataFrame, info: dict | None = None) -> xr.Dataset:
     return ds
 
 
-def mission_summary(ds_or_dir: xr.Dataset | Path | str) -> xr.Dataset:
+def mission_summary(ds_or_dir: xr.Dataset | Path | str | OpenedOutput) -> xr.Dataset:
     """Summary per station and month (dims ``station``, ``month``) of a mission output.
 
     Variables: ``passes``, ``usable_passes``, ``availability`` (usable / passes),
@@ -836,10 +851,12 @@ def _windows_table(w: pd.DataFrame, protocol: str) -> _Table:
     return _Table(head, rows, right=[0, 3, 4, 5, 7, 8] + ([9, 10, 11] if protocol == "bbm92" else []))
 
 
-def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = ()) -> tuple[str, str]:
-    """Markdown and HTML text of the report of a mission folder (images from ``plot_paths``)."""
+def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = (),
+                  opened: OpenedOutput | None = None) -> tuple[str, str]:
+    """Markdown and HTML text of the report of a mission folder (images from ``plot_paths``;
+    ``opened``: the folder's outputs, if already open)."""
     out_dir = Path(out_dir)
-    with open_mission_output(out_dir) as (ds, table, info):
+    with open_mission_output(opened if opened is not None else out_dir) as (ds, table, info):
         attrs = dict(ds.attrs) if ds is not None else {}
         summary = summarize(table, info)
         protocol = mission_protocol(table, info, attrs)
@@ -904,31 +921,36 @@ def existing_mission_plots(out_dir: Path | str) -> list[Path]:
     return [plots / f"{n}.png" for n in MISSION_PLOTS if (plots / f"{n}.png").exists()]
 
 
-def write_reports(out_dir: Path | str, plots: bool | str = True) -> tuple[Path, Path]:
+def write_reports(out_dir: Path | str, plots: bool | str = True,
+                  opened: OpenedOutput | None = None) -> tuple[Path, Path]:
     """Write ``report.md`` and a self-contained ``report.html`` into a mission folder.
 
     With ``plots=True`` the mission plots are (re)drawn into ``out_dir/plots`` first
     (:func:`satqkd.report.plots.plot_mission`) and embedded (HTML: base64 PNG data URIs;
     Markdown: relative links); ``plots="existing"`` embeds the plots already there. When
     ``network.nc`` is in the folder (``satqkd relay``) the relay results and plots are a
-    section of the report. Files are written atomically.
+    section of the report. Files are written atomically. ``opened``: the folder's
+    outputs, if the caller has them open (else ``passes.nc`` is opened once here).
     """
     out_dir = Path(out_dir)
+    if opened is None:
+        with open_mission_output(out_dir) as o:
+            return write_reports(out_dir, plots, OpenedOutput(*o))
     paths: list[Path] = []
     if plots == "existing":  # embed what is drawn already (e.g. after `satqkd relay`)
         paths = existing_mission_plots(out_dir)
     elif plots:
         from satqkd.report.plots import plot_mission
 
-        paths = plot_mission(out_dir, out_dir / "plots")
-    md, page = build_reports(out_dir, paths)
+        paths = plot_mission(opened, out_dir / "plots")
+    md, page = build_reports(out_dir, paths, opened)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     write_text_atomic(md_path, md)
     write_text_atomic(html_path, page)
     return md_path, html_path
 
 
-__all__ = ["build_reports", "is_usable", "mission_summary", "mission_totals",
+__all__ = ["OpenedOutput", "build_reports", "is_usable", "mission_summary", "mission_totals",
            "open_mission_output", "pass_table", "read_run_info", "summarize", "write_reports"]
 
 

@@ -34,7 +34,7 @@ from matplotlib.patches import Patch
 
 from satqkd.mission.io import atomic_path
 from satqkd.paths import child, slug
-from satqkd.ragged import pass_from_ragged
+from satqkd.ragged import PassCutter, pass_from_ragged
 from satqkd.report.mission_report import (
     is_usable,
     open_mission_output,
@@ -324,10 +324,11 @@ def plot_passes(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str,
         if ds is None:
             raise FileNotFoundError("per-pass plots need passes.nc")
         n = ds.sizes.get("pass", 0)
+        cut = PassCutter(ds, load=False)  # reads each plotted pass's rows only
         for i in range(n) if passes is None else passes:
             if not -n <= i < n:
                 raise IndexError(f"pass {i} out of range (the mission has {n} passes)")
-            p = pass_from_ragged(ds, i % n)
+            p = cut.dataset(i % n)
             if p.sizes.get("time", 0) == 0:
                 continue
             pid = str(p.attrs.get("pass_id", f"pass{i % n}"))

@@ -156,5 +156,41 @@ def sweep_report(ds: xr.Dataset, plots: list[Path], out: Path, timings: dict,
         lines.append(f"| {st} | {_fmt(ps['secret_bits'].values[j])} | "
                      f"{_fmt(ps['usable_passes'].values[j])} | {_fmt(ps['passes'].values[j])} | "
                      + (f"{100 * q:.2f} %" if math.isfinite(q) else "–") + " |")
+    if "relay_delivered_bits" in ds:
+        lines += _relay_lines(ds, dims)
+    elif ds.attrs.get("relay_figures"):
+        lines += ["", f"Relay figures {ds.attrs['relay_figures']}."]
     lines += [""] + [f"![{p.stem}]({p.relative_to(out)})" for p in plots] + [""]
     return "\n".join(lines)
+
+
+def _relay_lines(ds: xr.Dataset, dims: list[str]) -> list[str]:
+    """The relay section: per point, pair and planner, the key delivered, the share of
+    the demand met and the latency."""
+    def dur(s: float) -> str:
+        if not math.isfinite(s):
+            return "–"
+        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s:.0f} s"
+
+    lines = ["", "## Trusted relay", "",
+             "Each point's passes with key are planned as `satqkd relay` plans them "
+             "(greedy baseline and exact MILP, `[relay]` settings of the mission); the plan "
+             "is carried out on the point's key lengths. Share met: delivered / requested; "
+             "latency: from request to key held by both endpoints, mean (largest).", "",
+             "| " + " | ".join(dims) + " | pair | planner | requested | delivered | share met "
+             "| latency | status |", "|" + "---|" * (len(dims) + 7)]
+    for idx in np.ndindex(*[ds.sizes[d] for d in dims]):
+        sel = dict(zip(dims, idx))
+        p = ds.isel(sel)
+        for i, pair in enumerate(ds["pair"].values):
+            for j, planner in enumerate(ds["planner"].values):
+                met = float(p["relay_met_fraction"].values[j, i])
+                lines.append(
+                    "| " + " | ".join(str(ds[d].values[k]) for d, k in sel.items())
+                    + f" | {pair} | {planner} | {_fmt(p['relay_requested_bits'].values[i])} | "
+                    f"{_fmt(p['relay_delivered_bits'].values[j, i])} | "
+                    + (f"{100 * met:.1f} %" if math.isfinite(met) else "–") + " | "
+                    + f"{dur(float(p['relay_latency_mean_s'].values[j, i]))} "
+                    f"({dur(float(p['relay_latency_max_s'].values[j, i]))}) | "
+                    f"{p['relay_plan_status'].values[j]} |")
+    return lines

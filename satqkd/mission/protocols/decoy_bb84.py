@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from satqkd import config
+from satqkd.datasets import extend_dataset
 from satqkd.engine.decoy import simulate_decoy_bb84
 from satqkd.engine.events import empty_events
 from satqkd.engine.params import channel_transmittance
@@ -33,7 +34,7 @@ from satqkd.mission.links import Link, idle_reason, link_for, pass_epoch_s, phys
 from satqkd.mission.protocols.base import Protocol, satellite_indices, station_indices
 from satqkd.mission.seeds import aos_seconds, pass_seed
 from satqkd.mission.tasks import PassOutput, PassTask, expected_cost
-from satqkd.ragged import pass_from_ragged
+from satqkd.ragged import PassCutter
 
 __all__ = ["DecoyBB84", "simulate_pass", "pass_link_budget", "ENGINE_CHUNK_DETECTIONS"]
 
@@ -53,13 +54,13 @@ class DecoyBB84(Protocol):
         cfg = plan.cfg
         by_sat, by_station = satellite_indices(plan), station_indices(cfg)
         ids = [p.pass_id for p in plan.passes]
-        tasks = [PassTask(pass_from_ragged(geometry, i), cfg, by_sat[p.satellite],
-                          by_station[p.station])
+        cut = PassCutter(geometry)  # plain arrays: the Datasets are built in the workers
+        tasks = [PassTask(cut.state(i), cfg, by_sat[p.satellite], by_station[p.station])
                  for i, p in enumerate(plan.passes) if p.pass_id not in done]
         return ids, tasks
 
     def cost(self, task: PassTask) -> float:
-        return expected_cost(task.geometry, task.cfg.channel.operate_in_daylight)
+        return expected_cost(task, task.cfg.channel.operate_in_daylight)
 
     def warm_up(self, cfg: config.MissionConfig) -> Callable[[], None]:
         return functools.partial(warm_up, cfg, self.link)
@@ -84,8 +85,12 @@ class DecoyBB84(Protocol):
         ds.attrs.update(geo.attrs)
         return ds, (engine_seed, keys_seed)
 
-    def simulate(self, task: PassTask) -> PassOutput:
-        """Run one pass through the stages after the orbit (see the module docstring)."""
+    def simulate(self, task: PassTask, per_second: bool = True) -> PassOutput:
+        """Run one pass through the stages after the orbit (see the module docstring).
+
+        ``per_second`` False: the result's dataset is the link budget alone (no counts per
+        second), with the same pass scalars in its attrs: what a sweep keeps of a pass.
+        """
         cfg = task.cfg
         sat = cfg.satellites[task.satellite_index]
         station = cfg.stations[task.station_index]
@@ -129,8 +134,10 @@ class DecoyBB84(Protocol):
                                   np.random.default_rng(keys_seed))
             scalars = {**keys.scalars(), "abort_reason": reason}
         elif cfg.mission.fidelity == "counts":  # tallies from the exact law, no bits, no key
-            counts, doubles, scalars = counts_level_pass(eta, noise, slot_s, source, receiver, kp,
-                                                         engine_seed)
+            counts, doubles, scalars, part = counts_level_pass(eta, noise, slot_s, source,
+                                                               receiver, kp, engine_seed, pooled)
+            if part is not None:  # the block's bound once every pass is done
+                reconciled = blocks.encode_reconciled(part)
             counts = counts.reshape((n, sub) + counts.shape[1:]).sum(axis=1)
             doubles = doubles.reshape((n, sub, -1)).sum(axis=1)
             keys = None
@@ -154,8 +161,7 @@ class DecoyBB84(Protocol):
                                       pulses_sent=pulses)
                 scalars = keys.scalars()
         sifted = counts[:, :, [0, 1], [0, 1], :]  # (time, intensity, basis, error)
-        attrs = dict(ds.attrs)
-        ds = ds.assign({  # one merge: each separate assignment costs ~1 ms
+        ds = ds if not per_second else extend_dataset(ds, {  # no merge: one time axis
             "counts": (("time",) + _COUNT_DIMS, counts, {
                 "units": "1", "long_name": "detections by intensity, Alice basis, Bob basis, error"}),
             "double_clicks": (("time", "intensity"), doubles, {
@@ -167,7 +173,6 @@ class DecoyBB84(Protocol):
             "key_counts": ("time", sifted[:, :, 0, :].sum(axis=(1, 2)), {
                 "units": "1", "long_name": "sifted Z-basis (key) detections"}),
         })
-        ds.attrs = attrs
         ds.attrs.update(scalars)
         ds.attrs["detections"] = int(counts.sum())
         ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
@@ -177,9 +182,9 @@ class DecoyBB84(Protocol):
         return PassOutput(ds, keys.alice_key, keys.bob_key, keys.secret_bits)
 
 
-def simulate_pass(task: PassTask) -> PassOutput:
+def simulate_pass(task: PassTask, per_second: bool = True) -> PassOutput:
     """Run one decoy-BB84 pass on the mission's link (:meth:`DecoyBB84.simulate`)."""
-    return DecoyBB84(link_for(task.cfg)).simulate(task)
+    return DecoyBB84(link_for(task.cfg)).simulate(task, per_second)
 
 
 def pass_link_budget(task: PassTask) -> xr.Dataset:

@@ -38,7 +38,7 @@ from satqkd.mission.protocols.base import Protocol, satellite_indices, station_i
 from satqkd.mission.seeds import aos_seconds, pass_seed
 from satqkd.mission.tasks import PassOutput, expected_cost
 from satqkd.orbit.passes import Pass, common_windows, iso_utc, to_datetime64
-from satqkd.ragged import pass_from_ragged
+from satqkd.ragged import PassCutter
 
 __all__ = ["Entangled", "WindowTask", "window_tasks", "simulate_window"]
 
@@ -77,10 +77,11 @@ def window_tasks(plan, geometry: xr.Dataset, sat_cfg_index: dict, station_index:
     """The entangled passes of a mission plan, in time order."""
     cfg = plan.cfg
     index_of = {id(p): i for i, p in enumerate(plan.passes)}
+    cut = PassCutter(geometry)  # the bookkeeping once, not once per pass
     tasks = []
     if cfg.entanglement.mode == "single-downlink":
         for i, p in enumerate(plan.passes):
-            g = pass_from_ragged(geometry, i)
+            g = cut.dataset(i)
             tasks.append(WindowTask(p.pass_id, g, None, cfg, sat_cfg_index[p.satellite],
                                     station_index[p.station], None))
         return tasks
@@ -88,8 +89,8 @@ def window_tasks(plan, geometry: xr.Dataset, sat_cfg_index: dict, station_index:
         pa = [p for p in plan.passes if p.station == a]
         pb = [p for p in plan.passes if p.station == b]
         for pass_a, pass_b, t0, t1 in common_windows(pa, pb):
-            ga = _cut(pass_from_ragged(geometry, index_of[id(pass_a)]), t0, t1)
-            gb = _cut(pass_from_ragged(geometry, index_of[id(pass_b)]), t0, t1)
+            ga = _cut(cut.dataset(index_of[id(pass_a)]), t0, t1)
+            gb = _cut(cut.dataset(index_of[id(pass_b)]), t0, t1)
             if ga.sizes["time"] == 0:
                 continue
             stamp = str(to_datetime64(math.floor(t0)).astype("datetime64[s]"))

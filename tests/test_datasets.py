@@ -1,0 +1,109 @@
+"""The cheap per-pass constructions give exactly what the general ones give."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import xarray as xr
+
+from satqkd.datasets import build_dataset, dataset_from_state, dataset_state, extend_dataset
+from satqkd.engine.counts import _pattern_probabilities
+from satqkd.orbit.geometry import _ROWS_PER_PRODUCT, rotate_rows
+from satqkd.ragged import PassCutter, ragged_dataset
+
+
+def _pass(n: int = 50) -> xr.Dataset:
+    rng = np.random.default_rng(3)
+    t = np.datetime64("2025-01-01T00:00:00", "ns") + np.arange(n) * np.timedelta64(1, "s")
+    data = {f"v{i}": ("time", rng.random(n), {"units": "1", "long_name": f"v{i}"})
+            for i in range(5)}
+    data["flag"] = ("time", rng.random(n) > 0.5, {"units": "1"})
+    return xr.Dataset(data, coords={"time": ("time", t, {"long_name": "time (UTC)"})},
+                      attrs={"pass_id": "p0", "norad_id": 7})
+
+
+def test_build_dataset_is_the_public_constructor():
+    ref = _pass()
+    data = {k: (v.dims, v.values, v.attrs) for k, v in ref.data_vars.items()}
+    coords = {"time": ("time", ref["time"].values, ref["time"].attrs)}
+    got = build_dataset(data, coords, ref.attrs)
+    xr.testing.assert_identical(got, ref)
+    assert list(got.variables) == list(ref.variables)
+    assert list(got.xindexes) == ["time"]
+
+
+def test_extend_dataset_is_assign():
+    base = _pass()
+    n = base.sizes["time"]
+    new = {"w": ("time", np.arange(n), {"units": "1"}),
+           "counts": (("time", "intensity"), np.ones((n, 3), np.int64), {"units": "1"})}
+    ref = base.assign(new)
+    got = extend_dataset(base, new)
+    xr.testing.assert_identical(got, ref)
+    assert list(got.variables) == list(ref.variables)
+    got["v0"].attrs["changed"] = 1  # its own attributes, as assign's shallow copy
+    assert "changed" not in base["v0"].attrs
+    try:
+        extend_dataset(base, {"bad": ("time", np.zeros(n + 1))})
+    except ValueError as exc:
+        assert "time" in str(exc)
+    else:
+        raise AssertionError("a wrong length must be refused")
+
+
+def test_dataset_state_round_trip_and_pickle():
+    ds = _pass()
+    back = dataset_from_state(pickle.loads(pickle.dumps(dataset_state(ds))))
+    xr.testing.assert_identical(back, ds)
+    assert list(back.variables) == list(ds.variables)
+
+
+def test_pass_cutter_cuts_the_ragged_rows():
+    sizes = [3, 0, 5]
+    t = np.datetime64("2025-01-01", "ns") + np.arange(8) * np.timedelta64(1, "s")
+    table = {"pass_id": np.array(["a", "b", "c"], dtype=object),
+             "aos": np.array(t[[0, 3, 3]]), "max_elevation_deg": np.array([10.0, 20.0, 30.0])}
+    ds = ragged_dataset(table, np.array(sizes), t, {
+        "elevation": (np.arange(8.0), {"units": "deg"}),
+        "counts": (np.arange(24).reshape(8, 3), {"units": "1"}, ("intensity",))})
+    for load in (True, False):
+        cut = PassCutter(ds, load=load)
+        for i, (a, b) in enumerate([(0, 3), (3, 3), (3, 8)]):
+            p = cut.dataset(i)
+            np.testing.assert_array_equal(p["elevation"].values, np.arange(8.0)[a:b])
+            np.testing.assert_array_equal(p["counts"].values, np.arange(24).reshape(8, 3)[a:b])
+            np.testing.assert_array_equal(p["time"].values, t[a:b])
+            assert p.attrs["pass_id"] == "abc"[i]
+            assert p.attrs["max_elevation_deg"] == [10.0, 20.0, 30.0][i]
+            assert isinstance(p.attrs["aos"], str) and p.attrs["aos"].endswith("Z")
+            assert list(p.xindexes) == ["time"]
+
+
+def test_pattern_probabilities_are_the_product_over_detectors():
+    rng = np.random.default_rng(5)
+    bits = (np.arange(16)[:, None] >> np.arange(4)[None, :]) & 1
+    for n in (1, 9, 301):
+        la = -rng.exponential(1.0, (n, 4)) * rng.choice([1e-7, 1e-3, 1.0, 30.0], (n, 4))
+        off, on = np.exp(la), -np.expm1(la)
+        ref = np.prod(np.where(bits[None] == 1, on[:, None, :], off[:, None, :]), axis=2)
+        assert np.array_equal(_pattern_probabilities(off, on), ref)  # bit for bit
+
+
+def test_rotate_rows_is_the_matrix_product():
+    rng = np.random.default_rng(8)
+    r = rng.normal(size=(2 * _ROWS_PER_PRODUCT + 17, 3)) * 7000.0
+    m = rng.normal(size=(3, 3))
+    assert np.array_equal(rotate_rows(r, m.T), r @ m.T)
+    assert np.array_equal(rotate_rows(r[:10], m), r[:10] @ m)
+
+
+def test_pass_task_travels_as_packed_arrays():
+    from satqkd.mission.tasks import PassTask
+
+    ds = _pass()
+    for geometry in (ds, dataset_state(ds)):
+        back = pickle.loads(pickle.dumps(PassTask(geometry, None, 1, 2)))
+        xr.testing.assert_identical(back.geometry, ds)
+        assert (back.satellite_index, back.station_index) == (1, 2)
+        np.testing.assert_array_equal(back.values("v3"), ds["v3"].values)
