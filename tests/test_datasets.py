@@ -107,3 +107,29 @@ def test_pass_task_travels_as_packed_arrays():
         xr.testing.assert_identical(back.geometry, ds)
         assert (back.satellite_index, back.station_index) == (1, 2)
         np.testing.assert_array_equal(back.values("v3"), ds["v3"].values)
+
+
+def test_checkpoint_header_handed_back_is_the_one_read(tmp_path):
+    """The header a worker hands back (so that nothing parses it again) is what reading
+    the file gives; 64-bit counts stored as 32-bit come back as they were."""
+    import json
+
+    from satqkd.mission import store
+
+    ds = _pass(6)
+    ds["counts"] = (("time", "intensity"), np.arange(18, dtype=np.int64).reshape(6, 3) * 7,
+                    {"units": "1"})
+    ds["big"] = ("time", np.full(6, 2**40, dtype=np.int64), {"units": "1"})  # no narrowing
+    ds.attrs.update(pair=(1, 2), ratio=np.float64("nan"), n=np.int64(5), ok=np.bool_(True))
+    data, meta, offset = store.encode_checkpoint_meta(ds, "sha")
+    store.write_checkpoint_bytes(tmp_path, "p0", data)
+    path = store.checkpoint_path(tmp_path, "p0")
+    store._META_CACHE.clear()
+    read = store.checkpoint_meta(path)
+    assert json.dumps(meta, sort_keys=True) == json.dumps(read, sort_keys=True)
+    assert read["variables"]["counts"]["dtype"] == "<i4"  # stored narrow
+    assert read["variables"]["big"]["dtype"] == "<i8"
+    back = store.read_checkpoint(path)
+    xr.testing.assert_identical(back[["counts", "big", "v0", "flag"]],
+                                ds[["counts", "big", "v0", "flag"]])
+    assert back["counts"].dtype == np.int64
