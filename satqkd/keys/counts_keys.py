@@ -31,8 +31,6 @@ import numpy as np
 
 from satqkd.keys.finite_key import (
     ABORT_EC_FAILED,
-    ABORT_MISMATCH,
-    ABORT_NO_TEST,
     ABORT_QBER,
     asymptotic_key_rate,
     binary_entropy,
@@ -45,6 +43,8 @@ from satqkd.keys.postprocess import (
     _pulse_gains,
     block_bound,
     block_keys,
+    check_before_reconciliation,
+    finite_key_inputs,
     single_photon_trials,
 )
 from satqkd.keys.sifting import DecoyCounts
@@ -99,20 +99,10 @@ def keys_from_counts(counts: np.ndarray, intensities, probabilities, p_z: float,
                         lam[0] + lam[1] + tag_bits, eff, secret, reason, _EMPTY, _EMPTY, asym,
                         lam[1], *eps)
 
-    fk_args = (c, intensities, probabilities)
-    fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound,
-                 leak_delta=params.leak_delta,  # a declared Trojan-horse leak, as in bits
-                 single_photon_trials=single_photon_trials(intensities, probabilities, p_z,
-                                                            params, pulses_sent))
-    if c.n_x.sum() == 0:
-        return done(ABORT_NO_TEST)
-    if qber_x > params.qber_threshold:
-        return done(ABORT_QBER, finite_key_length(*fk_args, 0.0, **fk_kw))
-    pre = finite_key_length(*fk_args, 0.0, **fk_kw)
-    if pre.abort_reason:
-        return done(pre.abort_reason, pre)
-    if params.detector_mismatch:
-        return done(ABORT_MISMATCH, pre)
+    fk_args, fk_kw = finite_key_inputs(c, intensities, probabilities, p_z, params, pulses_sent)
+    reason, pre = check_before_reconciliation(c, qber_x, params, fk_args, fk_kw)
+    if reason:
+        return done(reason, pre)
 
     curve = efficiency_curve(params.error_correction, params.cascade_frame_bits,
                              params.cascade_passes)

@@ -219,6 +219,38 @@ def _reconcile(alice: np.ndarray, bob: np.ndarray, qber_estimate: float,
                      cascade_passes=params.cascade_passes, transcript=transcript)
 
 
+def finite_key_inputs(c: DecoyCounts, intensities, probabilities, p_z: float,
+                      params: KeyParameters, pulses_sent: int | None
+                      ) -> tuple[tuple, dict]:
+    """The arguments of :func:`finite_key_length` but the leak, for one block's counts."""
+    return (c, intensities, probabilities), dict(
+        eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound,
+        leak_delta=params.leak_delta,  # a declared Trojan-horse leak (Lucamarini 2015)
+        single_photon_trials=single_photon_trials(intensities, probabilities, p_z, params,
+                                                  pulses_sent))
+
+
+def check_before_reconciliation(c: DecoyCounts, qber_x: float, params: KeyParameters,
+                                fk_args: tuple, fk_kw: dict):
+    """Why a block gets no key before error correction is even run, with its bounds.
+
+    In order: no test-basis detection; test-basis QBER above the threshold; no key even
+    with a leak-free reconciliation (parameter estimation alone); detectors too unequal
+    to certify (``detector_mismatch``).  Returns ``("", bounds)`` when reconciliation
+    should run.  Shared by the bits and the counts level, so both abort alike.
+    """
+    if c.n_x.sum() == 0:
+        return ABORT_NO_TEST, None
+    pre = finite_key_length(*fk_args, 0.0, **fk_kw)
+    if qber_x > params.qber_threshold:
+        return ABORT_QBER, pre
+    if pre.abort_reason:
+        return pre.abort_reason, pre
+    if params.detector_mismatch:
+        return ABORT_MISMATCH, pre
+    return "", pre
+
+
 def single_photon_trials(intensities, probabilities, p_z: float, params: KeyParameters,
                           pulses_sent: int | None) -> float | None:
     """Expected single-photon pulses Alice prepared in Z and Bob measured in Z (Y_1's
@@ -283,21 +315,10 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
                         ec_leak + reply + tag_bits, eff, secret, reason, ka, kb, asym,
                         reply, *eps, eve)
 
-    fk_args = (c, intensities, probabilities)
-    fk_kw = dict(eps_sec=params.eps_sec, eps_cor=params.eps_cor, tail=params.tail_bound,
-                 leak_delta=params.leak_delta,
-                 single_photon_trials=single_photon_trials(intensities, probabilities, p_z,
-                                                            params, pulses_sent))
-    if c.n_x.sum() == 0:
-        return done(ABORT_NO_TEST)
-    if qber_x > params.qber_threshold:
-        return done(ABORT_QBER, finite_key_length(*fk_args, 0.0, **fk_kw))
-    # parameter estimation before EC: hopeless even with a leak-free reconciliation?
-    pre = finite_key_length(*fk_args, 0.0, **fk_kw)
-    if pre.abort_reason:
-        return done(pre.abort_reason, pre)
-    if params.detector_mismatch:
-        return done(ABORT_MISMATCH, pre)
+    fk_args, fk_kw = finite_key_inputs(c, intensities, probabilities, p_z, params, pulses_sent)
+    reason, pre = check_before_reconciliation(c, qber_x, params, fk_args, fk_kw)
+    if reason:
+        return done(reason, pre)
 
     ec = _reconcile(sk.alice_z, sk.bob_z, max(qber_x, params.min_qber_estimate), params, rng,
                     transcript=sk.eve_z is not None)
