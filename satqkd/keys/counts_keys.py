@@ -32,7 +32,6 @@ import numpy as np
 from satqkd.keys.finite_key import (
     ABORT_EC_FAILED,
     ABORT_QBER,
-    asymptotic_key_rate,
     binary_entropy,
     finite_key_length,
 )
@@ -40,7 +39,7 @@ from satqkd.keys.leakage_curve import efficiency_curve
 from satqkd.keys.postprocess import (
     KeyParameters,
     PassKeys,
-    _pulse_gains,
+    asymptotic_bits_and_eps,
     block_bound,
     block_keys,
     check_before_reconciliation,
@@ -81,17 +80,8 @@ def keys_from_counts(counts: np.ndarray, intensities, probabilities, p_z: float,
     qber_z_count = float(c.m_z_true.sum() / n) if n else float("nan")
     detections = np.asarray(counts).reshape((-1,) + np.shape(counts)[-4:]).sum(axis=(0, 2, 3, 4))
 
-    asym = float("nan")
-    if pulses_sent:
-        gains, e_k, q = _pulse_gains(detections, c, probabilities, pulses_sent)
-        try:
-            r = asymptotic_key_rate(intensities, gains, e_k, params.f_ec_asymptotic, q)
-            signal = int(np.argmax(intensities))
-            asym = float(r.rate_per_signal_pulse * pulses_sent * float(probabilities[signal]))
-        except (ValueError, ZeroDivisionError):
-            asym = float("nan")
-    ran = int(np.sum(c.n_z) + np.sum(c.n_x)) > 0 or bool(pulses_sent)
-    eps = (params.eps_sec, params.eps_cor) if ran else (0.0, 0.0)
+    asym, eps = asymptotic_bits_and_eps(detections, c, intensities, probabilities,
+                                        pulses_sent, params)
 
     def done(reason, bounds=None, lam=(0, 0), tag_bits=0, qz=float("nan"), eff=float("nan"),
              secret=0):

@@ -219,6 +219,26 @@ def _reconcile(alice: np.ndarray, bob: np.ndarray, qber_estimate: float,
                      cascade_passes=params.cascade_passes, transcript=transcript)
 
 
+def asymptotic_bits_and_eps(detections, c: DecoyCounts, intensities, probabilities,
+                            pulses_sent: int | None, params: KeyParameters
+                            ) -> tuple[float, tuple[float, float]]:
+    """The asymptotic key of a block (bits; NaN without the pulse count or detections)
+    and the (eps_sec, eps_cor) it spends: a run that processed detections is one
+    execution of the protocol, and its epsilons count towards the mission's total
+    whatever its outcome."""
+    asym = float("nan")
+    if pulses_sent and detections is not None:
+        gains, e_k, q = _pulse_gains(detections, c, probabilities, pulses_sent)
+        try:
+            r = asymptotic_key_rate(intensities, gains, e_k, params.f_ec_asymptotic, q)
+            signal = int(np.argmax(intensities))
+            asym = float(r.rate_per_signal_pulse * pulses_sent * float(probabilities[signal]))
+        except (ValueError, ZeroDivisionError):
+            asym = float("nan")
+    ran = int(np.sum(c.n_z) + np.sum(c.n_x)) > 0 or bool(pulses_sent)
+    return asym, ((params.eps_sec, params.eps_cor) if ran else (0.0, 0.0))
+
+
 def finite_key_inputs(c: DecoyCounts, intensities, probabilities, p_z: float,
                       params: KeyParameters, pulses_sent: int | None
                       ) -> tuple[tuple, dict]:
@@ -290,19 +310,8 @@ def process_sifted(sk: SiftedKey, intensities, probabilities, p_z: float,
     qber_z_true = float(c.m_z_true.sum() / n) if n else float("nan")
     empty = np.zeros(0, dtype=np.uint8)
 
-    asym = float("nan")
-    if pulses_sent and sk.detections is not None:
-        gains, e_k, q = _pulse_gains(sk.detections, c, probabilities, pulses_sent)
-        try:
-            r = asymptotic_key_rate(intensities, gains, e_k, params.f_ec_asymptotic, q)
-            signal = int(np.argmax(intensities))
-            asym = float(r.rate_per_signal_pulse * pulses_sent * float(probabilities[signal]))
-        except (ValueError, ZeroDivisionError):
-            asym = float("nan")
-    # A run that processed detections is one execution of the protocol: its epsilons
-    # count towards the mission's total whatever its outcome.
-    ran = int(np.sum(c.n_z) + np.sum(c.n_x)) > 0 or bool(pulses_sent)
-    eps = (params.eps_sec, params.eps_cor) if ran else (0.0, 0.0)
+    asym, eps = asymptotic_bits_and_eps(sk.detections, c, intensities, probabilities,
+                                        pulses_sent, params)
 
     def done(reason, bounds=None, ec=None, tag_bits=0, qz=float("nan"), eff=float("nan"),
              secret=0, ka=empty, kb=empty, eve=None):
