@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from satqkd.datasets import build_dataset, dataset_from_state, dataset_state, extend_dataset
@@ -123,13 +124,70 @@ def test_checkpoint_header_handed_back_is_the_one_read(tmp_path):
     ds.attrs.update(pair=(1, 2), ratio=np.float64("nan"), n=np.int64(5), ok=np.bool_(True))
     data, meta, offset = store.encode_checkpoint_meta(ds, "sha")
     store.write_checkpoint_bytes(tmp_path, "p0", data)
-    path = store.checkpoint_path(tmp_path, "p0")
-    store._META_CACHE.clear()
-    read = store.checkpoint_meta(path)
+    store._RECORDS.clear()
+    read = store.checkpoint_meta(tmp_path, ds.attrs["pass_id"])
     assert json.dumps(meta, sort_keys=True) == json.dumps(read, sort_keys=True)
     assert read["variables"]["counts"]["dtype"] == "<i4"  # stored narrow
     assert read["variables"]["big"]["dtype"] == "<i8"
-    back = store.read_checkpoint(path)
+    back = store.read_checkpoint(tmp_path, ds.attrs["pass_id"])
     xr.testing.assert_identical(back[["counts", "big", "v0", "flag"]],
                                 ds[["counts", "big", "v0", "flag"]])
     assert back["counts"].dtype == np.int64
+
+
+def test_a_torn_journal_record_is_not_a_checkpoint(tmp_path):
+    """A process killed while appending leaves a torn record: readers stop there, every
+    complete record before it stays; a corrupted body fails its CRC the same way."""
+    from satqkd.mission import store
+
+    records = []
+    for k in range(3):
+        ds = _pass(5 + k)
+        ds.attrs["pass_id"] = f"p{k}"
+        records.append(store.write_checkpoint(tmp_path, ds, "sha"))
+    path = records[0].path
+    assert len({r.path for r in records}) == 1  # one journal per process
+    store._RECORDS.clear()
+    assert store.finished_passes(tmp_path, "sha") == {"p0", "p1", "p2"}
+    for cut in (records[2].end - 1, records[2].start + 20, records[2].body + 3):
+        raw = open(path, "rb").read()
+        with open(path, "wb") as fh:
+            fh.write(raw[:cut])
+        store._RECORDS.clear()
+        assert store.finished_passes(tmp_path, "sha") == {"p0", "p1"}, cut
+        with open(path, "wb") as fh:
+            fh.write(raw)
+    raw = bytearray(open(path, "rb").read())
+    raw[records[1].body + 2] ^= 0xFF  # one flipped byte in p1's body
+    with open(path, "wb") as fh:
+        fh.write(bytes(raw))
+    store._RECORDS.clear()
+    assert store.finished_passes(tmp_path, "sha") == {"p0"}
+    xr.testing.assert_identical(store.read_checkpoint(tmp_path, "p0")[["v0", "flag"]],
+                                _pass(5)[["v0", "flag"]])
+
+
+def test_a_failed_append_leaves_no_torn_record(tmp_path, monkeypatch):
+    """Disk full in the middle of an append: the journal is cut back to its last record."""
+    import errno
+    import os
+
+    from satqkd.mission import store
+
+    first = store.write_checkpoint(tmp_path, _pass(4), "sha")
+    real_write = os.write
+
+    def half(fd, data):
+        real_write(fd, bytes(data[:len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.os, "write", half)
+    ds = _pass(6)
+    ds.attrs["pass_id"] = "p1"
+    with pytest.raises(OSError):
+        store.write_checkpoint(tmp_path, ds, "sha")
+    monkeypatch.setattr(store.os, "write", real_write)
+    assert os.path.getsize(first.path) == first.end
+    again = store.write_checkpoint(tmp_path, ds, "sha")
+    store._RECORDS.clear()
+    assert again.start == first.end and store.finished_passes(tmp_path, "sha") == {"p0", "p1"}

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from satqkd.mission import store
 from satqkd.mission.run import run_mission
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,24 +103,31 @@ def test_resume_after_sigkill(mission_file, serial_run, tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "satqkd.cli", "run", str(mission_file), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoints = out / "passes"
     deadline = time.time() + 120
+
+    def records() -> dict:
+        store._RECORDS.clear()  # what the journals hold, not what this process noted
+        return {pid: (r.path, r.start, r.end) for pid, r in store.checkpoint_index(out).items()}
+
     while time.time() < deadline and proc.poll() is None:
-        done = list(checkpoints.glob("*.ckpt")) if checkpoints.is_dir() else []
-        if len(done) >= 2:
+        if len(records()) >= 2:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.ckpt")}
+    before = records()
     assert before and not (out / "passes.nc").exists()
+    kept = {path: open(path, "rb").read(max(e for q, _, e in before.values() if q == path))
+            for path, _, _ in before.values()}
     n_total = len(pd.read_csv(serial_run / "passes.csv"))
     assert len(before) < n_total
 
     run_mission(mission_file, out, resume=True, keep_checkpoints=True)
-    after = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.ckpt")}
-    assert all(after[name] == mtime for name, mtime in before.items())  # not recomputed
+    after = records()
+    assert all(after[pid] == where for pid, where in before.items())  # not recomputed
+    for path, raw in kept.items():  # nor rewritten
+        assert open(path, "rb").read(len(raw)) == raw
     assert len(after) == n_total
     _same_outputs(serial_run, out)
     assert not list(out.rglob(".*.tmp"))  # no half-written file left behind
@@ -132,20 +140,20 @@ def test_resume_refuses_a_changed_configuration(mission_file, tmp_path):
     out = run_mission(mission_file, tmp_path / "a", keep_checkpoints=True)
     other = mission_file.parent / "other.toml"
     other.write_text(MISSION.replace("seed = 7", "seed = 8"))
-    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "passes").glob("*.ckpt")}
-    assert stamps
+
+    first = {pid: r.path for pid, r in store.checkpoint_index(out).items()}
+    assert first
     with pytest.raises(InputError, match="another configuration"):
         run_mission(other, out, resume=True, keep_checkpoints=True)
     run_mission(other, out, keep_checkpoints=True)
-    changed = [p.name for p in (out / "passes").glob("*.ckpt")
-               if p.stat().st_mtime_ns != stamps.get(p.name)]
-    assert len(changed) == len(stamps)
+    second = {pid: r.path for pid, r in store.checkpoint_index(out).items()}
+    assert set(second) == set(first)
+    assert not set(second.values()) & set(first.values())  # every pass recomputed
 
 
 def test_checkpoint_round_trip_is_identical(tmp_path):
     """A checkpoint decodes to exactly the dataset that was written (CF-encoded times,
     booleans, multi-dimensional counts, NaN and string attributes)."""
-    from satqkd.mission import store
 
     n = 7
     t = np.datetime64("2025-01-01T22:00:00", "ns") + np.arange(n) * np.timedelta64(1, "s")
@@ -157,11 +165,13 @@ def test_checkpoint_round_trip_is_identical(tmp_path):
         coords={"time": t},
         attrs={"pass_id": "1_X_20250101T220000", "qber": float("nan"), "secret_bits": 12,
                "abort_reason": "", "max_elevation_deg": 40.0})
-    path = store.write_checkpoint(tmp_path, ds, "abc")
-    assert path.suffix == ".ckpt" and store.finished_passes(tmp_path, "abc") == {path.stem}
+    record = store.write_checkpoint(tmp_path, ds, "abc")
+    pid = ds.attrs["pass_id"]
+    assert record.path.endswith(store.JOURNAL_SUFFIX) and store.finished_passes(tmp_path, "abc") == {pid}
     assert store.finished_passes(tmp_path, "other") == set()
-    xr.testing.assert_identical(store.read_checkpoint(path), ds)
-    row = store.read_checkpoints(tmp_path, [path.stem])[0]
+    store._RECORDS.clear()  # read back from the journal, not from what this process noted
+    xr.testing.assert_identical(store.read_checkpoint(tmp_path, pid), ds)
+    row = store.read_checkpoints(tmp_path, [pid])[0]
     assert row["secret_bits"] == 12 and np.isnan(row["qber"]) and row["abort_reason"] == ""
 
 

@@ -41,8 +41,9 @@ def test_checkpoints_go_after_the_merge_unless_kept(quick_mission, tmp_path, cap
     code, _, err = _cli(["run", str(quick_mission), "--out", str(kept), "--keep-checkpoints"],
                         capsys)
     assert code == 0, err
-    (ckpt,) = (kept / store.CHECKPOINT_DIR).glob("*.ckpt")
-    from_ckpt = store.read_checkpoint(ckpt)
+    (journal,) = (kept / store.CHECKPOINT_DIR).glob("*" + store.JOURNAL_SUFFIX)
+    (record,) = store.journal_records(journal)
+    from_ckpt = store.read_checkpoint(kept, record.meta["pass_id"])
     with xr.open_dataset(kept / "passes.nc") as ds:
         merged = pass_from_ragged(ds, 0)
     for name in ("elevation", "transmittance", "sifted_counts"):

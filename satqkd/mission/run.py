@@ -179,7 +179,9 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         store.remove_stale_temporaries(out)
         done = store.finished_passes(out, sha) if resume else set()
         if not resume and (out / store.CHECKPOINT_DIR).is_dir():
+            store.forget_records(out)
             shutil.rmtree(out / store.CHECKPOINT_DIR)
+        journal = store.new_journal()  # this run's checkpoint journals (one per process)
         # no key file (nor index row) of an earlier run survives: only the resumed passes'
         remove_keys(out / "keys", keep=done if resume else None)
         shutil.rmtree(out / "relay_keys", ignore_errors=True)  # a relay rewrites them
@@ -198,10 +200,10 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
             if cfg.keys.write_keys and result.key_bits > 0:
                 write_keys(out / "keys", result.pass_id, result.alice_key, result.bob_key,
                            result.key_bits)
-            if result.checkpoint is not None:  # else the worker wrote it
-                store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint)
-            if result.header is not None:  # closing and merging need not parse it again
-                store.remember_checkpoint(out, result.pass_id, *result.header)
+            if result.checkpoint is not None:  # else the worker appended it
+                store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint, journal)
+            elif result.location is not None:  # closing and merging need not read it again
+                store.remember_checkpoint(*result.location, *result.header)
             n_done += 1
             if progress:
                 progress("passes", n_done, n_total)
@@ -214,8 +216,8 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
             tasks, costs = [tasks[i] for i in order], [costs[i] for i in order]
         executor.run(functools.partial(simulate_encoded, protocol.simulate, sha,
                                        out_dir=str(out) if executor.local else None,
-                                       keep_keys=cfg.keys.write_keys), tasks, finished,
-                     costs=costs)
+                                       keep_keys=cfg.keys.write_keys, journal=journal),
+                     tasks, finished, costs=costs)
         plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -316,6 +318,7 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         if progress:
             progress("report", 2, 2)
     if not keep_checkpoints:  # the run is complete: passes.nc holds every pass
+        store.forget_records(out)
         shutil.rmtree(out / store.CHECKPOINT_DIR, ignore_errors=True)
     return out
 

@@ -1,21 +1,29 @@
 """Pass-by-pass checkpoints and the streamed mission file ``passes.nc``.
 
-Each finished pass is written at once to ``<out>/passes/<pass_id>.ckpt`` (temporary
-file, then rename), so a killed run loses at most the passes in flight and
-``--resume`` recomputes nothing that finished. At the end the checkpoints are copied,
-a batch of passes at a time, into the CF contiguous ragged ``passes.nc`` (layout in
+Each finished pass is appended at once, as one record, to its process's checkpoint
+journal ``<out>/passes/<run token>-<pid>.ckpts`` (every process, the main one and each
+local worker, appends to its own), so a killed run loses at most the passes in flight
+and ``--resume`` recomputes nothing that finished. At the end the records are copied, a
+batch of passes at a time, into the CF contiguous ragged ``passes.nc`` (layout in
 :mod:`satqkd.ragged`): memory stays bounded whatever the mission length. Once the run
-is complete the checkpoints duplicate ``passes.nc`` and are deleted (``satqkd run
+is complete the journals duplicate ``passes.nc`` and are deleted (``satqkd run
 --keep-checkpoints`` keeps them); everything afterwards reads ``passes.nc``.
 
-A checkpoint is the pass's dataset, CF-encoded (times as int64 nanoseconds with ``units``,
-booleans as int8 with ``dtype = "bool"``, as xarray encodes them) and stored as one
-file: the magic ``SATQKDCK``, the length of a JSON header (little-endian uint64), the
-header (dimension sizes, attributes, and each variable's dims, attributes, dtype, shape
-and byte offset), then the variables' raw bytes. :func:`read_checkpoint` decodes it back
-to the identical dataset. A pass is written and read in well under a millisecond this
-way, against ~150 ms to write it through an HDF5 library: over a year's thousands of
-passes that was most of a mission's budget.
+A record is the pass's dataset, CF-encoded (times as int64 nanoseconds with ``units``,
+booleans as int8 with ``dtype = "bool"``, as xarray encodes them): the magic
+``SATQKDCK``, the length of a JSON header (little-endian uint64), the header (pass id,
+dimension sizes, attributes, each variable's dims, attributes, dtype, shape and byte
+offset, and the body's length), the variables' raw bytes, then a trailer: the CRC-32 of
+header and body (little-endian uint32) and ``CKOK``. :func:`read_checkpoint` decodes it
+back to the identical dataset.
+
+Why journals: creating a file costs 0.3-0.6 ms on an ext4 disk, more than simulating a
+pass in daylight at the counts level, and deleting it again 0.1 ms; appending a record
+to an open journal costs 0.01 ms. Why it is still safe: a record is complete only when
+its trailer is there and its CRC matches. A process killed while appending leaves at
+most one torn record at the end of its own journal; readers stop there (the pass is
+recomputed on ``--resume``), and a failed append (disk full) is truncated away at once.
+Nothing else in a journal is ever rewritten.
 """
 
 from __future__ import annotations
@@ -24,8 +32,11 @@ import json
 import math
 import os
 import shutil
+import uuid
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import h5netcdf
 import h5py
@@ -37,14 +48,10 @@ from satqkd.mission.io import atomic_path
 
 CHECKPOINT_DIR = "passes"
 
-CHECKPOINT_SUFFIX = ".ckpt"
+#: a checkpoint journal's suffix
+JOURNAL_SUFFIX = ".ckpts"
 _MAGIC = b"SATQKDCK"
-
-
-def checkpoint_path(out_dir: Path, pass_id: str) -> Path:
-    from satqkd.paths import child
-
-    return child(Path(out_dir) / CHECKPOINT_DIR, f"{pass_id}{CHECKPOINT_SUFFIX}")
+_TRAILER = b"CKOK"
 
 
 def _plain(value):
@@ -96,17 +103,21 @@ def _encode(v: xr.Variable) -> tuple[np.ndarray, dict]:
 
 
 def encode_checkpoint(result: xr.Dataset, config_sha256: str) -> bytes:
-    """The bytes of a pass's checkpoint file (layout in the module docstring)."""
+    """The bytes of a pass's checkpoint record (layout in the module docstring)."""
     return encode_checkpoint_meta(result, config_sha256)[0]
 
 
-def encode_checkpoint_meta(result: xr.Dataset, config_sha256: str
+def encode_checkpoint_meta(result: xr.Dataset, config_sha256: str, pass_id: str | None = None
                            ) -> tuple[bytes, dict, int]:
-    """The bytes of a pass's checkpoint file, its header as :func:`checkpoint_meta` reads
-    it back, and the offset of its body (see :func:`remember_checkpoint`)."""
+    """The bytes of a pass's checkpoint record, its header as reading it gives it back,
+    and the offset of its body within the record (see :func:`remember_checkpoint`).
+
+    ``pass_id``: the record's key (default: the dataset's ``pass_id`` attribute).
+    """
     attrs = {**result.attrs, "config_sha256": config_sha256}
-    meta: dict = {"sizes": dict(result.sizes), "attrs": {k: _plain(v) for k, v in attrs.items()},
-                  "variables": {}}
+    pid = str(pass_id if pass_id is not None else result.attrs["pass_id"])
+    meta: dict = {"pass_id": pid, "sizes": dict(result.sizes),
+                  "attrs": {k: _plain(v) for k, v in attrs.items()}, "variables": {}}
     blobs, offset = [], 0
     for name, v in result.variables.items():
         values, v_attrs = _encode(v)
@@ -120,38 +131,163 @@ def encode_checkpoint_meta(result: xr.Dataset, config_sha256: str
         meta["variables"][name] = info
         blobs.append(values.tobytes())
         offset += values.nbytes
+    meta["body_bytes"] = offset
     header = json.dumps(meta).encode()
-    return (b"".join([_MAGIC, np.uint64(len(header)).astype("<u8").tobytes(), header, *blobs]),
+    crc = zlib.crc32(header)
+    for b in blobs:
+        crc = zlib.crc32(b, crc)
+    return (b"".join([_MAGIC, np.uint64(len(header)).astype("<u8").tobytes(), header, *blobs,
+                      np.uint32(crc).astype("<u4").tobytes(), _TRAILER]),
             meta, 16 + len(header))
 
 
-def remember_checkpoint(out_dir: Path, pass_id: str, meta: dict, body_offset: int) -> None:
-    """Note the header of a checkpoint just written (by this process or a local worker),
-    so that closing the blocks and merging do not parse it again."""
-    path = str(checkpoint_path(out_dir, pass_id))
-    st = os.stat(path)
-    _META_CACHE[path] = ((st.st_mtime_ns, st.st_size), meta, body_offset)
+class Record(NamedTuple):
+    """Where one pass's checkpoint lies: its journal, the record's byte range, the header."""
+
+    path: str
+    start: int  # the record's first byte in the journal
+    end: int  # one past its last byte
+    body: int  # the body's first byte in the journal
+    meta: dict
 
 
-def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes) -> Path:
-    """Write an encoded checkpoint atomically (temporary file, then rename)."""
-    path = checkpoint_path(out_dir, pass_id)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+#: Records known to this process, keyed by (journal, start): written here, handed back by
+#: a local worker, or read once. Journals only grow and their names are never reused
+#: (a run token), so a known record never changes; closing the blocks and merging read
+#: every header, and parsing them again was a good part of writing a year's
+#: ``passes.nc``. :func:`merge_checkpoints` forgets the records it merged.
+_RECORDS: dict[tuple[str, int], Record] = {}
 
 
-def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> Path:
-    """Write one pass's result dataset (dim ``time``, scalars in attrs) atomically."""
+def new_journal() -> str:
+    """A fresh journal name prefix for one run (each process adds its pid)."""
+    return uuid.uuid4().hex[:12]
+
+
+def _journal_path(out_dir: Path, journal: str) -> Path:
+    return Path(out_dir) / CHECKPOINT_DIR / f"{journal}-{os.getpid()}{JOURNAL_SUFFIX}"
+
+
+def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes,
+                           journal: str = "manual") -> Record:
+    """Append an encoded checkpoint record to this process's journal; return where it is.
+
+    A failed append (disk full) is cut off again, so the journal never keeps a torn
+    record behind which later ones would be lost.
+    """
+    path = _journal_path(out_dir, journal)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
+    meta, body = _parse_header(data, str(path))
+    record = Record(str(path), start, start + len(data), start + body, meta)
+    _RECORDS[(record.path, start)] = record
+    return record
+
+
+def remember_checkpoint(path: str, start: int, end: int, meta: dict, body_offset: int) -> None:
+    """Note a record a local worker has just appended (its header and place), so that
+    closing the blocks and merging do not read it again."""
+    _RECORDS[(path, start)] = Record(path, start, end, start + body_offset, meta)
+
+
+def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> Record:
+    """Append one pass's result dataset (dim ``time``, scalars in attrs) to the journal."""
     return write_checkpoint_bytes(out_dir, result.attrs["pass_id"],
                                   encode_checkpoint(result, config_sha256))
 
 
-def _parse(raw: bytes, path: Path) -> tuple[dict, memoryview]:
-    if raw[:8] != _MAGIC:
-        raise ValueError(f"{path}: not a satqkd checkpoint")
+def _parse_header(raw: bytes, where: str) -> tuple[dict, int]:
+    if raw[:8] != _MAGIC or len(raw) < 16:
+        raise ValueError(f"{where}: not a satqkd checkpoint")
     size = int(np.frombuffer(raw, "<u8", 1, 8)[0])
-    return json.loads(raw[16:16 + size]), memoryview(raw)[16 + size:]
+    return json.loads(raw[16:16 + size]), 16 + size
+
+
+def _read_record(fh, path: str, start: int, size: int) -> Record | None:
+    """The complete record at ``start`` of an open journal (None: torn or not a record)."""
+    fh.seek(start)
+    head = fh.read(16)
+    if len(head) < 16 or head[:8] != _MAGIC:
+        return None
+    hlen = int(np.frombuffer(head, "<u8", 1, 8)[0])
+    if start + 16 + hlen > size:
+        return None
+    header = fh.read(hlen)
+    try:
+        meta = json.loads(header)
+        body_bytes = int(meta["body_bytes"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    end = start + 16 + hlen + body_bytes + 8
+    if end > size:
+        return None
+    rest = fh.read(body_bytes + 8)
+    if rest[-4:] != _TRAILER or int(np.frombuffer(rest, "<u4", 1, body_bytes)[0]) != \
+            zlib.crc32(rest[:body_bytes], zlib.crc32(header)):
+        return None
+    return Record(path, start, end, start + 16 + hlen, meta)
+
+
+def journal_records(path: Path | str) -> list[Record]:
+    """The complete records of one journal, in order (a torn tail is left out)."""
+    path = str(path)
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        return []
+    records: list[Record] = []
+    start = 0
+    fh = None
+    try:
+        while start < size:
+            rec = _RECORDS.get((path, start))
+            if rec is None:
+                fh = fh or open(path, "rb")
+                rec = _read_record(fh, path, start, size)
+                if rec is None:
+                    break  # torn by a killed process: what follows is not a record
+                _RECORDS[(path, start)] = rec
+            records.append(rec)
+            start = rec.end
+    finally:
+        if fh is not None:
+            fh.close()
+    return records
+
+
+def checkpoint_index(out_dir: Path) -> dict[str, Record]:
+    """Every complete checkpoint record in ``out_dir``, by pass id (the latest wins)."""
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    index: dict[str, Record] = {}
+    if not folder.is_dir():
+        return index
+    for path in sorted(folder.glob(f"*{JOURNAL_SUFFIX}")):
+        if path.name.startswith("."):
+            continue
+        for rec in journal_records(path):
+            index[rec.meta.get("pass_id", rec.meta["attrs"].get("pass_id"))] = rec
+    return index
+
+
+def forget_records(out_dir: Path) -> None:
+    """Drop this process's knowledge of ``out_dir``'s journals (they are being deleted)."""
+    prefix = str(Path(out_dir) / CHECKPOINT_DIR) + os.sep
+    for key in [k for k in _RECORDS if k[0].startswith(prefix)]:
+        del _RECORDS[key]
 
 
 def _array(body: memoryview, info: dict, copy: bool = True) -> np.ndarray:
@@ -164,53 +300,38 @@ def _array(body: memoryview, info: dict, copy: bool = True) -> np.ndarray:
     return a.astype(info["decoded_dtype"]) if "decoded_dtype" in info else a.copy()
 
 
-#: Parsed headers, keyed by path and checked against the file's size and modification
-#: time: closing the blocks and merging read every header, and parsing them was a good
-#: part of writing a year's ``passes.nc``. :func:`merge_checkpoints` empties it.
-_META_CACHE: dict[str, tuple[tuple[int, int], dict, int]] = {}
+def _record(out_dir: Path, pass_id: str, index: dict[str, Record] | None = None) -> Record:
+    rec = (index if index is not None else checkpoint_index(out_dir)).get(pass_id)
+    if rec is None:
+        raise FileNotFoundError(f"{Path(out_dir) / CHECKPOINT_DIR}: no checkpoint of pass "
+                                f"{pass_id!r}")
+    return rec
 
 
-def _meta_and_offset(path: Path) -> tuple[dict, int]:
-    """A checkpoint's header and the offset of its body."""
-    key = str(path)
-    st = os.stat(key)
-    stamp = (st.st_mtime_ns, st.st_size)
-    hit = _META_CACHE.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1], hit[2]
-    with open(key, "rb") as fh:
-        head = fh.read(16)
-        if head[:8] != _MAGIC or len(head) < 16:
-            raise ValueError(f"{path}: not a satqkd checkpoint")
-        size = int(np.frombuffer(head, "<u8", 1, 8)[0])
-        meta = json.loads(fh.read(size))
-    _META_CACHE[key] = (stamp, meta, 16 + size)
-    return meta, 16 + size
+def _body(rec: Record, fd: int | None = None) -> memoryview:
+    n = int(rec.meta["body_bytes"])
+    if fd is not None:
+        return memoryview(os.pread(fd, n, rec.body))
+    with open(rec.path, "rb") as fh:
+        fh.seek(rec.body)
+        return memoryview(fh.read(n))
 
 
-def checkpoint_meta(path: Path) -> dict:
+def checkpoint_meta(out_dir: Path, pass_id: str) -> dict:
     """A checkpoint's header: dimension sizes, attributes and the variables' layout."""
-    return _meta_and_offset(path)[0]
+    return _record(out_dir, pass_id).meta
 
 
-def _read_body_arrays(path: Path, copy: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
-    """Header and variables of a checkpoint, the header parsed once per file version."""
-    meta, offset = _meta_and_offset(path)
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        body = memoryview(fh.read())
-    return meta, {name: _array(body, info, copy) for name, info in meta["variables"].items()}
+def read_checkpoint_arrays(out_dir: Path, pass_id: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """A checkpoint's header and its variables as CF-encoded arrays."""
+    rec = _record(out_dir, pass_id)
+    body = _body(rec)
+    return rec.meta, {name: _array(body, info) for name, info in rec.meta["variables"].items()}
 
 
-def read_checkpoint_arrays(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """A checkpoint's header and its variables as CF-encoded arrays (one file read)."""
-    meta, body = _parse(Path(path).read_bytes(), path)
-    return meta, {name: _array(body, info) for name, info in meta["variables"].items()}
-
-
-def read_checkpoint(path: Path) -> xr.Dataset:
+def read_checkpoint(out_dir: Path, pass_id: str) -> xr.Dataset:
     """The pass dataset stored in a checkpoint, decoded (CF) exactly as it was written."""
-    meta, arrays = read_checkpoint_arrays(path)
+    meta, arrays = read_checkpoint_arrays(out_dir, pass_id)
     variables = {name: xr.Variable(info["dims"], arrays[name], info["attrs"])
                  for name, info in meta["variables"].items()}
     ds = xr.conventions.decode_cf(xr.Dataset(variables, attrs=meta["attrs"]))
@@ -266,34 +387,14 @@ def remove_stale_temporaries(out_dir: Path) -> None:
 
 def checkpoint_hashes(out_dir: Path) -> set[str]:
     """The configuration hashes of the complete checkpoints in ``out_dir``."""
-    folder = Path(out_dir) / CHECKPOINT_DIR
-    found: set[str] = set()
-    if folder.is_dir():
-        for path in folder.glob(f"*{CHECKPOINT_SUFFIX}"):
-            if path.name.startswith("."):
-                continue
-            try:
-                found.add(str(checkpoint_meta(path)["attrs"].get("config_sha256")))
-            except (OSError, ValueError, KeyError):
-                continue  # unreadable: recomputed
-    return found
+    return {str(rec.meta["attrs"].get("config_sha256"))
+            for rec in checkpoint_index(out_dir).values()}
 
 
 def finished_passes(out_dir: Path, config_sha256: str) -> set[str]:
     """Pass ids with a complete checkpoint made with the same configuration."""
-    folder = Path(out_dir) / CHECKPOINT_DIR
-    done = set()
-    if not folder.is_dir():
-        return done
-    for path in folder.glob(f"*{CHECKPOINT_SUFFIX}"):
-        if path.name.startswith("."):
-            continue  # a temporary file left by a killed process
-        try:
-            if checkpoint_meta(path)["attrs"].get("config_sha256") == config_sha256:
-                done.add(path.stem)
-        except (OSError, ValueError, KeyError):
-            continue  # unreadable: recompute
-    return done
+    return {pid for pid, rec in checkpoint_index(out_dir).items()
+            if rec.meta["attrs"].get("config_sha256") == config_sha256}
 
 
 def merge_checkpoints(
@@ -311,23 +412,47 @@ def merge_checkpoints(
     checkpoint's (the results of a pooled finite-key block, known only once the block
     closes). Returns the passes' scalars (as :func:`read_checkpoints`), read on the way.
     """
-    paths = [checkpoint_path(out_dir, pid) for pid in pass_ids]
-    metas = [checkpoint_meta(p) for p in paths]
+    index = checkpoint_index(out_dir)
+    records = [_record(out_dir, pid, index) for pid in pass_ids]
+    metas = [r.meta for r in records]
     expected = global_attrs.get("config_sha256")
-    for p, m in zip(paths, metas):
-        if expected is not None and m["attrs"].get("config_sha256") != expected:
+    for pid, r in zip(pass_ids, records):
+        if expected is not None and r.meta["attrs"].get("config_sha256") != expected:
             from satqkd.errors import InputError
 
-            raise InputError(f"{p}: made with another configuration than this run's; the "
-                             "folder mixes two runs: rerun without --resume")
+            raise InputError(f"{r.path}: the checkpoint of pass {pid} was made with another "
+                             "configuration than this run's; the folder mixes two runs: "
+                             "rerun without --resume")
     sizes = [int(m["sizes"].get("time", 0)) for m in metas]
     scalars = [_scalars(m["attrs"]) for m in metas]
     if overrides:
         for pid, row in zip(pass_ids, scalars):
             row.update(overrides.get(pid, {}))
     offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    fds: dict[str, int] = {}  # each journal opened once; records read by offset
+
+    def arrays_of(rec: Record, copy: bool) -> dict[str, np.ndarray]:
+        if rec.path not in fds:
+            fds[rec.path] = os.open(rec.path, os.O_RDONLY)
+        body = _body(rec, fds[rec.path])
+        return {name: _array(body, info, copy) for name, info in rec.meta["variables"].items()}
+
+    try:
+        _merge_into(target, global_attrs, records, metas, sizes, scalars, offsets, intensities,
+                    progress, arrays_of)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    for rec in records:
+        _RECORDS.pop((rec.path, rec.start), None)
+    return scalars
+
+
+def _merge_into(target, global_attrs, records, metas, sizes, scalars, offsets, intensities,
+                progress, arrays_of) -> None:
+    """:func:`merge_checkpoints` once the records are known: write ``passes.nc``."""
     with atomic_path(target) as tmp, h5netcdf.File(tmp, "w") as out:
-        out.dimensions = {"pass": len(paths), "sample": int(offsets[-1])}
+        out.dimensions = {"pass": len(records), "sample": int(offsets[-1])}
         out.attrs.update({"Conventions": cf.CONVENTIONS, "featureType": "trajectory",
                           **global_attrs})
         _write_pass_table(out, scalars)
@@ -335,7 +460,7 @@ def merge_checkpoints(
         rs[:] = np.asarray(sizes, dtype=np.int32)
         rs.attrs.update(cf.pass_variable_attrs("row_size"))
         k_first = next((k for k, n in enumerate(sizes) if n), None)
-        first = None if k_first is None else _read_body_arrays(paths[k_first])
+        first = None if k_first is None else (metas[k_first], arrays_of(records[k_first], True))
         schema = _sample_schema(None if first is None else first[0])
         coordinates = " ".join(c for c in ("time", "lat", "lon", "altitude") if c in schema)
         for name, (dims, shape, dtype, attrs) in schema.items():
@@ -360,10 +485,10 @@ def merge_checkpoints(
 
         start = 0
         pending = 0
-        for i, p in enumerate(paths):
+        for i, rec in enumerate(records):
             if sizes[i] == 0:
                 continue
-            _, arrays = _read_body_arrays(p, copy=False)  # views: concatenated below
+            arrays = arrays_of(rec, False)  # views: concatenated below
             for name in schema:
                 if name == "time":
                     tattrs = metas[i]["variables"]["time"]["attrs"]
@@ -376,19 +501,16 @@ def merge_checkpoints(
                 else:
                     batch[name].append(arrays[name])
             pending += sizes[i]
-            if pending >= BATCH_SAMPLES or i == len(paths) - 1:
+            if pending >= BATCH_SAMPLES or i == len(records) - 1:
                 flush(start, pending)
                 start += pending
                 pending = 0
                 if progress:
-                    progress(i + 1, len(paths))
+                    progress(i + 1, len(records))
         if pending:
             flush(start, pending)
     if progress:
-        progress(len(paths), len(paths))
-    for p in paths:
-        _META_CACHE.pop(str(p), None)
-    return scalars
+        progress(len(records), len(records))
 
 
 _INT32_MAX = np.iinfo(np.int32).max
@@ -496,10 +618,8 @@ def _write_pass_table(out: h5netcdf.File, rows: list[dict]) -> None:
 
 def read_checkpoints(out_dir: Path, pass_ids: Iterable[str]) -> list[dict]:
     """Per-pass scalars (checkpoint attributes), in the given order."""
-    rows = []
-    for pid in pass_ids:
-        rows.append(_scalars(checkpoint_meta(checkpoint_path(out_dir, pid))["attrs"]))
-    return rows
+    index = checkpoint_index(out_dir)
+    return [_scalars(_record(out_dir, pid, index).meta["attrs"]) for pid in pass_ids]
 
 
 def _scalars(attrs) -> dict:

@@ -101,29 +101,34 @@ class EncodedPass:
     key_bits: int
     reconciled: bytes | None = None
     header: tuple[dict, int] | None = None  # the checkpoint's header and body offset
+    #: where the worker appended the checkpoint record (journal, first byte, end), if it did
+    location: tuple[str, int, int] | None = None
 
 
 _NO_KEY = np.zeros(0, np.uint8)
 
 
 def simulate_encoded(simulate: Callable, config_sha256: str, task, out_dir: str | None = None,
-                     keep_keys: bool = True) -> EncodedPass:
-    """``simulate(task)``, with the result encoded as its checkpoint file.
+                     keep_keys: bool = True, journal: str = "manual") -> EncodedPass:
+    """``simulate(task)``, with the result encoded as its checkpoint record.
 
     ``out_dir``: the run's folder when this process can write there (serial runs, local
     workers). A pass whose checkpoint is its only output (no pooled-block file, no key
-    file to write before it) is then checkpointed here, so its bytes never travel to the
-    main process. ``keep_keys`` False: the final keys are not needed (no key files), and
-    are not sent back either.
+    file to write before it) is then appended here to this process's ``journal``
+    (:func:`satqkd.mission.store.write_checkpoint_bytes`), so its bytes never travel to
+    the main process. ``keep_keys`` False: the final keys are not needed (no key files),
+    and are not sent back either.
     """
     r = simulate(task)
     pid = r.dataset.attrs.get("pass_id", getattr(task, "window_id", ""))
-    data, meta, offset = store.encode_checkpoint_meta(r.dataset, config_sha256)
+    data, meta, offset = store.encode_checkpoint_meta(r.dataset, config_sha256, pid)
     alice, bob = (r.alice_key, r.bob_key) if keep_keys else (_NO_KEY, _NO_KEY)
+    location = None
     if out_dir is not None and r.reconciled is None and not (keep_keys and r.key_bits > 0):
-        store.write_checkpoint_bytes(Path(out_dir), pid, data)
-        data = None
-    return EncodedPass(pid, data, alice, bob, r.key_bits, r.reconciled, (meta, offset))
+        rec = store.write_checkpoint_bytes(Path(out_dir), pid, data, journal)
+        data, location = None, (rec.path, rec.start, rec.end)
+    return EncodedPass(pid, data, alice, bob, r.key_bits, r.reconciled, (meta, offset),
+                       location)
 
 
 def expected_cost(geometry: xr.Dataset | PassTask, daylight_ok: bool) -> float:
