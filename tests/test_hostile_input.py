@@ -196,7 +196,7 @@ def test_disk_full_is_one_line_and_resume_is_identical(quick, tmp_path, capsys, 
     assert code == 0, err
     real = store.write_checkpoint_bytes
 
-    def full(out_dir, pass_id, data, journal="manual"):
+    def full(out_dir, pass_id, data, journal="manual", header=None):
         raise OSError(errno.ENOSPC, "No space left on device", str(out_dir))
 
     monkeypatch.setattr(store, "write_checkpoint_bytes", full)

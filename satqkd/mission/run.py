@@ -201,7 +201,8 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
                 write_keys(out / "keys", result.pass_id, result.alice_key, result.bob_key,
                            result.key_bits)
             if result.checkpoint is not None:  # else the worker appended it
-                store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint, journal)
+                store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint, journal,
+                                             result.header)
             elif result.location is not None:  # closing and merging need not read it again
                 store.remember_checkpoint(*result.location, *result.header)
             n_done += 1

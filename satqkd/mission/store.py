@@ -169,11 +169,13 @@ def _journal_path(out_dir: Path, journal: str) -> Path:
 
 
 def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes,
-                           journal: str = "manual") -> Record:
+                           journal: str = "manual", header: tuple[dict, int] | None = None
+                           ) -> Record:
     """Append an encoded checkpoint record to this process's journal; return where it is.
 
-    A failed append (disk full) is cut off again, so the journal never keeps a torn
-    record behind which later ones would be lost.
+    ``header``: the record's header and body offset, as :func:`encode_checkpoint_meta`
+    gave them (default: parsed from ``data``). A failed append (disk full) is cut off
+    again, so the journal never keeps a torn record behind which later ones would be lost.
     """
     path = _journal_path(out_dir, journal)
     try:
@@ -192,7 +194,7 @@ def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes,
             raise
     finally:
         os.close(fd)
-    meta, body = _parse_header(data, str(path))
+    meta, body = header if header is not None else _parse_header(data, str(path))
     record = Record(str(path), start, start + len(data), start + body, meta)
     _RECORDS[(record.path, start)] = record
     return record

@@ -125,7 +125,7 @@ def simulate_encoded(simulate: Callable, config_sha256: str, task, out_dir: str 
     alice, bob = (r.alice_key, r.bob_key) if keep_keys else (_NO_KEY, _NO_KEY)
     location = None
     if out_dir is not None and r.reconciled is None and not (keep_keys and r.key_bits > 0):
-        rec = store.write_checkpoint_bytes(Path(out_dir), pid, data, journal)
+        rec = store.write_checkpoint_bytes(Path(out_dir), pid, data, journal, (meta, offset))
         data, location = None, (rec.path, rec.start, rec.end)
     return EncodedPass(pid, data, alice, bob, r.key_bits, r.reconciled, (meta, offset),
                        location)
