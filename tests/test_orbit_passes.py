@@ -150,3 +150,32 @@ def test_pass_cut_by_the_mission_window(micius, micius_pass):
     assert len(first) == len(second) == 1
     assert abs(first[0].aos_s - micius_pass.aos_s) < 0.01 and first[0].los_s == mid
     assert second[0].aos_s == mid and abs(second[0].los_s - micius_pass.los_s) < 0.01
+
+
+def test_independent_chunks_give_the_geometry_of_all_passes_at_once():
+    """Runs cut where no pass is in progress (the mission stage computes one per worker)
+    give every geometry variable bit for bit as one call over all passes does, also with
+    passes overlapping in time (12 satellites over six stations)."""
+    from pathlib import Path
+
+    from satqkd.mission.run import plan_mission
+    from satqkd.orbit.passes import independent_chunks, pass_geometry
+
+    mission = Path(__file__).resolve().parent.parent / "missions" / "walker-design-sweep.toml"
+    plan = plan_mission(mission, ["mission.end=2025-01-03T00:00:00Z",
+                                  'satellites.0.orbit.walker="97.4:12/3/1"'])
+    passes = plan.passes
+    overlapping = sum(1 for a, b in zip(passes, passes[1:]) if b.aos_s < a.los_s)
+    assert overlapping > 0
+    runs = independent_chunks(passes, 4)
+    assert len(runs) > 1 and sorted(i for r in runs for i in r) == list(range(len(passes)))
+    for a, b in zip(runs, runs[1:]):  # no pass in progress across a cut
+        assert max(passes[i].los_s for i in a) + 361.0 <= passes[b[0]].aos_s
+    whole = pass_geometry(passes, plan.stations, 1.0)
+    parts = [pass_geometry([passes[i] for i in r], plan.stations, 1.0) for r in runs]
+    for name, v in whole.variables.items():
+        if v.dims[:1] in (("sample",), ("pass",)):
+            joined = np.concatenate([p.variables[name].values for p in parts])
+            assert joined.dtype == v.dtype and np.array_equal(
+                joined, v.values, equal_nan=joined.dtype.kind == "f"), name
+    assert independent_chunks(passes, 1) == [list(range(len(passes)))]

@@ -105,6 +105,12 @@ class Executor:
         #: so they see the caller's files
         self.local = local
 
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``[fn(x) for x in items]``, on local forked processes where this executor has
+        them (:class:`ForkExecutor`), else in this process: for a few large pieces of
+        work whose results the caller needs (the orbit geometry of a year's passes)."""
+        return [fn(x) for x in items]
+
     def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
             on_result: Callable[[Any], None], costs: Sequence[float] | None = None) -> None:
         """Apply ``fn`` to every task; call ``on_result`` with each result as it completes.
@@ -177,6 +183,26 @@ class ForkExecutor(Executor):
                         on_result(result)
         finally:
             _FORKED = None
+
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        global _FORKED
+        if len(items) < 2:
+            return [fn(x) for x in items]
+        import multiprocessing
+
+        _FORKED = (fn, items)
+        try:
+            with multiprocessing.get_context("fork").Pool(
+                    min(self.n_workers, len(items))) as pool:
+                return pool.map(_map_forked, range(len(items)), chunksize=1)
+        finally:
+            _FORKED = None
+
+
+def _map_forked(i: int) -> Any:
+    fn, items = _FORKED
+    return fn(items[i])
 
 
 def fork_available() -> bool:

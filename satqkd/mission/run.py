@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import shutil
@@ -28,8 +29,10 @@ from satqkd.mission.protocols.decoy_bb84 import pass_link_budget, simulate_pass
 from satqkd.mission.seeds import pass_seed
 from satqkd.mission.setup import build_satellites, build_stations
 from satqkd.mission.tasks import EncodedPass, PassOutput, PassTask, simulate_encoded
-from satqkd.orbit.passes import Pass, find_passes, pass_geometry, pass_table
+from satqkd.orbit.passes import (Pass, find_passes, independent_chunks, pass_geometry,
+                                 pass_table)
 from satqkd.orbit.satellite import Satellite
+from satqkd.datasets import dataset_from_state, dataset_state
 from satqkd.paths import child, slug
 from satqkd.orbit.stations import GroundStation
 from satqkd.ragged import pass_from_ragged
@@ -112,6 +115,12 @@ def _check_station_weather(cfg: config.MissionConfig, path: Path) -> None:
             ) from None
 
 
+def _geometry_state(stations: Sequence[GroundStation], step_s: float,
+                    night_sun_elevation_deg: float, passes: Sequence[Pass]) -> tuple:
+    """:func:`pass_geometry` as plain arrays (a cheap pickle from a forked worker)."""
+    return dataset_state(pass_geometry(passes, stations, step_s, night_sun_elevation_deg))
+
+
 def passes_csv_table(plan: "MissionPlan") -> pd.DataFrame:
     """The ``passes.csv`` columns known after the orbit stage."""
     table = pass_table(plan.passes, plan.stations)
@@ -170,8 +179,12 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         t0 = time.perf_counter()
         if progress:
             progress("geometry", 0, 1)
-        geometry = pass_geometry(plan.passes, plan.stations, cfg.mission.step_s,
-                                 cfg.mission.night_sun_elevation_deg)
+        # In independent runs of passes, one per worker: each run's geometry is exactly
+        # that of all passes at once (independent_chunks), so results never depend on it.
+        runs = independent_chunks(plan.passes, executor.n_workers if executor.local else 1)
+        geometries = executor.map(functools.partial(
+            _geometry_state, plan.stations, cfg.mission.step_s,
+            cfg.mission.night_sun_elevation_deg), [[plan.passes[i] for i in r] for r in runs])
         plan.timings_s["geometry"] = time.perf_counter() - t0
         if progress:
             progress("geometry", 1, 1)
@@ -185,7 +198,14 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         # no key file (nor index row) of an earlier run survives: only the resumed passes'
         remove_keys(out / "keys", keep=done if resume else None)
         shutil.rmtree(out / "relay_keys", ignore_errors=True)  # a relay rewrites them
-        ids, tasks = protocol.tasks(plan, geometry, done)
+        ids, tasks = [], []
+        for r, state in zip(runs, geometries):
+            r_ids, r_tasks = protocol.tasks(
+                dataclasses.replace(plan, passes=[plan.passes[i] for i in r]),
+                dataset_from_state(state), done)
+            ids += r_ids
+            tasks += r_tasks
+        del geometries
         n_total = len(ids)
         n_done = n_total - len(tasks)
         if progress:

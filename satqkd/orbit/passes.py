@@ -369,6 +369,36 @@ _PASS_ATTRS = {
 }
 
 
+def independent_chunks(passes: Sequence[Pass], n_chunks: int,
+                       gap_s: float | None = None) -> list[list[int]]:
+    """Split time-ordered passes into about ``n_chunks`` runs whose geometry
+    :func:`pass_geometry` computes exactly as it does for all passes at once.
+
+    A run ends only where no pass is in progress for ``gap_s`` (default: three Sun/Moon
+    interpolation steps plus a second, the reach of a pass's ephemeris nodes beyond AOS
+    and LOS): no pass then shares an ephemeris node with a pass of another run, and
+    passes that overlap in time (a dual downlink's two stations, several satellites over
+    one station) stay together. Every other quantity is computed sample by sample, and
+    each element set's SGP4 state is the same whichever samples it is evaluated on.
+    Returns index lists into ``passes``, in order, covering every pass once (fewer runs
+    where no gap allows a cut).
+    """
+    gap = 3.0 * geo.SUN_MOON_NODE_S + 1.0 if gap_s is None else gap_s
+    size = max(1, math.ceil(len(passes) / max(n_chunks, 1)))
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    last_los = -math.inf
+    for i, p in enumerate(passes):
+        if len(current) >= size and p.aos_s >= last_los + gap:
+            chunks.append(current)
+            current = []
+        current.append(i)
+        last_los = max(last_los, p.los_s)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def pass_geometry(
     passes: Sequence[Pass],
     stations: Sequence[GroundStation],
