@@ -52,7 +52,7 @@ def _timed_run(sets: list[str], out: Path, workers: int) -> tuple[float, "pd.Dat
     from satqkd.mission.run import plan_mission, run_mission
 
     t0 = time.perf_counter()
-    folder = run_mission(plan_mission(MISSION, sets), out, workers=workers)
+    folder = run_mission(plan_mission(MISSION, sets, workers=workers), out, workers=workers)
     elapsed = time.perf_counter() - t0
     table = pd.read_csv(folder / "passes.csv", keep_default_na=False)
     return elapsed, table, json.loads((folder / "run.json").read_text())["timings_s"]
@@ -98,7 +98,7 @@ def run():
         return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        plan = plan_mission(MISSION, _variant(days, "bits", None))
+        plan = plan_mission(MISSION, _variant(days, "bits", None), workers=workers)
         folder = run_mission(plan, Path(tmp) / "run", workers=workers)
         elapsed = time.perf_counter() - t0
         table = pd.read_csv(folder / "passes.csv", keep_default_na=False)

@@ -197,7 +197,8 @@ def run(
 
     t0 = time.perf_counter()
     with StageProgress(quiet, verbose) as progress:
-        plan = plan_mission(mission, set_, progress=progress)  # bad input: before any work
+        plan = plan_mission(mission, set_, progress=progress,  # bad input: before any work
+                            workers=workers if scheduler is None else 1)
         if scheduler is not None:
             from satqkd.mission.execute import check_scheduler
 

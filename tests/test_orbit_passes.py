@@ -179,3 +179,23 @@ def test_independent_chunks_give_the_geometry_of_all_passes_at_once():
             assert joined.dtype == v.dtype and np.array_equal(
                 joined, v.values, equal_nan=joined.dtype.kind == "f"), name
     assert independent_chunks(passes, 1) == [list(range(len(passes)))]
+
+
+def test_pass_search_on_forked_workers_is_bit_identical():
+    """find_passes with its coarse propagation and station searches on two forked
+    processes (``plan_mission(workers=2)``) finds the same passes, float for float."""
+    from pathlib import Path
+
+    from satqkd.mission.execute import fork_available
+    from satqkd.mission.run import plan_mission
+
+    if not fork_available():
+        pytest.skip("no fork on this platform")
+    mission = Path(__file__).resolve().parent.parent / "missions" / "year-4-stations.toml"
+    sets = ["mission.end=2025-01-20T00:00:00Z"]
+    serial, forked = plan_mission(mission, sets), plan_mission(mission, sets, workers=2)
+    assert len(serial.passes) > 20
+    key = lambda p: (p.pass_id, p.aos_s, p.tca_s, p.los_s, p.max_elevation_deg,  # noqa: E731
+                     p.element_set.epoch)
+    assert [key(p) for p in serial.passes] == [key(p) for p in forked.passes]
+    assert serial.warnings == forked.warnings

@@ -22,7 +22,7 @@ from satqkd import config, notices
 from satqkd.channel.clouds import monthly_clear_probability
 from satqkd.errors import InputError
 from satqkd.mission import blocks, cf, guard, links, parameters, protocols, store
-from satqkd.mission.execute import open_executor, tune_allocator
+from satqkd.mission.execute import ForkExecutor, fork_available, open_executor, tune_allocator
 from satqkd.keys.postprocess import remove_keys, write_keys
 from satqkd.mission.io import atomic_path, write_json_atomic
 from satqkd.mission.protocols.decoy_bb84 import pass_link_budget, simulate_pass
@@ -56,9 +56,13 @@ class MissionPlan:
 
 
 def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = (),
-                 progress: Progress | None = None) -> MissionPlan:
+                 progress: Progress | None = None, workers: int = 1) -> MissionPlan:
     """Read a mission (file or mapping, with ``section.key=value`` overrides) and find
-    every pass of every satellite over every station (stage ``orbit`` of ``progress``)."""
+    every pass of every satellite over every station (stage ``orbit`` of ``progress``).
+
+    ``workers`` > 1: the pass search runs on that many forked processes where fork is
+    available (Linux); the passes are the same bit for bit (:func:`find_passes`).
+    """
     path = Path(config.DICT_SOURCE) if isinstance(source, Mapping) else Path(source)
     t0 = time.perf_counter()
     cfg = config.load_mission(source, overrides)
@@ -66,6 +70,7 @@ def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = (),
     sats = build_satellites(cfg, path)
     stations = build_stations(cfg)
     start, end = cfg.mission.start.timestamp(), cfg.mission.end.timestamp()
+    map_fn = ForkExecutor(workers).map if workers > 1 and fork_available() else None
     passes: list[Pass] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -74,7 +79,7 @@ def plan_mission(source: Path | str | Mapping, overrides: Sequence[str] = (),
                 progress("orbit", k, len(sats))
             try:
                 passes.extend(find_passes(sat, stations, start, end,
-                                          cfg.mission.min_elevation_deg))
+                                          cfg.mission.min_elevation_deg, map_fn=map_fn))
             except InputError as exc:  # no usable orbit: name the mission file's entry
                 i = next(j for j, c in enumerate(cfg.satellites) if c is sat_cfg)
                 raise InputError(f"{path}: satellites[{i}]: {exc}") from None
@@ -151,7 +156,8 @@ def run_mission(
     The calling process (and every worker) keeps freed memory for reuse afterwards
     (:func:`satqkd.mission.execute.tune_allocator`, glibc only).
     """
-    plan = mission if isinstance(mission, MissionPlan) else plan_mission(mission)
+    plan = (mission if isinstance(mission, MissionPlan)
+            else plan_mission(mission, workers=workers if scheduler is None else 1))
     out = Path(out_dir) if out_dir is not None else default_out_dir(plan.cfg)
     with guard.out_dir_lock(out, "run"):  # one run per folder (satqkd.mission.guard)
         return _run_locked(plan, out, progress, workers, scheduler, resume,

@@ -8,11 +8,12 @@ dozen array calls rather than a loop over seconds.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,7 @@ def find_passes(
     min_elevation_deg: float = 10.0,
     coarse_step_s: float = 30.0,
     refraction: bool = True,
+    map_fn: Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]] | None = None,
 ) -> list[Pass]:
     """Every pass of ``satellite`` over each station between two UTC times (s since 1970).
 
@@ -140,6 +142,10 @@ def find_passes(
     by the mission window starts or ends at the window's edge. With ``refraction`` (default)
     the mask and ``max_elevation_deg`` are apparent elevations (Saemundsson 1986,
     :mod:`satqkd.orbit.refraction`), which moves AOS/LOS by ~1 s at a 10 deg mask.
+
+    ``map_fn(fn, items)`` (default: a loop here) may run the coarse propagation, in two
+    halves of the grid, and each station's search in other processes: both are computed
+    sample by sample and candidate by candidate, so the passes are the same bit for bit.
     """
     if end_s <= start_s:
         return []
@@ -148,23 +154,27 @@ def find_passes(
     grid = np.arange(start_s, end_s + coarse_step_s, coarse_step_s)
     grid[-1] = min(grid[-1], end_s)
     dut1 = float(geo.dut1_s(0.5 * (start_s + end_s))[0])
-    r_coarse, code = _positions(satellite, grid, dut1, spans)
+    if map_fn is None:
+        r_coarse, code = _positions(satellite, grid, dut1, spans)
+    else:
+        halves = map_fn(functools.partial(_positions, satellite, dut1=dut1, spans=spans),
+                        np.array_split(grid, 2))
+        r_coarse = np.concatenate([h[0] for h in halves])
+        code = np.concatenate([h[1] for h in halves])
     flagged = code != 0
     if flagged.all():
         raise InputError(_no_orbit_message(satellite, spans, start_s, end_s, grid, code))
     margin = _max_elevation_rate_deg_s(satellite) * coarse_step_s / 2.0 + 1.0
     passes: list[Pass] = []
     dropped = 0
-    for station in stations:
-        el, _, _ = geo.look_angles(r_coarse, station)
-        if refraction:  # the mask applies to the apparent elevation (what the telescope sees)
-            el = apparent_elevation_deg(el, station.alt_m)
-        el = np.where(flagged, -90.0, el)  # no pass where SGP4 is flagged
-        found, n_bad = _refine_all(satellite, station, grid, el, min_elevation_deg, margin,
-                                   dut1, spans, refraction)
-        passes.extend(found)
+    search = functools.partial(_station_search, satellite, grid, r_coarse, flagged,
+                               min_elevation_deg, margin, dut1, spans, refraction)
+    found = map_fn(search, list(stations)) if map_fn is not None else map(search, stations)
+    for station, (rows, n_bad) in zip(stations, found):
+        passes.extend(Pass(satellite.name, satellite.norad_id, station.name, aos, tca, los,
+                           peak, satellite.element_sets[k]) for aos, tca, los, peak, k in rows)
         dropped += n_bad
-    passes, n_bad = _without_flagged_seconds(passes, satellite, spans)
+    passes, n_bad = _without_flagged_seconds(passes, satellite, spans, map_fn)
     dropped += n_bad
     passes.sort(key=lambda p: (p.aos_s, p.station))
     if flagged.any() or dropped:
@@ -206,27 +216,57 @@ def _no_orbit_message(satellite: Satellite, spans: Sequence[ValidSpan], start_s:
 
 
 def _without_flagged_seconds(passes: list[Pass], satellite: Satellite,
-                             spans: Sequence[ValidSpan]) -> tuple[list[Pass], int]:
-    """Drop every pass with a second SGP4 flags (the per-second geometry must be sound)."""
-    span_of = {id(es): span for es, span in zip(satellite.element_sets, spans)}
-    keep = []
-    for p in passes:
-        t = np.arange(math.floor(p.aos_s), math.ceil(p.los_s) + 1.0)
-        ok = (sgp4_errors(p.element_set.satrec, t) == 0) & span_of[id(p.element_set)].contains(t)
-        if ok.all():
-            keep.append(p)
+                             spans: Sequence[ValidSpan], map_fn=None) -> tuple[list[Pass], int]:
+    """Drop every pass with a second SGP4 flags (the per-second geometry must be sound).
+
+    ``map_fn`` as in :func:`find_passes`: the passes are checked in two halves there.
+    """
+    index_of = {id(es): k for k, es in enumerate(satellite.element_sets)}
+    rows = [(p.aos_s, p.los_s, index_of[id(p.element_set)]) for p in passes]
+    check = functools.partial(_seconds_sound, satellite, spans)
+    if map_fn is None or len(rows) < 2:
+        ok = check(rows)
+    else:
+        ok = [x for part in map_fn(check, [rows[:len(rows) // 2], rows[len(rows) // 2:]])
+              for x in part]
+    keep = [p for p, good in zip(passes, ok) if good]
     return keep, len(passes) - len(keep)
 
 
+def _seconds_sound(satellite: Satellite, spans: Sequence[ValidSpan],
+                   rows: Sequence[tuple[float, float, int]]) -> list[bool]:
+    """Whether SGP4 flags no second of each (AOS, LOS, element set index) row."""
+    out = []
+    for aos_s, los_s, k in rows:
+        t = np.arange(math.floor(aos_s), math.ceil(los_s) + 1.0)
+        out.append(bool(((sgp4_errors(satellite.element_sets[k].satrec, t) == 0)
+                         & spans[k].contains(t)).all()))
+    return out
+
+
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def _station_search(satellite: Satellite, grid: np.ndarray, r_coarse: np.ndarray,
+                    flagged: np.ndarray, min_el: float, margin: float, dut1: float,
+                    spans: Sequence[ValidSpan], refraction: bool, station: GroundStation
+                    ) -> tuple[list[tuple[float, float, float, float, int]], int]:
+    """One station's passes as plain rows (AOS, TCA, LOS, peak, element set index; they
+    travel back from a worker without the element sets), and the SGP4-flagged count."""
+    el, _, _ = geo.look_angles(r_coarse, station)
+    if refraction:  # the mask applies to the apparent elevation (what the telescope sees)
+        el = apparent_elevation_deg(el, station.alt_m)
+    el = np.where(flagged, -90.0, el)  # no pass where SGP4 is flagged
+    return _refine_all(satellite, station, grid, el, min_el, margin, dut1, spans, refraction)
 
 
 def _refine_all(
     satellite: Satellite, station: GroundStation, grid: np.ndarray, el: np.ndarray,
     min_el: float, margin: float, dut1: float, spans: Sequence[ValidSpan],
     refraction: bool = True,
-) -> tuple[list[Pass], int]:
-    """Passes over one station, and how many candidates SGP4 flags during refinement."""
+) -> tuple[list[tuple[float, float, float, float, int]], int]:
+    """Passes over one station (rows as :func:`_station_search`), and how many candidates
+    SGP4 flags during refinement."""
     n = grid.size
     # Coarse local maxima (edges count: a pass may be cut by the window).
     left = np.r_[-np.inf, el[:-1]]
@@ -290,8 +330,7 @@ def _refine_all(
     aos = np.where(starts_cut, grid[0], crossing(np.minimum(aos_lo, tca), tca, True))
     los = np.where(ends_cut, grid[-1], crossing(tca, np.maximum(los_hi, tca), False))
     return [
-        Pass(satellite.name, satellite.norad_id, station.name, float(aos[k]), float(tca[k]),
-             float(los[k]), float(peak[k]), satellite.element_sets[which[k]])
+        (float(aos[k]), float(tca[k]), float(los[k]), float(peak[k]), int(which[k]))
         for k in range(cand.size) if los[k] > aos[k] and not bad[k]
     ], int(np.count_nonzero(bad & (los > aos)))
 
