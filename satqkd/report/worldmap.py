@@ -2,8 +2,10 @@
 
 Ground tracks
 -------------
-``passes.nc`` holds each pass as seen from its station (azimuth, elevation, slant range)
-and the station's WGS84 coordinates. The satellite's Earth-fixed position is rebuilt from
+``passes.nc`` stores each pass's sub-satellite track (``lat``, ``lon``, ``altitude``, from
+the orbit stage's Earth-fixed positions); the map draws it as stored. Outputs without it
+hold each pass as seen from its station (azimuth, elevation, slant range) and the
+station's WGS84 coordinates, and the satellite's Earth-fixed position is rebuilt from
 them: the station's geodetic position goes to ECEF, the line of sight from the local
 east-north-up (ENU) frame to ECEF, and the satellite, ``station + range * line of sight``,
 back to geodetic latitude, longitude and height. The geodetic latitude/longitude of the
@@ -212,14 +214,23 @@ def read_gshhs(resolution: str = "c", folder: Path | str | None = None) -> list[
 
 
 # --------------------------------------------------------------------------- tracks
+#: The sub-satellite track as the orbit stage stores it in ``passes.nc`` (CF coordinates).
+TRACK_VARIABLES = ("lat", "lon", "altitude")
+
+
 def ground_tracks(ds: xr.Dataset) -> list[dict]:
     """Sub-satellite tracks of every pass of a ragged ``passes.nc`` dataset.
 
     Each item: ``pass_id, satellite, station, usable, lat_deg, lon_deg, alt_km``.
+    The track stored by the orbit stage (``lat``, ``lon``, ``altitude``: geodetic, WGS84)
+    is used when present; otherwise it is rebuilt from the station's azimuth, elevation
+    and range (:func:`subsatellite_points`, the same points to float rounding).
     Passes without the needed geometry (or without samples) are left out.
     """
-    needed = ("azimuth", "elevation", "range", "station_lat_deg", "station_lon_deg")
-    if "pass" not in ds.dims or any(v not in ds for v in needed):
+    stored = all(v in ds.variables for v in TRACK_VARIABLES)
+    needed = ("station_lat_deg", "station_lon_deg") if stored else (
+        "azimuth", "elevation", "range", "station_lat_deg", "station_lon_deg")
+    if "pass" not in ds.dims or any(v not in ds.variables for v in needed):
         return []
     var = ds.variables  # plain arrays: a year has thousands of passes
     n_pass = ds.sizes["pass"]
@@ -229,13 +240,17 @@ def ground_tracks(ds: xr.Dataset) -> list[dict]:
     def per_pass(name, default):
         return var[name].values if name in var else np.full(n_pass, default)
 
-    alt = per_pass("station_alt_m", 0.0)
-    # every sample at once, with its pass's station repeated
-    lat, lon, h = subsatellite_points(
-        np.repeat(var["station_lat_deg"].values, sizes), np.repeat(var["station_lon_deg"].values, sizes),
-        np.repeat(alt, sizes), var["azimuth"].values,
-        # the satellite's position: geometric elevation (outputs before refraction have only "elevation")
-        var["elevation_geometric" if "elevation_geometric" in var else "elevation"].values, var["range"].values)
+    if stored:
+        lat, lon, h = (np.asarray(var[v].values, dtype=float) for v in TRACK_VARIABLES)
+    else:  # every sample at once, with its pass's station repeated
+        lat, lon, h = subsatellite_points(
+            np.repeat(var["station_lat_deg"].values, sizes),
+            np.repeat(var["station_lon_deg"].values, sizes),
+            np.repeat(per_pass("station_alt_m", 0.0), sizes), var["azimuth"].values,
+            # the satellite's position: geometric elevation (outputs before refraction
+            # have only "elevation")
+            var["elevation_geometric" if "elevation_geometric" in var else "elevation"].values,
+            var["range"].values)
     usable = is_usable(per_pass("abort_reason", ""), per_pass("secret_bits", 0))
     ids = per_pass("pass_id", "")
     sats, stations = per_pass("satellite", ""), per_pass("station", "")
@@ -428,6 +443,6 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
 
 __all__ = [
     "WGS84_A_M", "WGS84_F", "ShorePolygon", "ecef_to_geodetic", "enu_to_ecef_direction",
-    "geodetic_to_ecef", "ground_tracks", "gshhs_dir", "look_to_ecef", "map_extent", "plot_world_map",
+    "TRACK_VARIABLES", "geodetic_to_ecef", "ground_tracks", "gshhs_dir", "look_to_ecef", "map_extent", "plot_world_map",
     "read_gshhs", "subsatellite_points",
 ]
