@@ -316,6 +316,48 @@ def _dual_downlink_view(ds: xr.Dataset) -> xr.Dataset:
     return ds.rename(names)
 
 
+@dataclass
+class WorldMapData:
+    """What the world map draws, read from ``passes.nc`` (see :func:`world_map_data`)."""
+
+    tracks: list[dict]  # :func:`ground_tracks`
+    stations: dict[str, tuple[float, float]]  # name -> (lat, lon) in deg, lon in [-180, 180)
+    pairs: list[tuple[str, str]] | None  # station pairs of dual-downlink windows, else None
+
+
+def world_map_data(ds: xr.Dataset, sites: dict[str, tuple[float, float]] | None = None
+                   ) -> WorldMapData:
+    """Tracks and stations of a ragged ``passes.nc`` dataset, in memory, for the map.
+
+    ``sites``: station name -> (lat, lon) in deg (``run.json``), for the stations of
+    dual-downlink windows, which ``passes.nc`` names as a pair.
+    """
+    dual = "station_b" in ds and "azimuth_a" in ds
+    ds = _dual_downlink_view(ds)
+    tracks = ground_tracks(ds)
+    stations = _stations(ds)
+    if not dual:
+        return WorldMapData(tracks, stations, None)
+    stations = {}  # both stations of each window, not one marker for "A+B"
+    for name in {str(x) for x in ds["station_a"].values} | {str(x) for x in ds["station_b"].values}:
+        if sites and name in sites:
+            stations[name] = (sites[name][0], (sites[name][1] + 180.0) % 360.0 - 180.0)
+    for name, lat, lon in zip(ds["station_a"].values, ds["station_lat_deg"].values,
+                              ds["station_lon_deg"].values):
+        stations.setdefault(str(name), (float(lat), float((lon + 180.0) % 360.0 - 180.0)))
+    if "bell_test_passed" in ds:  # a window "worked" when its Bell test passed
+        ok = np.asarray(ds["bell_test_passed"].values).astype(bool)
+        ids = [str(x) for x in ds["pass_id"].values]
+        for t in tracks:
+            if t["pass_id"] in ids:
+                t["usable"] = t["usable"] or bool(ok[ids.index(t["pass_id"])])
+    for t in tracks:  # both stations' colour: drawn in the colour of station A
+        t["station"] = t["station"].split("+")[0]
+    pairs = sorted({(str(a), str(b)) for a, b in zip(ds["station_a"].values,
+                                                     ds["station_b"].values)})
+    return WorldMapData(tracks, stations, pairs)
+
+
 def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
                    resolution: str | None = None,
                    sites: dict[str, tuple[float, float]] | None = None) -> Path:
@@ -327,26 +369,13 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
     (equirectangular) axes in degrees. Tracks of passes that gave secret key are solid,
     the others dotted; both in the colour of their station.
     """
-    dual = "station_b" in ds and "azimuth_a" in ds
-    ds = _dual_downlink_view(ds)
-    tracks = ground_tracks(ds)
-    stations = _stations(ds)
-    if dual:  # both stations of each window, not one marker for "A+B"
-        stations = {}
-        for name in {str(x) for x in ds["station_a"].values} | {str(x) for x in ds["station_b"].values}:
-            if sites and name in sites:
-                stations[name] = (sites[name][0], (sites[name][1] + 180.0) % 360.0 - 180.0)
-        for name, lat, lon in zip(ds["station_a"].values, ds["station_lat_deg"].values,
-                                  ds["station_lon_deg"].values):
-            stations.setdefault(str(name), (float(lat), float((lon + 180.0) % 360.0 - 180.0)))
-        if "bell_test_passed" in ds:  # a window "worked" when its Bell test passed
-            ok = np.asarray(ds["bell_test_passed"].values).astype(bool)
-            ids = [str(x) for x in ds["pass_id"].values]
-            for t in tracks:
-                if t["pass_id"] in ids:
-                    t["usable"] = t["usable"] or bool(ok[ids.index(t["pass_id"])])
-        for t in tracks:  # both stations' colour: drawn in the colour of station A
-            t["station"] = t["station"].split("+")[0]
+    return draw_world_map(world_map_data(ds, sites), path, extent, resolution)
+
+
+def draw_world_map(data: WorldMapData, path: str | Path, extent: str = "auto",
+                   resolution: str | None = None) -> Path:
+    """Write the map of :func:`plot_world_map` from data already read (:func:`world_map_data`)."""
+    tracks, stations, dual = data.tracks, data.stations, data.pairs is not None
     colors = station_colors(sorted(stations) or sorted({t["station"] for t in tracks}))
     all_lon = np.concatenate([t["lon_deg"] for t in tracks] + [np.array([v[1] for v in stations.values()])])
     all_lat = np.concatenate([t["lat_deg"] for t in tracks] + [np.array([v[0] for v in stations.values()])])
@@ -414,8 +443,7 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
     ax.grid(color="white", lw=0.6, alpha=0.8)
     n_use = sum(t["usable"] for t in tracks)
     if dual:
-        for name_a, name_b in {(str(a), str(b)) for a, b in zip(ds["station_a"].values,
-                                                                 ds["station_b"].values)}:
+        for name_a, name_b in data.pairs:
             if name_a in stations and name_b in stations:
                 (la1, lo1), (la2, lo2) = stations[name_a], stations[name_b]
                 ax.plot([lo1, lo2], [la1, la2], color="0.3", lw=0.8, ls="--", zorder=2)
@@ -442,7 +470,8 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
 
 
 __all__ = [
-    "WGS84_A_M", "WGS84_F", "ShorePolygon", "ecef_to_geodetic", "enu_to_ecef_direction",
-    "TRACK_VARIABLES", "geodetic_to_ecef", "ground_tracks", "gshhs_dir", "look_to_ecef", "map_extent", "plot_world_map",
-    "read_gshhs", "subsatellite_points",
+    "TRACK_VARIABLES", "WGS84_A_M", "WGS84_F", "ShorePolygon", "WorldMapData", "draw_world_map",
+    "ecef_to_geodetic", "enu_to_ecef_direction", "geodetic_to_ecef", "ground_tracks",
+    "gshhs_dir", "look_to_ecef", "map_extent", "plot_world_map", "read_gshhs",
+    "subsatellite_points", "world_map_data",
 ]
