@@ -82,7 +82,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     if engine is not None and fig.axes:
         fig.set_dpi(dpi)
         engine.execute(fig)
-        fig.set_layout_engine("none")  # laid out: savefig draws once
+        fig.set_layout_engine(None)  # laid out: savefig draws once
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return path
