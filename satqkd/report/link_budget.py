@@ -62,6 +62,7 @@ def link_budget_jobs(head: xr.Dataset, pass_ids: list[str], plots_dir: Path | st
     for i, pid in enumerate(pass_ids):
         ds = cut.dataset(i)
         if ds.sizes["time"]:
-            jobs.append(Job(plot_link_budget, (ds, child(Path(plots_dir), f"{slug(pid)}_link_budget.png")),
-                            cost=float(ds.sizes["time"])))
+            path = child(Path(plots_dir), f"{slug(pid)}_link_budget.png")
+            jobs.append(Job(plot_link_budget, (ds, path), cost=float(ds.sizes["time"]),
+                            output=path))
     return jobs

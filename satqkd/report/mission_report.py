@@ -855,7 +855,14 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = (),
                   opened: OpenedOutput | None = None) -> tuple[str, str]:
     """Markdown and HTML text of the report of a mission folder (images from ``plot_paths``;
     ``opened``: the folder's outputs, if already open)."""
-    out_dir = Path(out_dir)
+    title, sections = _report_sections(Path(out_dir), plot_paths, opened)
+    return _render(title, sections, Path(out_dir))
+
+
+def _report_sections(out_dir: Path, plot_paths: Sequence[Path], opened: OpenedOutput | None
+                     ) -> tuple[str, list[tuple[str, list]]]:
+    """Title and sections of the report; the images are only named here (read by
+    :func:`_render`), so they may still be being drawn."""
     with open_mission_output(opened if opened is not None else out_dir) as (ds, table, info):
         attrs = dict(ds.attrs) if ds is not None else {}
         summary = summarize(table, info)
@@ -912,7 +919,7 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = (),
         ("Loss: total channel loss in dB (detectors included) over the pass's seconds; QBER: "
          "Z basis (key) error rate measured by the keys stage; clear sky: share of the pass "
          "with a cloud-free line of sight."), _pass_rows_table(table)]))
-    return _render(f"satqkd mission report: {name}", sections, out_dir)
+    return f"satqkd mission report: {name}", sections
 
 
 def existing_mission_plots(out_dir: Path | str) -> list[Path]:
@@ -936,14 +943,18 @@ def write_reports(out_dir: Path | str, plots: bool | str = True,
     if opened is None:
         with open_mission_output(out_dir) as o:
             return write_reports(out_dir, plots, OpenedOutput(*o))
-    paths: list[Path] = []
-    if plots == "existing":  # embed what is drawn already (e.g. after `satqkd relay`)
-        paths = existing_mission_plots(out_dir)
-    elif plots:
-        from satqkd.report.plots import plot_mission
+    if plots and plots != "existing":
+        from satqkd.report.plots import mission_plot_jobs
+        from satqkd.report.render import Drawing
 
-        paths = plot_mission(opened, out_dir / "plots")
-    md, page = build_reports(out_dir, paths, opened)
+        jobs = mission_plot_jobs(opened, out_dir / "plots")
+        with Drawing(jobs) as drawing:  # drawn by forked processes while the text is built
+            title, sections = _report_sections(out_dir, [job.output for job in jobs], opened)
+            drawing.results()
+        md, page = _render(title, sections, out_dir)
+    else:  # "existing": embed what is drawn already (e.g. after `satqkd relay`)
+        paths = existing_mission_plots(out_dir) if plots == "existing" else []
+        md, page = build_reports(out_dir, paths, opened)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     write_text_atomic(md_path, md)
     write_text_atomic(html_path, page)

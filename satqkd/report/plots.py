@@ -40,6 +40,7 @@ from satqkd.report.mission_report import (
     open_mission_output,
     summarize,
 )
+from satqkd.report.render import Job
 
 LOSS_TERMS = (
     ("loss_geometric", "geometric"),
@@ -580,17 +581,20 @@ def _best_pass(table: pd.DataFrame) -> int:
     return int(np.nanargmax(el)) if np.isfinite(el).any() else 0
 
 
-def mission_plot_jobs(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> list:
+def mission_plot_jobs(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> list[Job]:
     """The mission plots of :func:`plot_mission` as :class:`satqkd.report.render.Job` s, in
     report order, their inputs read into memory (each job returns its PNG's path)."""
     from satqkd.report.mission_report import (
         entanglement_windows_table,
         mission_protocol,
     )
-    from satqkd.report.render import Job
     from satqkd.report.worldmap import draw_world_map, world_map_data
 
     plots_dir = Path(plots_dir)
+
+    def job(fn, data, name: str, cost: float = 1.0) -> Job:  # draws plots_dir/name
+        return Job(fn, (data, plots_dir / name), cost=cost, output=plots_dir / name)
+
     jobs: list[Job] = []
     with open_mission_output(dir_or_ds) as (ds, table, info):
         if len(table) == 0:  # nothing to draw; the report says there were no passes
@@ -599,36 +603,35 @@ def mission_plot_jobs(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str)
                  for s in info.get("stations", []) if isinstance(s, dict) and "lat_deg" in s}
         # costs: relative drawing times (the map's thousands of tracks and the five-panel
         # pass are the heavy ones), so those start first
-        world = (Job(draw_world_map, (world_map_data(ds, sites), plots_dir / "world_map.png"),
-                     cost=4.0) if ds is not None else None)
+        world = (job(draw_world_map, world_map_data(ds, sites), "world_map.png", cost=4.0)
+                 if ds is not None else None)
         best = _best_pass(table)
         if mission_protocol(table, info) in ENTANGLED_PROTOCOLS:
             windows = entanglement_windows_table(ds, table)
-            jobs.append(Job(plot_entanglement_windows,
-                            (windows, plots_dir / "entanglement_windows.png"), cost=2.0))
+            jobs.append(job(plot_entanglement_windows, windows, "entanglement_windows.png",
+                            cost=2.0))
             if ds is not None:
                 k = int(np.nanargmax(((windows["chsh_s"] - 2) / windows["chsh_sigma"]).fillna(-1e9)
                                      .to_numpy()))
                 p = pass_from_ragged(ds, k)
                 if p.sizes.get("time", 0):
-                    jobs.append(Job(plot_entanglement_window,
-                                    (p, plots_dir / "entanglement_window.png"), cost=2.0))
+                    jobs.append(job(plot_entanglement_window, p, "entanglement_window.png",
+                                    cost=2.0))
             if (table["secret_bits"] > 0).any():
-                jobs.append(Job(plot_key_vs_elevation,
-                                (table, plots_dir / "key_vs_elevation.png")))
+                jobs.append(job(plot_key_vs_elevation, table, "key_vs_elevation.png"))
             return jobs + ([world] if world else [])
         summary = summarize(table, info)
         if ds is not None:
             p = pass_from_ragged(ds, best)
             if p.sizes.get("time", 0):
-                jobs.append(Job(plot_pass, (p, plots_dir / "executive_pass.png"), cost=3.0))
-        jobs.append(Job(plot_key_vs_elevation, (table, plots_dir / "key_vs_elevation.png")))
+                jobs.append(job(plot_pass, p, "executive_pass.png", cost=3.0))
+        jobs.append(job(plot_key_vs_elevation, table, "key_vs_elevation.png"))
         if len(table) == 1:  # monthly bars of one pass say nothing: a per-pass view
-            jobs.append(Job(plot_pass_key, (table, plots_dir / "pass_key.png")))
+            jobs.append(job(plot_pass_key, table, "pass_key.png"))
         else:
-            jobs += [Job(plot_monthly_key, (summary, plots_dir / "monthly_key.png")),
-                     Job(plot_availability, (summary, plots_dir / "availability.png"))]
-        jobs.append(Job(plot_cumulative_key, (table, plots_dir / "cumulative_key.png")))
+            jobs += [job(plot_monthly_key, summary, "monthly_key.png"),
+                     job(plot_availability, summary, "availability.png")]
+        jobs.append(job(plot_cumulative_key, table, "cumulative_key.png"))
     return jobs + ([world] if world else [])
 
 
@@ -655,13 +658,13 @@ __all__ = [
     "QBER_WINDOW_S",
     "bits_scale",
     "is_usable",
+    "mission_plot_jobs",
     "new_figure",
     "plot_availability",
     "plot_cumulative_key",
     "plot_entanglement_window",
     "plot_entanglement_windows",
     "plot_key_vs_elevation",
-    "mission_plot_jobs",
     "plot_mission",
     "plot_monthly_key",
     "plot_pass",

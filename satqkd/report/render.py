@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 #: Most processes one batch of figures is drawn by (a report has about six figures).
@@ -22,12 +23,14 @@ MAX_FIGURE_WORKERS = 4
 @dataclass(frozen=True)
 class Job:
     """One figure to draw: ``fn(*args, **kwargs)``; ``cost`` orders the dispatch (heaviest
-    first, so the workers finish together)."""
+    first, so the workers finish together); ``output``: the file it writes, if known
+    before it runs."""
 
     fn: Callable[..., Any]
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     cost: float = 1.0
+    output: Path | None = None
 
     def __call__(self) -> Any:
         return self.fn(*self.args, **self.kwargs)
@@ -123,4 +126,4 @@ def draw_all(jobs: Sequence[Job], workers: int | None = None) -> list[Any]:
         return drawing.results()
 
 
-__all__ = ["Drawing", "Job", "MAX_FIGURE_WORKERS", "draw_all", "figure_workers"]
+__all__ = ["MAX_FIGURE_WORKERS", "Drawing", "Job", "draw_all", "figure_workers"]
