@@ -197,6 +197,15 @@ def test_mission_plots_are_pngs(out, tmp_path):
         assert img[..., :3].std() > 0.05                    # not a blank canvas
 
 
+def test_mission_plots_drawn_at_once_equal_those_drawn_in_turn(out, tmp_path):
+    """Forked processes draw the same files as this process alone (byte for byte)."""
+    at_once = plots.plot_mission(out, tmp_path / "a", workers=2)
+    in_turn = plots.plot_mission(out, tmp_path / "b", workers=1)
+    assert [p.name for p in at_once] == [p.name for p in in_turn]
+    for a, b in zip(at_once, in_turn):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
 def test_pass_plots(out, tmp_path, csv):
     # every pass: with key, cloudy, and daylight passes without a single detection
     assert (csv["detections"] == 0).any()
