@@ -320,7 +320,8 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
 
 
 def _finish_plots(drawing, n_plots: int, progress: Progress | None) -> None:
-    """Wait for the link-budget plots drawn in the background (if any); None."""
+    """Wait for the link-budget plots drawn in the background (if any); returns None, the
+    drawing that is left to wait for."""
     if drawing is not None:
         drawing.results()
         if progress:

@@ -45,15 +45,20 @@ def _run(key_index: tuple[int, int]) -> Any:
     return _BATCHES[key][i]()
 
 
-def figure_workers() -> int:
-    """Processes to draw figures with: the CPUs this process may use (at most
-    :data:`MAX_FIGURE_WORKERS`), 1 (serial) where forking is unsafe or impossible."""
+def _can_fork() -> bool:
     import multiprocessing
 
     from satqkd.mission.execute import fork_available
 
-    if not fork_available() or multiprocessing.current_process().daemon:
-        return 1  # macOS/Windows, or inside a daemonic pool worker (no children allowed)
+    # not on macOS/Windows, nor inside a daemonic pool worker (no children allowed)
+    return fork_available() and not multiprocessing.current_process().daemon
+
+
+def figure_workers() -> int:
+    """Processes to draw figures with: the CPUs this process may use (at most
+    :data:`MAX_FIGURE_WORKERS`), 1 (serial) where forking is unsafe or impossible."""
+    if not _can_fork():
+        return 1
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -71,7 +76,8 @@ class Drawing:
 
     def __init__(self, jobs: Sequence[Job], workers: int | None = None) -> None:
         self._jobs = list(jobs)
-        n = min(figure_workers() if workers is None else max(1, workers), len(self._jobs))
+        n = figure_workers() if workers is None else (max(1, workers) if _can_fork() else 1)
+        n = min(n, len(self._jobs))
         self._pool = self._pending = None
         self._results: list[Any] | None = None
         if n <= 1:
@@ -104,7 +110,6 @@ class Drawing:
                 out[i] = value
             self._results = out
         return self._results
-
 
     def close(self) -> None:
         """Stop the workers of a drawing whose results are not wanted (or failed)."""
