@@ -172,18 +172,20 @@ def summarize(table: pd.DataFrame, info: dict | None = None) -> xr.Dataset:
     dur, clear = np.zeros(shape), np.zeros(shape)
     si = {s: i for i, s in enumerate(stations)}
     mi = {m: j for j, m in enumerate(months)}
-    for row in table.itertuples(index=False):
-        if row.month not in mi:
-            continue
-        i, j = si[row.station], mi[row.month]
-        z["passes"][i, j] += 1
-        z["usable_passes"][i, j] += int(row.usable)
-        z["sifted_bits"][i, j] += int(row.sifted_bits)
-        z["secret_bits"][i, j] += int(row.secret_bits)
-        d = float(row.duration_s) if np.isfinite(row.duration_s) else 0.0
-        dur[i, j] += d
-        cf = float(row.clear_fraction)
-        clear[i, j] += d * (cf if np.isfinite(cf) else 0.0)
+    # per pass at once; np.add.at sums in row order, as a loop over the rows would
+    j = table["month"].map(mi).to_numpy(dtype=float) if len(table) else np.zeros(0)
+    keep = np.isfinite(j)
+    rows = table[keep]
+    at = (rows["station"].map(si).to_numpy(dtype=np.int64), j[keep].astype(np.int64))
+    np.add.at(z["passes"], at, 1)
+    np.add.at(z["usable_passes"], at, rows["usable"].to_numpy(dtype=np.int64))
+    np.add.at(z["sifted_bits"], at, rows["sifted_bits"].to_numpy(dtype=np.int64))
+    np.add.at(z["secret_bits"], at, rows["secret_bits"].to_numpy(dtype=np.int64))
+    d = rows["duration_s"].to_numpy(dtype=float)
+    d = np.where(np.isfinite(d), d, 0.0)
+    cf = rows["clear_fraction"].to_numpy(dtype=float)
+    np.add.at(dur, at, d)
+    np.add.at(clear, at, d * np.where(np.isfinite(cf), cf, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         availability = np.where(z["passes"] > 0, z["usable_passes"] / z["passes"], np.nan)
         clear_fraction = np.where(dur > 0, clear / dur, np.nan)
