@@ -576,12 +576,14 @@ def _station_table(summary: xr.Dataset) -> _Table:
 
 def _monthly_table(summary: xr.Dataset) -> _Table:
     rows = []
-    for m in summary["month"].values:
-        for s in summary["station"].values:
-            sub = summary.sel(station=s, month=m)
-            rows.append((str(m), str(s), _int(sub["passes"]), _int(sub["usable_passes"]),
-                         _pct(sub["availability"]), _pct(sub["clear_fraction"]),
-                         _int(sub["sifted_bits"]), _int(sub["secret_bits"])))
+    v = {k: summary[k].transpose("station", "month").values
+         for k in ("passes", "usable_passes", "availability", "clear_fraction", "sifted_bits",
+                   "secret_bits")}
+    for j, m in enumerate(summary["month"].values):
+        for i, s in enumerate(summary["station"].values):
+            rows.append((str(m), str(s), _int(v["passes"][i, j]), _int(v["usable_passes"][i, j]),
+                         _pct(v["availability"][i, j]), _pct(v["clear_fraction"][i, j]),
+                         _int(v["sifted_bits"][i, j]), _int(v["secret_bits"][i, j])))
     return _Table(["month", "station", "passes", "usable", "availability", "clear sky",
                    "sifted (bit)", "secret (bit)"], rows, right=range(2, 8))
 
@@ -627,7 +629,10 @@ def _pass_rows_table(table: pd.DataFrame) -> _Table:
                "clear sky", "min loss (dB)", "max loss (dB)", "sifted (bit)", "QBER",
                "secret (bit)"] + [{"chsh_s": "CHSH S"}[c] for c in extra] + ["abort reason"]
     rows = []
-    for i, r in enumerate(table.itertuples(index=False)):
+    used = ["aos_time", "satellite", "station", "max_elevation_deg", "duration_s",
+            "clear_fraction", "min_loss_db", "max_loss_db", "sifted_bits", "qber",
+            "secret_bits", "abort_reason"] + extra  # not the hundred-odd other columns
+    for i, r in enumerate(table[used].itertuples(index=False)):
         row = [str(i), _when(r.aos_time), r.satellite, r.station, _num(r.max_elevation_deg),
                _num(r.duration_s, "{:.0f}"), _pct(r.clear_fraction, 0), _num(r.min_loss_db),
                _num(r.max_loss_db), _int(r.sifted_bits), _pct(r.qber, 2), _int(r.secret_bits)]
