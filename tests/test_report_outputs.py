@@ -197,6 +197,15 @@ def test_mission_plots_are_pngs(out, tmp_path):
         assert img[..., :3].std() > 0.05                    # not a blank canvas
 
 
+def test_mission_plots_drawn_at_once_equal_those_drawn_in_turn(out, tmp_path):
+    """Forked processes draw the same files as this process alone (byte for byte)."""
+    at_once = plots.plot_mission(out, tmp_path / "a", workers=2)
+    in_turn = plots.plot_mission(out, tmp_path / "b", workers=1)
+    assert [p.name for p in at_once] == [p.name for p in in_turn]
+    for a, b in zip(at_once, in_turn):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
 def test_pass_plots(out, tmp_path, csv):
     # every pass: with key, cloudy, and daylight passes without a single detection
     assert (csv["detections"] == 0).any()
@@ -232,6 +241,25 @@ def test_ground_tracks_match_the_orbit(mission):
         assert err_m.max() < 50.0, (i, err_m.max())
         # a 500 km circular orbit: height above the ellipsoid within the J2/ellipsoid spread
         assert np.all((tracks[i]["alt_km"] > 480) & (tracks[i]["alt_km"] < 530))
+
+
+def test_stored_ground_track_equals_the_rebuilt_one(mission):
+    """The map's track as stored by the orbit stage equals the one rebuilt from az/el/range."""
+    from satqkd.report.worldmap import TRACK_VARIABLES
+
+    _, out = mission
+    with xr.open_dataset(out / "passes.nc", engine="h5netcdf") as ds:
+        stored = ground_tracks(ds)
+        rebuilt = ground_tracks(ds.drop_vars(list(TRACK_VARIABLES)))
+    assert [t["pass_id"] for t in stored] == [t["pass_id"] for t in rebuilt]
+    assert len(stored) == ds.sizes["pass"]
+    for a, b in zip(stored, rebuilt):
+        assert a["usable"] == b["usable"] and a["station"] == b["station"]
+        # the same WGS84 point up to float rounding (1e-9 deg is 0.1 mm on the ground)
+        np.testing.assert_allclose(a["lat_deg"], b["lat_deg"], atol=1e-9)
+        dlon = (a["lon_deg"] - b["lon_deg"] + 180.0) % 360.0 - 180.0
+        np.testing.assert_allclose(dlon, 0.0, atol=1e-9)
+        np.testing.assert_allclose(a["alt_km"], b["alt_km"], atol=1e-6)
 
 
 def test_pass_plot_tolerates_missing_variables(out, tmp_path):

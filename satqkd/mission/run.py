@@ -33,9 +33,7 @@ from satqkd.orbit.passes import (Pass, find_passes, independent_chunks, pass_geo
                                  pass_table)
 from satqkd.orbit.satellite import Satellite
 from satqkd.datasets import dataset_from_state, dataset_state
-from satqkd.paths import child, slug
 from satqkd.orbit.stations import GroundStation
-from satqkd.ragged import pass_from_ragged
 
 Progress = Callable[[str, int, int], None]
 
@@ -270,21 +268,20 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
     plan.timings_s["write"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    from satqkd.report.link_budget import plot_link_budget
-
     # From passes.nc, not the checkpoints (removed below): only the plotted passes' rows.
+    # Forked processes draw them while the report is written (see satqkd.report.render).
     n_plots = min(cfg.report.pass_plots, len(ids))
-    with xr.open_dataset(out / "passes.nc", engine="h5netcdf") as merged:
-        rows = int(merged["row_size"].values[:n_plots].sum())
-        head = merged.isel({"pass": slice(0, n_plots), "sample": slice(0, rows)}).load()
-    for i, pid in enumerate(ids[:n_plots]):
+    link_plots = None
+    if n_plots:
+        from satqkd.report.link_budget import link_budget_jobs
+        from satqkd.report.render import Drawing
+
         if progress:
-            progress("plots", i, n_plots)
-        ds = pass_from_ragged(head, i)
-        if ds.sizes["time"]:
-            plot_link_budget(ds, child(out / "plots", f"{slug(pid)}_link_budget.png"))
-    if progress and n_plots:
-        progress("plots", n_plots, n_plots)
+            progress("plots", 0, n_plots)
+        with xr.open_dataset(out / "passes.nc", engine="h5netcdf") as merged:
+            rows = int(merged["row_size"].values[:n_plots].sum())
+            head = merged.isel({"pass": slice(0, n_plots), "sample": slice(0, rows)}).load()
+        link_plots = Drawing(link_budget_jobs(head, ids[:n_plots], out / "plots"))
     plan.timings_s["plots"] = time.perf_counter() - t0
 
     epochs = {}
@@ -338,16 +335,27 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
             cf.encode_summary(summary, history=f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
                               f"satqkd {satqkd.__version__}: run {plan.path.name}"
                               ).to_netcdf(tmp, engine="h5netcdf")
+        link_plots = _finish_plots(link_plots, n_plots, progress)
         timings = {**plan.timings_s, "report": time.perf_counter() - t0}
         run_json = json.loads((out / "run.json").read_text())
         run_json["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         write_json_atomic(out / "run.json", run_json)
         if progress:
             progress("report", 2, 2)
+    _finish_plots(link_plots, n_plots, progress)
     if not keep_checkpoints:  # the run is complete: passes.nc holds every pass
         store.forget_records(out)
         shutil.rmtree(out / store.CHECKPOINT_DIR, ignore_errors=True)
     return out
+
+
+def _finish_plots(drawing, n_plots: int, progress: Progress | None) -> None:
+    """Wait for the link-budget plots drawn in the background (if any); returns None, the
+    drawing that is left to wait for."""
+    if drawing is not None:
+        drawing.results()
+        if progress:
+            progress("plots", n_plots, n_plots)
 
 
 __all__ = ["MissionPlan", "PassTask", "pass_seed", "plan_mission", "passes_csv_table",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from satqkd.mission.io import atomic_path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,6 +12,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from satqkd.report.plots import LOSS_TERMS as _TERMS  # noqa: E402
+from satqkd.report.plots import save_figure  # noqa: E402
 
 
 def plot_link_budget(ds: xr.Dataset, path: str | Path) -> Path:
@@ -45,7 +44,25 @@ def plot_link_budget(ds: xr.Dataset, path: str | Path) -> Path:
     if "link_direction" in ds.attrs:
         title += f" ({ds.attrs['link_direction']}, {ds.attrs.get('wavelength_nm', '')} nm)"
     ax.set_title(title)
-    with atomic_path(Path(path)) as tmp:  # temporary file, then rename
-        fig.savefig(tmp, format="png", dpi=120)
+    save_figure(fig, path, dpi=120)  # laid out once, temporary file, then rename
     plt.close(fig)
     return path
+
+
+def link_budget_jobs(head: xr.Dataset, pass_ids: list[str], plots_dir: Path | str) -> list:
+    """:func:`plot_link_budget` of the first passes of a ragged dataset, as
+    :class:`satqkd.report.render.Job` s (``head``: those passes, loaded; passes without
+    samples are left out). Files: ``plots_dir/<pass_id>_link_budget.png``."""
+    from satqkd.paths import child, slug
+    from satqkd.ragged import PassCutter
+    from satqkd.report.render import Job
+
+    cut = PassCutter(head)
+    jobs = []
+    for i, pid in enumerate(pass_ids):
+        ds = cut.dataset(i)
+        if ds.sizes["time"]:
+            path = child(Path(plots_dir), f"{slug(pid)}_link_budget.png")
+            jobs.append(Job(plot_link_budget, (ds, path), cost=float(ds.sizes["time"]),
+                            output=path))
+    return jobs

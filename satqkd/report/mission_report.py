@@ -172,18 +172,20 @@ def summarize(table: pd.DataFrame, info: dict | None = None) -> xr.Dataset:
     dur, clear = np.zeros(shape), np.zeros(shape)
     si = {s: i for i, s in enumerate(stations)}
     mi = {m: j for j, m in enumerate(months)}
-    for row in table.itertuples(index=False):
-        if row.month not in mi:
-            continue
-        i, j = si[row.station], mi[row.month]
-        z["passes"][i, j] += 1
-        z["usable_passes"][i, j] += int(row.usable)
-        z["sifted_bits"][i, j] += int(row.sifted_bits)
-        z["secret_bits"][i, j] += int(row.secret_bits)
-        d = float(row.duration_s) if np.isfinite(row.duration_s) else 0.0
-        dur[i, j] += d
-        cf = float(row.clear_fraction)
-        clear[i, j] += d * (cf if np.isfinite(cf) else 0.0)
+    # per pass at once; np.add.at sums in row order, as a loop over the rows would
+    j = table["month"].map(mi).to_numpy(dtype=float) if len(table) else np.zeros(0)
+    keep = np.isfinite(j)
+    rows = table[keep]
+    at = (rows["station"].map(si).to_numpy(dtype=np.int64), j[keep].astype(np.int64))
+    np.add.at(z["passes"], at, 1)
+    np.add.at(z["usable_passes"], at, rows["usable"].to_numpy(dtype=np.int64))
+    np.add.at(z["sifted_bits"], at, rows["sifted_bits"].to_numpy(dtype=np.int64))
+    np.add.at(z["secret_bits"], at, rows["secret_bits"].to_numpy(dtype=np.int64))
+    d = rows["duration_s"].to_numpy(dtype=float)
+    d = np.where(np.isfinite(d), d, 0.0)
+    cf = rows["clear_fraction"].to_numpy(dtype=float)
+    np.add.at(dur, at, d)
+    np.add.at(clear, at, d * np.where(np.isfinite(cf), cf, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         availability = np.where(z["passes"] > 0, z["usable_passes"] / z["passes"], np.nan)
         clear_fraction = np.where(dur > 0, clear / dur, np.nan)
@@ -574,12 +576,14 @@ def _station_table(summary: xr.Dataset) -> _Table:
 
 def _monthly_table(summary: xr.Dataset) -> _Table:
     rows = []
-    for m in summary["month"].values:
-        for s in summary["station"].values:
-            sub = summary.sel(station=s, month=m)
-            rows.append((str(m), str(s), _int(sub["passes"]), _int(sub["usable_passes"]),
-                         _pct(sub["availability"]), _pct(sub["clear_fraction"]),
-                         _int(sub["sifted_bits"]), _int(sub["secret_bits"])))
+    v = {k: summary[k].transpose("station", "month").values
+         for k in ("passes", "usable_passes", "availability", "clear_fraction", "sifted_bits",
+                   "secret_bits")}
+    for j, m in enumerate(summary["month"].values):
+        for i, s in enumerate(summary["station"].values):
+            rows.append((str(m), str(s), _int(v["passes"][i, j]), _int(v["usable_passes"][i, j]),
+                         _pct(v["availability"][i, j]), _pct(v["clear_fraction"][i, j]),
+                         _int(v["sifted_bits"][i, j]), _int(v["secret_bits"][i, j])))
     return _Table(["month", "station", "passes", "usable", "availability", "clear sky",
                    "sifted (bit)", "secret (bit)"], rows, right=range(2, 8))
 
@@ -625,7 +629,10 @@ def _pass_rows_table(table: pd.DataFrame) -> _Table:
                "clear sky", "min loss (dB)", "max loss (dB)", "sifted (bit)", "QBER",
                "secret (bit)"] + [{"chsh_s": "CHSH S"}[c] for c in extra] + ["abort reason"]
     rows = []
-    for i, r in enumerate(table.itertuples(index=False)):
+    used = ["aos_time", "satellite", "station", "max_elevation_deg", "duration_s",
+            "clear_fraction", "min_loss_db", "max_loss_db", "sifted_bits", "qber",
+            "secret_bits", "abort_reason"] + extra  # not the hundred-odd other columns
+    for i, r in enumerate(table[used].itertuples(index=False)):
         row = [str(i), _when(r.aos_time), r.satellite, r.station, _num(r.max_elevation_deg),
                _num(r.duration_s, "{:.0f}"), _pct(r.clear_fraction, 0), _num(r.min_loss_db),
                _num(r.max_loss_db), _int(r.sifted_bits), _pct(r.qber, 2), _int(r.secret_bits)]
@@ -855,7 +862,14 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = (),
                   opened: OpenedOutput | None = None) -> tuple[str, str]:
     """Markdown and HTML text of the report of a mission folder (images from ``plot_paths``;
     ``opened``: the folder's outputs, if already open)."""
-    out_dir = Path(out_dir)
+    title, sections = _report_sections(Path(out_dir), plot_paths, opened)
+    return _render(title, sections, Path(out_dir))
+
+
+def _report_sections(out_dir: Path, plot_paths: Sequence[Path], opened: OpenedOutput | None
+                     ) -> tuple[str, list[tuple[str, list]]]:
+    """Title and sections of the report; the images are only named here (read by
+    :func:`_render`), so they may still be being drawn."""
     with open_mission_output(opened if opened is not None else out_dir) as (ds, table, info):
         attrs = dict(ds.attrs) if ds is not None else {}
         summary = summarize(table, info)
@@ -912,7 +926,7 @@ def build_reports(out_dir: Path | str, plot_paths: Sequence[Path] = (),
         ("Loss: total channel loss in dB (detectors included) over the pass's seconds; QBER: "
          "Z basis (key) error rate measured by the keys stage; clear sky: share of the pass "
          "with a cloud-free line of sight."), _pass_rows_table(table)]))
-    return _render(f"satqkd mission report: {name}", sections, out_dir)
+    return f"satqkd mission report: {name}", sections
 
 
 def existing_mission_plots(out_dir: Path | str) -> list[Path]:
@@ -936,14 +950,18 @@ def write_reports(out_dir: Path | str, plots: bool | str = True,
     if opened is None:
         with open_mission_output(out_dir) as o:
             return write_reports(out_dir, plots, OpenedOutput(*o))
-    paths: list[Path] = []
-    if plots == "existing":  # embed what is drawn already (e.g. after `satqkd relay`)
-        paths = existing_mission_plots(out_dir)
-    elif plots:
-        from satqkd.report.plots import plot_mission
+    if plots and plots != "existing":
+        from satqkd.report.plots import mission_plot_jobs
+        from satqkd.report.render import Drawing
 
-        paths = plot_mission(opened, out_dir / "plots")
-    md, page = build_reports(out_dir, paths, opened)
+        jobs = mission_plot_jobs(opened, out_dir / "plots")
+        with Drawing(jobs) as drawing:  # drawn by forked processes while the text is built
+            title, sections = _report_sections(out_dir, [job.output for job in jobs], opened)
+            drawing.results()
+        md, page = _render(title, sections, out_dir)
+    else:  # "existing": embed what is drawn already (e.g. after `satqkd relay`)
+        paths = existing_mission_plots(out_dir) if plots == "existing" else []
+        md, page = build_reports(out_dir, paths, opened)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     write_text_atomic(md_path, md)
     write_text_atomic(html_path, page)

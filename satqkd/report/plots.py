@@ -40,6 +40,7 @@ from satqkd.report.mission_report import (
     open_mission_output,
     summarize,
 )
+from satqkd.report.render import Job
 
 LOSS_TERMS = (
     ("loss_geometric", "geometric"),
@@ -71,8 +72,18 @@ def new_figure(figsize: tuple[float, float]) -> Figure:
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Save a figure as PNG atomically (temporary file, then rename)."""
+    """Save a figure as PNG atomically (temporary file, then rename).
+
+    A figure with a layout engine (constrained layout) is laid out here, once, at the
+    saving resolution, and then drawn once: ``savefig`` would lay it out in a first,
+    unrendered draw of every artist. The pixels are the same.
+    """
     path = Path(path)
+    engine = fig.get_layout_engine()
+    if engine is not None and fig.axes:
+        fig.set_dpi(dpi)
+        engine.execute(fig)
+        fig.set_layout_engine(None)  # laid out: savefig draws once
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return path
@@ -570,7 +581,62 @@ def _best_pass(table: pd.DataFrame) -> int:
     return int(np.nanargmax(el)) if np.isfinite(el).any() else 0
 
 
-def plot_mission(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> list[Path]:
+def mission_plot_jobs(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> list[Job]:
+    """The mission plots of :func:`plot_mission` as :class:`satqkd.report.render.Job` s, in
+    report order, their inputs read into memory (each job returns its PNG's path)."""
+    from satqkd.report.mission_report import (
+        entanglement_windows_table,
+        mission_protocol,
+    )
+    from satqkd.report.worldmap import draw_world_map, world_map_data
+
+    plots_dir = Path(plots_dir)
+
+    def job(fn, data, name: str, cost: float = 1.0) -> Job:  # draws plots_dir/name
+        return Job(fn, (data, plots_dir / name), cost=cost, output=plots_dir / name)
+
+    jobs: list[Job] = []
+    with open_mission_output(dir_or_ds) as (ds, table, info):
+        if len(table) == 0:  # nothing to draw; the report says there were no passes
+            return jobs
+        sites = {s["name"]: (float(s["lat_deg"]), float(s["lon_deg"]))
+                 for s in info.get("stations", []) if isinstance(s, dict) and "lat_deg" in s}
+        # costs: relative drawing times (the map's thousands of tracks and the five-panel
+        # pass are the heavy ones), so those start first
+        world = (job(draw_world_map, world_map_data(ds, sites), "world_map.png", cost=4.0)
+                 if ds is not None else None)
+        best = _best_pass(table)
+        if mission_protocol(table, info) in ENTANGLED_PROTOCOLS:
+            windows = entanglement_windows_table(ds, table)
+            jobs.append(job(plot_entanglement_windows, windows, "entanglement_windows.png",
+                            cost=2.0))
+            if ds is not None:
+                k = int(np.nanargmax(((windows["chsh_s"] - 2) / windows["chsh_sigma"]).fillna(-1e9)
+                                     .to_numpy()))
+                p = pass_from_ragged(ds, k)
+                if p.sizes.get("time", 0):
+                    jobs.append(job(plot_entanglement_window, p, "entanglement_window.png",
+                                    cost=2.0))
+            if (table["secret_bits"] > 0).any():
+                jobs.append(job(plot_key_vs_elevation, table, "key_vs_elevation.png"))
+            return jobs + ([world] if world else [])
+        summary = summarize(table, info)
+        if ds is not None:
+            p = pass_from_ragged(ds, best)
+            if p.sizes.get("time", 0):
+                jobs.append(job(plot_pass, p, "executive_pass.png", cost=3.0))
+        jobs.append(job(plot_key_vs_elevation, table, "key_vs_elevation.png"))
+        if len(table) == 1:  # monthly bars of one pass say nothing: a per-pass view
+            jobs.append(job(plot_pass_key, table, "pass_key.png"))
+        else:
+            jobs += [job(plot_monthly_key, summary, "monthly_key.png"),
+                     job(plot_availability, summary, "availability.png")]
+        jobs.append(job(plot_cumulative_key, table, "cumulative_key.png"))
+    return jobs + ([world] if world else [])
+
+
+def plot_mission(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str,
+                 workers: int | None = None) -> list[Path]:
     """Draw the mission plots into ``plots_dir``; return their paths (none without passes).
 
     Key distribution: ``executive_pass.png`` (the five panels of the best pass, when
@@ -579,50 +645,12 @@ def plot_mission(dir_or_ds: xr.Dataset | Path | str, plots_dir: Path | str) -> l
     ``cumulative_key.png`` and ``world_map.png``. Entangled protocols (bbm92, e91, chsh):
     ``entanglement_windows.png``, ``entanglement_window.png`` (the best window per second),
     ``key_vs_elevation.png`` for bbm92, and the map with both stations of each window.
+    The plots are drawn by ``workers`` processes at once (default: one per CPU, see
+    :func:`satqkd.report.render.figure_workers`).
     """
-    from satqkd.report.mission_report import (
-        entanglement_windows_table,
-        mission_protocol,
-    )
-    from satqkd.report.worldmap import plot_world_map
+    from satqkd.report.render import draw_all
 
-    plots_dir = Path(plots_dir)
-    with open_mission_output(dir_or_ds) as (ds, table, info):
-        if len(table) == 0:  # nothing to draw; the report says there were no passes
-            return []
-        sites = {s["name"]: (float(s["lat_deg"]), float(s["lon_deg"]))
-                 for s in info.get("stations", []) if isinstance(s, dict) and "lat_deg" in s}
-        best = _best_pass(table)
-        if mission_protocol(table, info) in ENTANGLED_PROTOCOLS:
-            windows = entanglement_windows_table(ds, table)
-            paths = [plot_entanglement_windows(windows, plots_dir / "entanglement_windows.png")]
-            if ds is not None:
-                k = int(np.nanargmax(((windows["chsh_s"] - 2) / windows["chsh_sigma"]).fillna(-1e9)
-                                     .to_numpy()))
-                p = pass_from_ragged(ds, k)
-                if p.sizes.get("time", 0):
-                    paths.append(plot_entanglement_window(p, plots_dir / "entanglement_window.png"))
-            if (table["secret_bits"] > 0).any():
-                paths.append(plot_key_vs_elevation(table, plots_dir / "key_vs_elevation.png"))
-            if ds is not None:
-                paths.append(plot_world_map(ds, plots_dir / "world_map.png", sites=sites))
-            return paths
-        summary = summarize(table, info)
-        paths = []
-        if ds is not None:
-            p = pass_from_ragged(ds, best)
-            if p.sizes.get("time", 0):
-                paths.append(plot_pass(p, plots_dir / "executive_pass.png"))
-        paths.append(plot_key_vs_elevation(table, plots_dir / "key_vs_elevation.png"))
-        if len(table) == 1:  # monthly bars of one pass say nothing: a per-pass view
-            paths.append(plot_pass_key(table, plots_dir / "pass_key.png"))
-        else:
-            paths += [plot_monthly_key(summary, plots_dir / "monthly_key.png"),
-                      plot_availability(summary, plots_dir / "availability.png")]
-        paths.append(plot_cumulative_key(table, plots_dir / "cumulative_key.png"))
-        if ds is not None:
-            paths.append(plot_world_map(ds, plots_dir / "world_map.png", sites=sites))
-    return paths
+    return draw_all(mission_plot_jobs(dir_or_ds, plots_dir), workers)
 
 
 __all__ = [
@@ -630,6 +658,7 @@ __all__ = [
     "QBER_WINDOW_S",
     "bits_scale",
     "is_usable",
+    "mission_plot_jobs",
     "new_figure",
     "plot_availability",
     "plot_cumulative_key",

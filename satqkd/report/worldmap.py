@@ -2,8 +2,10 @@
 
 Ground tracks
 -------------
-``passes.nc`` holds each pass as seen from its station (azimuth, elevation, slant range)
-and the station's WGS84 coordinates. The satellite's Earth-fixed position is rebuilt from
+``passes.nc`` stores each pass's sub-satellite track (``lat``, ``lon``, ``altitude``, from
+the orbit stage's Earth-fixed positions); the map draws it as stored. Outputs without it
+hold each pass as seen from its station (azimuth, elevation, slant range) and the
+station's WGS84 coordinates, and the satellite's Earth-fixed position is rebuilt from
 them: the station's geodetic position goes to ECEF, the line of sight from the local
 east-north-up (ENU) frame to ECEF, and the satellite, ``station + range * line of sight``,
 back to geodetic latitude, longitude and height. The geodetic latitude/longitude of the
@@ -212,14 +214,23 @@ def read_gshhs(resolution: str = "c", folder: Path | str | None = None) -> list[
 
 
 # --------------------------------------------------------------------------- tracks
+#: The sub-satellite track as the orbit stage stores it in ``passes.nc`` (CF coordinates).
+TRACK_VARIABLES = ("lat", "lon", "altitude")
+
+
 def ground_tracks(ds: xr.Dataset) -> list[dict]:
     """Sub-satellite tracks of every pass of a ragged ``passes.nc`` dataset.
 
     Each item: ``pass_id, satellite, station, usable, lat_deg, lon_deg, alt_km``.
+    The track stored by the orbit stage (``lat``, ``lon``, ``altitude``: geodetic, WGS84)
+    is used when present; otherwise it is rebuilt from the station's azimuth, elevation
+    and range (:func:`subsatellite_points`, the same points to float rounding).
     Passes without the needed geometry (or without samples) are left out.
     """
-    needed = ("azimuth", "elevation", "range", "station_lat_deg", "station_lon_deg")
-    if "pass" not in ds.dims or any(v not in ds for v in needed):
+    stored = all(v in ds.variables for v in TRACK_VARIABLES)
+    needed = ("station_lat_deg", "station_lon_deg") if stored else (
+        "azimuth", "elevation", "range", "station_lat_deg", "station_lon_deg")
+    if "pass" not in ds.dims or any(v not in ds.variables for v in needed):
         return []
     var = ds.variables  # plain arrays: a year has thousands of passes
     n_pass = ds.sizes["pass"]
@@ -229,13 +240,17 @@ def ground_tracks(ds: xr.Dataset) -> list[dict]:
     def per_pass(name, default):
         return var[name].values if name in var else np.full(n_pass, default)
 
-    alt = per_pass("station_alt_m", 0.0)
-    # every sample at once, with its pass's station repeated
-    lat, lon, h = subsatellite_points(
-        np.repeat(var["station_lat_deg"].values, sizes), np.repeat(var["station_lon_deg"].values, sizes),
-        np.repeat(alt, sizes), var["azimuth"].values,
-        # the satellite's position: geometric elevation (outputs before refraction have only "elevation")
-        var["elevation_geometric" if "elevation_geometric" in var else "elevation"].values, var["range"].values)
+    if stored:
+        lat, lon, h = (np.asarray(var[v].values, dtype=float) for v in TRACK_VARIABLES)
+    else:  # every sample at once, with its pass's station repeated
+        lat, lon, h = subsatellite_points(
+            np.repeat(var["station_lat_deg"].values, sizes),
+            np.repeat(var["station_lon_deg"].values, sizes),
+            np.repeat(per_pass("station_alt_m", 0.0), sizes), var["azimuth"].values,
+            # the satellite's position: geometric elevation (outputs before refraction
+            # have only "elevation")
+            var["elevation_geometric" if "elevation_geometric" in var else "elevation"].values,
+            var["range"].values)
     usable = is_usable(per_pass("abort_reason", ""), per_pass("secret_bits", 0))
     ids = per_pass("pass_id", "")
     sats, stations = per_pass("satellite", ""), per_pass("station", "")
@@ -301,6 +316,48 @@ def _dual_downlink_view(ds: xr.Dataset) -> xr.Dataset:
     return ds.rename(names)
 
 
+@dataclass
+class WorldMapData:
+    """What the world map draws, read from ``passes.nc`` (see :func:`world_map_data`)."""
+
+    tracks: list[dict]  # :func:`ground_tracks`
+    stations: dict[str, tuple[float, float]]  # name -> (lat, lon) in deg, lon in [-180, 180)
+    pairs: list[tuple[str, str]] | None  # station pairs of dual-downlink windows, else None
+
+
+def world_map_data(ds: xr.Dataset, sites: dict[str, tuple[float, float]] | None = None
+                   ) -> WorldMapData:
+    """Tracks and stations of a ragged ``passes.nc`` dataset, in memory, for the map.
+
+    ``sites``: station name -> (lat, lon) in deg (``run.json``), for the stations of
+    dual-downlink windows, which ``passes.nc`` names as a pair.
+    """
+    dual = "station_b" in ds and "azimuth_a" in ds
+    ds = _dual_downlink_view(ds)
+    tracks = ground_tracks(ds)
+    stations = _stations(ds)
+    if not dual:
+        return WorldMapData(tracks, stations, None)
+    stations = {}  # both stations of each window, not one marker for "A+B"
+    for name in {str(x) for x in ds["station_a"].values} | {str(x) for x in ds["station_b"].values}:
+        if sites and name in sites:
+            stations[name] = (sites[name][0], (sites[name][1] + 180.0) % 360.0 - 180.0)
+    for name, lat, lon in zip(ds["station_a"].values, ds["station_lat_deg"].values,
+                              ds["station_lon_deg"].values):
+        stations.setdefault(str(name), (float(lat), float((lon + 180.0) % 360.0 - 180.0)))
+    if "bell_test_passed" in ds:  # a window "worked" when its Bell test passed
+        ok = np.asarray(ds["bell_test_passed"].values).astype(bool)
+        ids = [str(x) for x in ds["pass_id"].values]
+        for t in tracks:
+            if t["pass_id"] in ids:
+                t["usable"] = t["usable"] or bool(ok[ids.index(t["pass_id"])])
+    for t in tracks:  # both stations' colour: drawn in the colour of station A
+        t["station"] = t["station"].split("+")[0]
+    pairs = sorted({(str(a), str(b)) for a, b in zip(ds["station_a"].values,
+                                                     ds["station_b"].values)})
+    return WorldMapData(tracks, stations, pairs)
+
+
 def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
                    resolution: str | None = None,
                    sites: dict[str, tuple[float, float]] | None = None) -> Path:
@@ -312,26 +369,13 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
     (equirectangular) axes in degrees. Tracks of passes that gave secret key are solid,
     the others dotted; both in the colour of their station.
     """
-    dual = "station_b" in ds and "azimuth_a" in ds
-    ds = _dual_downlink_view(ds)
-    tracks = ground_tracks(ds)
-    stations = _stations(ds)
-    if dual:  # both stations of each window, not one marker for "A+B"
-        stations = {}
-        for name in {str(x) for x in ds["station_a"].values} | {str(x) for x in ds["station_b"].values}:
-            if sites and name in sites:
-                stations[name] = (sites[name][0], (sites[name][1] + 180.0) % 360.0 - 180.0)
-        for name, lat, lon in zip(ds["station_a"].values, ds["station_lat_deg"].values,
-                                  ds["station_lon_deg"].values):
-            stations.setdefault(str(name), (float(lat), float((lon + 180.0) % 360.0 - 180.0)))
-        if "bell_test_passed" in ds:  # a window "worked" when its Bell test passed
-            ok = np.asarray(ds["bell_test_passed"].values).astype(bool)
-            ids = [str(x) for x in ds["pass_id"].values]
-            for t in tracks:
-                if t["pass_id"] in ids:
-                    t["usable"] = t["usable"] or bool(ok[ids.index(t["pass_id"])])
-        for t in tracks:  # both stations' colour: drawn in the colour of station A
-            t["station"] = t["station"].split("+")[0]
+    return draw_world_map(world_map_data(ds, sites), path, extent, resolution)
+
+
+def draw_world_map(data: WorldMapData, path: str | Path, extent: str = "auto",
+                   resolution: str | None = None) -> Path:
+    """Write the map of :func:`plot_world_map` from data already read (:func:`world_map_data`)."""
+    tracks, stations, dual = data.tracks, data.stations, data.pairs is not None
     colors = station_colors(sorted(stations) or sorted({t["station"] for t in tracks}))
     all_lon = np.concatenate([t["lon_deg"] for t in tracks] + [np.array([v[1] for v in stations.values()])])
     all_lat = np.concatenate([t["lat_deg"] for t in tracks] + [np.array([v[0] for v in stations.values()])])
@@ -399,8 +443,7 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
     ax.grid(color="white", lw=0.6, alpha=0.8)
     n_use = sum(t["usable"] for t in tracks)
     if dual:
-        for name_a, name_b in {(str(a), str(b)) for a, b in zip(ds["station_a"].values,
-                                                                 ds["station_b"].values)}:
+        for name_a, name_b in data.pairs:
             if name_a in stations and name_b in stations:
                 (la1, lo1), (la2, lo2) = stations[name_a], stations[name_b]
                 ax.plot([lo1, lo2], [la1, la2], color="0.3", lw=0.8, ls="--", zorder=2)
@@ -427,7 +470,8 @@ def plot_world_map(ds: xr.Dataset, path: str | Path, extent: str = "auto",
 
 
 __all__ = [
-    "WGS84_A_M", "WGS84_F", "ShorePolygon", "ecef_to_geodetic", "enu_to_ecef_direction",
-    "geodetic_to_ecef", "ground_tracks", "gshhs_dir", "look_to_ecef", "map_extent", "plot_world_map",
-    "read_gshhs", "subsatellite_points",
+    "TRACK_VARIABLES", "WGS84_A_M", "WGS84_F", "ShorePolygon", "WorldMapData", "draw_world_map",
+    "ecef_to_geodetic", "enu_to_ecef_direction", "geodetic_to_ecef", "ground_tracks",
+    "gshhs_dir", "look_to_ecef", "map_extent", "plot_world_map", "read_gshhs",
+    "subsatellite_points", "world_map_data",
 ]
