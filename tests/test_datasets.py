@@ -191,3 +191,13 @@ def test_a_failed_append_leaves_no_torn_record(tmp_path, monkeypatch):
     again = store.write_checkpoint(tmp_path, ds, "sha")
     store._RECORDS.clear()
     assert again.start == first.end and store.finished_passes(tmp_path, "sha") == {"p0", "p1"}
+
+
+def test_extend_without_copy_takes_the_variables_over():
+    """copy=False gives the same dataset as the default, on the base's own Variables."""
+    base = _pass(7)
+    new = {"extra": ("time", np.arange(7.0), {"units": "1"})}
+    copied, taken = extend_dataset(base, new), extend_dataset(base, new, copy=False)
+    xr.testing.assert_identical(copied, taken)
+    assert taken.variables["v0"] is base.variables["v0"]
+    assert copied.variables["v0"] is not base.variables["v0"]

@@ -108,8 +108,14 @@ class Executor:
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """``[fn(x) for x in items]``, on local forked processes where this executor has
         them (:class:`ForkExecutor`), else in this process: for a few large pieces of
-        work whose results the caller needs (the orbit geometry of a year's passes)."""
+        work whose results the caller needs (the pass search of a year)."""
         return [fn(x) for x in items]
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        """``fn(x)`` for every item, each result as soon as it exists (in this process:
+        in order). Only for executors on this machine (``client`` None)."""
+        for x in items:
+            yield fn(x)
 
     def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
             on_result: Callable[[Any], None], costs: Sequence[float] | None = None) -> None:
@@ -196,6 +202,27 @@ class ForkExecutor(Executor):
             with multiprocessing.get_context("fork").Pool(
                     min(self.n_workers, len(items))) as pool:
                 return pool.map(_map_forked, range(len(items)), chunksize=1)
+        finally:
+            _FORKED = None
+
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        """Forked children (after the warm-up, here) take the items in order as they
+        free up; ``fn`` and the items are inherited, only results travel."""
+        global _FORKED
+        if self._warm_up is not None:
+            self._warm_up()
+            self._warm_up = None
+        if len(items) < 2 or self.n_workers < 2:
+            yield from (fn(x) for x in items)
+            return
+        import multiprocessing
+
+        _FORKED = (fn, items)
+        try:
+            with multiprocessing.get_context("fork").Pool(
+                    min(self.n_workers, len(items))) as pool:
+                yield from pool.imap_unordered(_map_forked, range(len(items)), chunksize=1)
         finally:
             _FORKED = None
 

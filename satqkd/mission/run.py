@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -32,7 +33,6 @@ from satqkd.mission.tasks import EncodedPass, PassOutput, PassTask, simulate_enc
 from satqkd.orbit.passes import (Pass, find_passes, independent_chunks, pass_geometry,
                                  pass_table)
 from satqkd.orbit.satellite import Satellite
-from satqkd.datasets import dataset_from_state, dataset_state
 from satqkd.orbit.stations import GroundStation
 
 Progress = Callable[[str, int, int], None]
@@ -118,10 +118,26 @@ def _check_station_weather(cfg: config.MissionConfig, path: Path) -> None:
             ) from None
 
 
-def _geometry_state(stations: Sequence[GroundStation], step_s: float,
-                    night_sun_elevation_deg: float, passes: Sequence[Pass]) -> tuple:
-    """:func:`pass_geometry` as plain arrays (a cheap pickle from a forked worker)."""
-    return dataset_state(pass_geometry(passes, stations, step_s, night_sun_elevation_deg))
+#: Runs of passes per local worker: a run costs a pass_geometry call (~7 ms more than
+#: its share of one call over all passes), and the last runs to finish set the tail.
+_RUNS_PER_WORKER = 16
+
+
+def _simulate_run(plan: MissionPlan, protocol, done: set[str], simulate: Callable,
+                  indexed_run: tuple[int, list[int]]) -> tuple[int, list[str], list, float]:
+    """One run of passes (:func:`independent_chunks`): its geometry, its tasks, each
+    task simulated. Returns the run's index, its ids (all, resumed ones included), the
+    results, and the seconds the geometry took."""
+    k, members = indexed_run
+    t0 = time.perf_counter()
+    sub = dataclasses.replace(plan, passes=[plan.passes[i] for i in members])
+    cfg = plan.cfg
+    geometry = pass_geometry(sub.passes, plan.stations, cfg.mission.step_s,
+                             cfg.mission.night_sun_elevation_deg)
+    ids, tasks = protocol.tasks(sub, geometry, done)
+    del geometry
+    seconds = time.perf_counter() - t0
+    return k, ids, [simulate(t) for t in tasks], seconds
 
 
 def passes_csv_table(plan: "MissionPlan") -> pd.DataFrame:
@@ -157,14 +173,15 @@ def run_mission(
     plan = (mission if isinstance(mission, MissionPlan)
             else plan_mission(mission, workers=workers if scheduler is None else 1))
     out = Path(out_dir) if out_dir is not None else default_out_dir(plan.cfg)
-    with guard.out_dir_lock(out, "run"):  # one run per folder (satqkd.mission.guard)
+    # one run per folder (satqkd.mission.guard); what is left open is closed on any exit
+    with guard.out_dir_lock(out, "run"), contextlib.ExitStack() as exit_stack:
         return _run_locked(plan, out, progress, workers, scheduler, resume,
-                           keep_checkpoints, force)
+                           keep_checkpoints, force, exit_stack)
 
 
 def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers: int,
                 scheduler: str | None, resume: bool, keep_checkpoints: bool,
-                force: bool) -> Path:
+                force: bool, exit_stack: contextlib.ExitStack) -> Path:
     """:func:`run_mission` once the output folder is held."""
     cfg = plan.cfg
     store.claim_out_dir(out, cfg.mission.name, force)
@@ -180,19 +197,6 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
     protocol = protocols.protocol_for(cfg, link)
     # Workers start and load their compiled kernels while the orbit stage runs here.
     with open_executor(workers, scheduler, warm_up=protocol.warm_up(cfg)) as executor:
-        t0 = time.perf_counter()
-        if progress:
-            progress("geometry", 0, 1)
-        # In independent runs of passes, one per worker: each run's geometry is exactly
-        # that of all passes at once (independent_chunks), so results never depend on it.
-        runs = independent_chunks(plan.passes, executor.n_workers if executor.local else 1)
-        geometries = executor.map(functools.partial(
-            _geometry_state, plan.stations, cfg.mission.step_s,
-            cfg.mission.night_sun_elevation_deg), [[plan.passes[i] for i in r] for r in runs])
-        plan.timings_s["geometry"] = time.perf_counter() - t0
-        if progress:
-            progress("geometry", 1, 1)
-
         store.remove_stale_temporaries(out)
         done = store.finished_passes(out, sha) if resume else set()
         if not resume and (out / store.CHECKPOINT_DIR).is_dir():
@@ -202,20 +206,32 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
         # no key file (nor index row) of an earlier run survives: only the resumed passes'
         remove_keys(out / "keys", keep=done if resume else None)
         shutil.rmtree(out / "relay_keys", ignore_errors=True)  # a relay rewrites them
-        ids, tasks = [], []
-        for r, state in zip(runs, geometries):
-            r_ids, r_tasks = protocol.tasks(
-                dataclasses.replace(plan, passes=[plan.passes[i] for i in r]),
-                dataset_from_state(state), done)
-            ids += r_ids
-            tasks += r_tasks
-        del geometries
-        n_total = len(ids)
-        n_done = n_total - len(tasks)
-        if progress:
-            progress("passes", n_done, n_total)
-
-        t0 = time.perf_counter()
+        n_done = 0
+        n_total = len(plan.passes)  # a first estimate: one task per pass
+        nc_attrs = {
+            "title": f"satqkd mission {cfg.mission.name}",
+            "source": f"satqkd {satqkd.__version__}",
+            "history": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} satqkd "
+                       f"{satqkd.__version__}: run {plan.path.name}",
+            "mission": cfg.mission.name,
+            "config_sha256": sha,
+            "step_s": cfg.mission.step_s,
+            "finite_key_block": str(cfg.keys.block),
+            "fidelity": cfg.mission.fidelity,
+        }
+        intensities = [list(link.ends(sat, st).source.intensities)  # the sending ends' sources
+                       for sat in cfg.satellites for st in cfg.stations]
+        merge_progress = (lambda d, t: progress("merge", d, t)) if progress else None
+        # passes.nc written while the passes run, when the protocol knows its layout
+        layout = protocol.layout(plan)
+        writer = (store.PassesWriter(out, out / "passes.nc", layout[0], nc_attrs, layout[1],
+                                     intensities, merge_progress)
+                  if layout is not None else None)
+        exit_stack.callback(lambda: writer.close() if writer is not None else None)
+        if writer is not None and done:
+            for pid, rec in store.checkpoint_index(out).items():
+                if pid in done:
+                    writer.add(pid, rec)
 
         def finished(result: EncodedPass) -> None:
             nonlocal n_done
@@ -224,44 +240,78 @@ def _run_locked(plan: MissionPlan, out: Path, progress: Progress | None, workers
             if cfg.keys.write_keys and result.key_bits > 0:
                 write_keys(out / "keys", result.pass_id, result.alice_key, result.bob_key,
                            result.key_bits)
+            record = None
             if result.checkpoint is not None:  # else the worker appended it
-                store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint, journal,
-                                             result.header)
+                record = store.write_checkpoint_bytes(out, result.pass_id, result.checkpoint,
+                                                      journal, result.header)
             elif result.location is not None:  # closing and merging need not read it again
-                store.remember_checkpoint(*result.location, *result.header)
+                record = store.remember_checkpoint(*result.location, *result.header)
+            if writer is not None and record is not None:
+                writer.add(result.pass_id, record)
             n_done += 1
             if progress:
-                progress("passes", n_done, n_total)
+                progress("passes", min(n_done, max(n_total - 1, 0)), n_total)
 
-        # Heaviest passes first (long night passes high in the sky), so that workers
-        # finish together; the order does not change any result (each pass has its seed).
-        costs = [protocol.cost(t) for t in tasks]
-        if workers > 1 or scheduler is not None:
+        simulate = functools.partial(simulate_encoded, protocol.simulate, sha,
+                                     out_dir=str(out) if executor.local else None,
+                                     keep_keys=cfg.keys.write_keys, journal=journal)
+        t0 = time.perf_counter()
+        if progress:
+            progress("passes", 0, n_total)
+        if executor.client is None:
+            # This machine (serially, or on forked workers): each worker takes a run of
+            # passes, computes their geometry (exactly that of all passes at once:
+            # independent_chunks), makes their tasks and simulates them; runs are handed
+            # out as workers free up, so they finish together.
+            runs = independent_chunks(plan.passes, _RUNS_PER_WORKER * executor.n_workers)
+            job = functools.partial(_simulate_run, plan, protocol, done, simulate)
+            run_ids: list[list[str]] = [[] for _ in runs]
+            geometry_s = 0.0
+            if progress:
+                progress("geometry", 0, len(runs))
+            for n, (k, r_ids, results, seconds) in enumerate(
+                    executor.imap_unordered(job, list(enumerate(runs)))):
+                run_ids[k] = r_ids
+                geometry_s += seconds
+                if progress:
+                    progress("geometry", n + 1, len(runs))
+                n_done += len(r_ids) - len(results)  # resumed passes
+                for result in results:
+                    finished(result)
+                if writer is not None:
+                    writer.advance()  # the merge overlaps the simulation
+            ids = [i for r in run_ids for i in r]
+            plan.timings_s["geometry_in_workers"] = geometry_s
+        else:
+            # A Dask cluster: the geometry here, tasks shipped as packed arrays (an
+            # element set does not travel), heaviest passes first.
+            if progress:
+                progress("geometry", 0, 1)
+            geometry = pass_geometry(plan.passes, plan.stations, cfg.mission.step_s,
+                                     cfg.mission.night_sun_elevation_deg)
+            if progress:
+                progress("geometry", 1, 1)
+            ids, tasks = protocol.tasks(plan, geometry, done)
+            del geometry
+            n_total, n_done = len(ids), len(ids) - len(tasks)
+            plan.timings_s["geometry"] = time.perf_counter() - t0
+            costs = [protocol.cost(t) for t in tasks]
             order = sorted(range(len(tasks)), key=lambda i: -costs[i])
-            tasks, costs = [tasks[i] for i in order], [costs[i] for i in order]
-        executor.run(functools.partial(simulate_encoded, protocol.simulate, sha,
-                                       out_dir=str(out) if executor.local else None,
-                                       keep_keys=cfg.keys.write_keys, journal=journal),
-                     tasks, finished, costs=costs)
+            executor.run(simulate, [tasks[i] for i in order], finished,
+                         costs=[costs[i] for i in order])
+        if progress:
+            progress("passes", len(ids), len(ids))
         plan.timings_s["passes_simulated"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     overrides = protocol.close(out, cfg, ids)  # e.g. finite-key blocks across passes
     plan.timings_s["close"] = time.perf_counter() - t0
-    rows = store.merge_checkpoints(out, ids, out / "passes.nc", {
-        "title": f"satqkd mission {cfg.mission.name}",
-        "source": f"satqkd {satqkd.__version__}",
-        "history": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} satqkd "
-                   f"{satqkd.__version__}: run {plan.path.name}",
-        "mission": cfg.mission.name,
-        "config_sha256": sha,
-        "step_s": cfg.mission.step_s,
-        "finite_key_block": str(cfg.keys.block),
-        "fidelity": cfg.mission.fidelity,
-    }, intensities=[list(link.ends(sat, st).source.intensities)  # the sending ends' sources
-                    for sat in cfg.satellites for st in cfg.stations],
-        progress=(lambda done, total: progress("merge", done, total)) if progress else None,
-        overrides=overrides)
+    if writer is None or writer.ids != ids:  # no layout known in advance (or another)
+        if writer is not None:
+            writer.close()
+        writer = store.PassesWriter(out, out / "passes.nc", ids, nc_attrs,
+                                    intensities=intensities, progress=merge_progress)
+    rows = writer.finish(overrides)
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else PASSES_CSV_COLUMNS)
     with atomic_path(out / "passes.csv") as tmp:
         table[[c for c in PASSES_CSV_COLUMNS if c in table.columns]].to_csv(tmp, index=False)

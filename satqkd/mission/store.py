@@ -44,7 +44,6 @@ import numpy as np
 import xarray as xr
 
 from satqkd.mission import cf
-from satqkd.mission.io import atomic_path
 
 CHECKPOINT_DIR = "passes"
 
@@ -200,10 +199,12 @@ def write_checkpoint_bytes(out_dir: Path, pass_id: str, data: bytes,
     return record
 
 
-def remember_checkpoint(path: str, start: int, end: int, meta: dict, body_offset: int) -> None:
+def remember_checkpoint(path: str, start: int, end: int, meta: dict, body_offset: int
+                        ) -> Record:
     """Note a record a local worker has just appended (its header and place), so that
     closing the blocks and merging do not read it again."""
-    _RECORDS[(path, start)] = Record(path, start, end, start + body_offset, meta)
+    record = _RECORDS[(path, start)] = Record(path, start, end, start + body_offset, meta)
+    return record
 
 
 def write_checkpoint(out_dir: Path, result: xr.Dataset, config_sha256: str) -> Record:
@@ -413,106 +414,211 @@ def merge_checkpoints(
     batch of passes; ``overrides`` maps a pass id to scalars that replace its
     checkpoint's (the results of a pooled finite-key block, known only once the block
     closes). Returns the passes' scalars (as :func:`read_checkpoints`), read on the way.
+    :class:`PassesWriter` does the same while the passes are still being simulated.
     """
-    index = checkpoint_index(out_dir)
-    records = [_record(out_dir, pid, index) for pid in pass_ids]
-    metas = [r.meta for r in records]
-    expected = global_attrs.get("config_sha256")
-    for pid, r in zip(pass_ids, records):
-        if expected is not None and r.meta["attrs"].get("config_sha256") != expected:
-            from satqkd.errors import InputError
+    writer = PassesWriter(out_dir, target, pass_ids, global_attrs, intensities=intensities,
+                          progress=progress)
+    return writer.finish(overrides)
 
-            raise InputError(f"{r.path}: the checkpoint of pass {pid} was made with another "
-                             "configuration than this run's; the folder mixes two runs: "
-                             "rerun without --resume")
-    sizes = [int(m["sizes"].get("time", 0)) for m in metas]
-    scalars = [_scalars(m["attrs"]) for m in metas]
-    if overrides:
-        for pid, row in zip(pass_ids, scalars):
-            row.update(overrides.get(pid, {}))
-    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    fds: dict[str, int] = {}  # each journal opened once; records read by offset
 
-    def arrays_of(rec: Record, copy: bool) -> dict[str, np.ndarray]:
-        if rec.path not in fds:
-            fds[rec.path] = os.open(rec.path, os.O_RDONLY)
-        body = _body(rec, fds[rec.path])
+class PassesWriter:
+    """Writes ``passes.nc`` (see :func:`merge_checkpoints`), the per-sample data of the
+    passes in order as soon as their checkpoints exist, the pass table at the end.
+
+    With ``sizes`` (each pass's sample count, known before its simulation) the file is
+    laid out at once and :meth:`advance` copies every pass whose predecessors are all
+    written: a run's merge then overlaps its simulation. Without, everything is written
+    by :meth:`finish`. The file appears (renamed from a temporary one) only when complete;
+    :meth:`close` without :meth:`finish` deletes the temporary file.
+    """
+
+    def __init__(self, out_dir: Path, target: Path, pass_ids: Sequence[str],
+                 global_attrs: dict, sizes: Sequence[int] | None = None,
+                 intensities: list[list[float]] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.out_dir, self.target = Path(out_dir), Path(target)
+        self.ids = list(pass_ids)
+        self.attrs = dict(global_attrs)
+        self.sizes = None if sizes is None else [int(n) for n in sizes]
+        self.intensities, self.progress = intensities, progress
+        self.records: dict[str, Record] = {}
+        self.cursor = 0  # passes before it are in the file (or in the batch below)
+        self.written = 0  # samples in the file
+        self._fds: dict[str, int] = {}  # each journal opened once; records read by offset
+        self._tmp: Path | None = None
+        self._file: h5netcdf.File | None = None
+        self._schema: dict[str, tuple] | None = None
+        self._batch: dict[str, list[np.ndarray]] = {}
+        self._pending = 0
+
+    def add(self, pass_id: str, record: Record) -> None:
+        """A pass's checkpoint record (written here or by a worker)."""
+        self.records[pass_id] = record
+
+    def advance(self) -> None:
+        """Copy every pass whose checkpoint and those of all passes before it exist."""
+        if self.sizes is None:
+            return
+        while self.cursor < len(self.ids) and self.ids[self.cursor] in self.records:
+            self._take(self.cursor)
+            self.cursor += 1
+
+    def finish(self, overrides: dict[str, dict] | None = None) -> list[dict]:
+        """Write what is left and the pass table; rename the file into place. Returns the
+        passes' scalars (``overrides`` applied)."""
+        try:
+            index = None
+            for pid in self.ids[self.cursor:]:
+                if pid not in self.records:  # resumed, or merged without advancing
+                    index = index if index is not None else checkpoint_index(self.out_dir)
+                    self.records[pid] = _record(self.out_dir, pid, index)
+            records = [self.records[pid] for pid in self.ids]
+            expected = self.attrs.get("config_sha256")
+            for pid, r in zip(self.ids, records):
+                if expected is not None and r.meta["attrs"].get("config_sha256") != expected:
+                    from satqkd.errors import InputError
+
+                    raise InputError(f"{r.path}: the checkpoint of pass {pid} was made with "
+                                     "another configuration than this run's; the folder "
+                                     "mixes two runs: rerun without --resume")
+            sizes = [int(r.meta["sizes"].get("time", 0)) for r in records]
+            if self.sizes is not None and sizes != self.sizes:
+                # a pass's samples differ from what was laid out: write it all afresh
+                self._discard()
+                self.sizes, self.cursor, self.written = None, 0, 0
+            if self.sizes is None:
+                self.sizes = sizes
+            while self.cursor < len(self.ids):
+                self._take(self.cursor)
+                self.cursor += 1
+            self._flush()
+            scalars = [_scalars(r.meta["attrs"]) for r in records]
+            if overrides:
+                for pid, row in zip(self.ids, scalars):
+                    row.update(overrides.get(pid, {}))
+            out = self._open(records)
+            _write_pass_table(out, scalars)
+            rs = out.create_variable("row_size", ("pass",), np.int32)
+            rs[:] = np.asarray(sizes, dtype=np.int32)
+            rs.attrs.update(cf.pass_variable_attrs("row_size"))
+            self._file = None
+            out.close()
+            os.chmod(self._tmp, 0o666 & ~_umask())
+            os.replace(self._tmp, self.target)
+            self._tmp = None
+            if self.progress:
+                self.progress(len(self.ids), len(self.ids))
+            for r in records:
+                _RECORDS.pop((r.path, r.start), None)
+            return scalars
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the journals; delete an unfinished file."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            finally:
+                self._file = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+        self._schema = None
+        self._batch, self._pending = {}, 0
+
+    def _arrays(self, rec: Record, copy: bool) -> dict[str, np.ndarray]:
+        if rec.path not in self._fds:
+            self._fds[rec.path] = os.open(rec.path, os.O_RDONLY)
+        body = _body(rec, self._fds[rec.path])
         return {name: _array(body, info, copy) for name, info in rec.meta["variables"].items()}
 
-    try:
-        _merge_into(target, global_attrs, records, metas, sizes, scalars, offsets, intensities,
-                    progress, arrays_of)
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-    for rec in records:
-        _RECORDS.pop((rec.path, rec.start), None)
-    return scalars
+    def _open(self, records: Sequence[Record] | None = None) -> h5netcdf.File:
+        """The temporary file, laid out on first use (dims, sample variables)."""
+        if self._file is not None:
+            return self._file
+        import tempfile
 
-
-def _merge_into(target, global_attrs, records, metas, sizes, scalars, offsets, intensities,
-                progress, arrays_of) -> None:
-    """:func:`merge_checkpoints` once the records are known: write ``passes.nc``."""
-    with atomic_path(target) as tmp, h5netcdf.File(tmp, "w") as out:
-        out.dimensions = {"pass": len(records), "sample": int(offsets[-1])}
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
+                                   dir=self.target.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        out = h5netcdf.File(self._tmp, "w")
+        self._file = out
+        out.dimensions = {"pass": len(self.ids), "sample": int(sum(self.sizes))}
         out.attrs.update({"Conventions": cf.CONVENTIONS, "featureType": "trajectory",
-                          **global_attrs})
-        _write_pass_table(out, scalars)
-        rs = out.create_variable("row_size", ("pass",), np.int32)
-        rs[:] = np.asarray(sizes, dtype=np.int32)
-        rs.attrs.update(cf.pass_variable_attrs("row_size"))
-        k_first = next((k for k, n in enumerate(sizes) if n), None)
-        first = None if k_first is None else (metas[k_first], arrays_of(records[k_first], True))
+                          **self.attrs})
+        k_first = next((k for k, n in enumerate(self.sizes) if n), None)
+        first = None
+        if k_first is not None:
+            rec = (records[k_first] if records is not None
+                   else self.records.get(self.ids[k_first]))
+            first = (rec.meta, self._arrays(rec, True))
         schema = _sample_schema(None if first is None else first[0])
         coordinates = " ".join(c for c in ("time", "lat", "lon", "altitude") if c in schema)
         for name, (dims, shape, dtype, attrs) in schema.items():
             for d, n in zip(dims, shape):
                 if d not in out.dimensions:
                     out.dimensions[d] = n
-                    _write_category(out, d, n, first, intensities)
+                    _write_category(out, d, n, first, self.intensities)
             v = out.create_variable(name, ("sample",) + dims, dtype, fillvalue=_fill(dtype))
             v.attrs.update(cf.sample_variable_attrs(name, attrs, coordinates))
-        # Passes are written in batches of about BATCH_SAMPLES samples: few, large
-        # writes; bounded memory.
-        batch: dict[str, list[np.ndarray]] = {name: [] for name in schema}
+        self._schema = schema
+        self._batch = {name: [] for name in schema}
+        return out
 
-        def flush(start: int, count: int) -> None:
-            for name, parts in batch.items():
-                values = np.concatenate(parts)
-                if schema[name][2] == np.int32 and values.size and (
-                        values.max() > _INT32_MAX or values.min() < -_INT32_MAX):
-                    raise OverflowError(f"passes.nc: {name} exceeds the int32 range")
-                out.variables[name][start:start + count] = values
-                parts.clear()
-
-        start = 0
-        pending = 0
-        for i, rec in enumerate(records):
-            if sizes[i] == 0:
-                continue
-            arrays = arrays_of(rec, False)  # views: concatenated below
-            for name in schema:
-                if name == "time":
-                    tattrs = metas[i]["variables"]["time"]["attrs"]
-                    if (tattrs.get("units"), tattrs.get("calendar")) == _NS_SINCE_EPOCH:
-                        t = arrays["time"]  # as _encode wrote it: ns since the epoch
-                    else:
-                        t = xr.coding.times.decode_cf_datetime(
-                            arrays["time"], tattrs["units"], tattrs.get("calendar"))
-                    batch[name].append(t.astype("datetime64[ns]").astype(np.int64) / 1e9)
+    def _take(self, i: int) -> None:
+        """Pass ``i``'s samples into the batch (written in batches of BATCH_SAMPLES:
+        few, large writes; bounded memory)."""
+        if self.sizes[i] == 0:
+            return
+        rec = self.records[self.ids[i]]
+        if self._file is None:
+            self._open()
+        arrays = self._arrays(rec, False)  # views: concatenated below
+        for name in self._schema:
+            if name == "time":
+                tattrs = rec.meta["variables"]["time"]["attrs"]
+                if (tattrs.get("units"), tattrs.get("calendar")) == _NS_SINCE_EPOCH:
+                    t = arrays["time"]  # as _encode wrote it: ns since the epoch
                 else:
-                    batch[name].append(arrays[name])
-            pending += sizes[i]
-            if pending >= BATCH_SAMPLES or i == len(records) - 1:
-                flush(start, pending)
-                start += pending
-                pending = 0
-                if progress:
-                    progress(i + 1, len(records))
-        if pending:
-            flush(start, pending)
-    if progress:
-        progress(len(records), len(records))
+                    t = xr.coding.times.decode_cf_datetime(
+                        arrays["time"], tattrs["units"], tattrs.get("calendar"))
+                self._batch[name].append(t.astype("datetime64[ns]").astype(np.int64) / 1e9)
+            else:
+                self._batch[name].append(arrays[name])
+        self._pending += self.sizes[i]
+        if self._pending >= BATCH_SAMPLES:
+            self._flush()
+            if self.progress:
+                self.progress(i + 1, len(self.ids))
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        out, start, count = self._file, self.written, self._pending
+        for name, parts in self._batch.items():
+            values = np.concatenate(parts)
+            if self._schema[name][2] == np.int32 and values.size and (
+                    values.max() > _INT32_MAX or values.min() < -_INT32_MAX):
+                raise OverflowError(f"passes.nc: {name} exceeds the int32 range")
+            out.variables[name][start:start + count] = values
+            parts.clear()
+        self.written += count
+        self._pending = 0
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 _INT32_MAX = np.iinfo(np.int32).max

@@ -52,6 +52,13 @@ class Protocol(ABC):
     def cost(self, task: Any) -> float:
         """A cheap proxy of the task's simulation cost (orders the work, nothing else)."""
 
+    def layout(self, plan: Any) -> tuple[list[str], list[int]] | None:
+        """Every id of the mission in order and its per-second sample count, when both
+        are known before any geometry is computed (None: not known). ``passes.nc`` is
+        then written while the passes are simulated; a wrong count is caught, and the
+        file written afresh at the end."""
+        return None
+
     def warm_up(self, cfg: config.MissionConfig) -> Callable[[], None] | None:
         """What each worker runs on start to load compiled kernels (None: nothing)."""
         return None

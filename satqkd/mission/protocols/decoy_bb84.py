@@ -34,6 +34,7 @@ from satqkd.mission.links import Link, idle_reason, link_for, pass_epoch_s, phys
 from satqkd.mission.protocols.base import Protocol, satellite_indices, station_indices
 from satqkd.mission.seeds import aos_seconds, pass_seed
 from satqkd.mission.tasks import PassOutput, PassTask, expected_cost
+from satqkd.orbit.passes import sample_times
 from satqkd.ragged import PassCutter
 
 __all__ = ["DecoyBB84", "simulate_pass", "pass_link_budget", "ENGINE_CHUNK_DETECTIONS"]
@@ -58,6 +59,12 @@ class DecoyBB84(Protocol):
         tasks = [PassTask(cut.state(i), cfg, by_sat[p.satellite], by_station[p.station])
                  for i, p in enumerate(plan.passes) if p.pass_id not in done]
         return ids, tasks
+
+    def layout(self, plan) -> tuple[list[str], list[int]]:
+        # one task per pass, on the pass's own time axis (satqkd.orbit.passes.sample_times)
+        step = plan.cfg.mission.step_s
+        return ([p.pass_id for p in plan.passes],
+                [sample_times(p, step).size for p in plan.passes])
 
     def cost(self, task: PassTask) -> float:
         return expected_cost(task, task.cfg.channel.operate_in_daylight)
@@ -172,7 +179,7 @@ class DecoyBB84(Protocol):
                 "units": "1", "long_name": "sifted detections with an error, both bases"}),
             "key_counts": ("time", sifted[:, :, 0, :].sum(axis=(1, 2)), {
                 "units": "1", "long_name": "sifted Z-basis (key) detections"}),
-        })
+        }, copy=False)  # the link budget's dataset is this pass's own
         ds.attrs.update(scalars)
         ds.attrs["detections"] = int(counts.sum())
         ds.attrs["qber"] = scalars["qber_z"] if np.isfinite(scalars["qber_z"]) else scalars["qber_x"]
