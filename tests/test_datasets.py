@@ -201,3 +201,19 @@ def test_extend_without_copy_takes_the_variables_over():
     xr.testing.assert_identical(copied, taken)
     assert taken.variables["v0"] is base.variables["v0"]
     assert copied.variables["v0"] is not base.variables["v0"]
+
+
+def test_variables_made_directly_are_the_constructors():
+    """The direct construction (used when this xarray's Variable has exactly the known
+    slots) gives Variables identical to the public constructor's, shallow copies too."""
+    from satqkd import datasets
+
+    for values in (np.arange(5.0), np.arange(10, dtype=np.int64).reshape(5, 2),
+                   np.array([True, False, True, True, False])):
+        dims = ("time",) if values.ndim == 1 else ("time", "intensity")
+        ref = xr.Variable(dims, values, {"units": "1", "long_name": "x"})
+        made = datasets.variable((dims, values, {"units": "1", "long_name": "x"}))
+        assert type(made) is xr.Variable and made.identical(ref) and made.dtype == ref.dtype
+        copy = datasets._shallow(made)
+        assert copy.identical(ref) and copy is not made and copy.attrs is not made.attrs
+    assert datasets._RAW_VARIABLES == datasets._raw_variables_match()
