@@ -644,8 +644,9 @@ def _write_category(out: h5netcdf.File, dim: str, n: int,
     v.attrs.update(attrs)
 
 
-#: samples buffered before a write while merging checkpoints
-BATCH_SAMPLES = 200_000
+#: samples buffered before a write while merging checkpoints (written while the passes
+#: run, what is left for the end is at most this)
+BATCH_SAMPLES = 65_536
 
 
 def _text(value) -> str | None:
@@ -730,11 +731,17 @@ def read_checkpoints(out_dir: Path, pass_ids: Iterable[str]) -> list[dict]:
     return [_scalars(_record(out_dir, pid, index).meta["attrs"]) for pid in pass_ids]
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), list})
+
+
 def _scalars(attrs) -> dict:
     """A checkpoint's pass scalars as Python values (h5py gives bytes and numpy types)."""
     out = {}
     for k, v in attrs.items():
         if k == "config_sha256" or k.startswith("_NC"):
+            continue
+        if type(v) in _PLAIN_TYPES:  # a record's header holds JSON values already
+            out[k] = v
             continue
         if isinstance(v, bytes):
             v = v.decode()
