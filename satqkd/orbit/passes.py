@@ -143,9 +143,11 @@ def find_passes(
     the mask and ``max_elevation_deg`` are apparent elevations (Saemundsson 1986,
     :mod:`satqkd.orbit.refraction`), which moves AOS/LOS by ~1 s at a 10 deg mask.
 
-    ``map_fn(fn, items)`` (default: a loop here) may run the coarse propagation, in two
-    halves of the grid, and each station's search in other processes: both are computed
-    sample by sample and candidate by candidate, so the passes are the same bit for bit.
+    Every pass with a second SGP4 flags is dropped (and counted in the warning): the
+    per-second geometry must be sound. ``map_fn(fn, items)`` (default: a loop here) may
+    run the coarse propagation, in two halves of the grid, and each station's search and
+    check in other processes: both are computed sample by sample and candidate by
+    candidate, so the passes are the same bit for bit.
     """
     if end_s <= start_s:
         return []
@@ -174,8 +176,6 @@ def find_passes(
         passes.extend(Pass(satellite.name, satellite.norad_id, station.name, aos, tca, los,
                            peak, satellite.element_sets[k]) for aos, tca, los, peak, k in rows)
         dropped += n_bad
-    passes, n_bad = _without_flagged_seconds(passes, satellite, spans, map_fn)
-    dropped += n_bad
     passes.sort(key=lambda p: (p.aos_s, p.station))
     if flagged.any() or dropped:
         first = int(np.argmax(flagged)) if flagged.any() else 0
@@ -215,24 +215,6 @@ def _no_orbit_message(satellite: Satellite, spans: Sequence[ValidSpan], start_s:
             f"{why} (element set of epoch {utc_text(es.epoch.timestamp())}, {es.source})")
 
 
-def _without_flagged_seconds(passes: list[Pass], satellite: Satellite,
-                             spans: Sequence[ValidSpan], map_fn=None) -> tuple[list[Pass], int]:
-    """Drop every pass with a second SGP4 flags (the per-second geometry must be sound).
-
-    ``map_fn`` as in :func:`find_passes`: the passes are checked in two halves there.
-    """
-    index_of = {id(es): k for k, es in enumerate(satellite.element_sets)}
-    rows = [(p.aos_s, p.los_s, index_of[id(p.element_set)]) for p in passes]
-    check = functools.partial(_seconds_sound, satellite, spans)
-    if map_fn is None or len(rows) < 2:
-        ok = check(rows)
-    else:
-        ok = [x for part in map_fn(check, [rows[:len(rows) // 2], rows[len(rows) // 2:]])
-              for x in part]
-    keep = [p for p, good in zip(passes, ok) if good]
-    return keep, len(passes) - len(keep)
-
-
 def _seconds_sound(satellite: Satellite, spans: Sequence[ValidSpan],
                    rows: Sequence[tuple[float, float, int]]) -> list[bool]:
     """Whether SGP4 flags no second of each (AOS, LOS, element set index) row."""
@@ -252,12 +234,17 @@ def _station_search(satellite: Satellite, grid: np.ndarray, r_coarse: np.ndarray
                     spans: Sequence[ValidSpan], refraction: bool, station: GroundStation
                     ) -> tuple[list[tuple[float, float, float, float, int]], int]:
     """One station's passes as plain rows (AOS, TCA, LOS, peak, element set index; they
-    travel back from a worker without the element sets), and the SGP4-flagged count."""
+    travel back from a worker without the element sets), and how many were dropped for
+    an SGP4 flag (during the refinement, or on any second of the pass)."""
     el, _, _ = geo.look_angles(r_coarse, station)
     if refraction:  # the mask applies to the apparent elevation (what the telescope sees)
         el = apparent_elevation_deg(el, station.alt_m)
     el = np.where(flagged, -90.0, el)  # no pass where SGP4 is flagged
-    return _refine_all(satellite, station, grid, el, min_el, margin, dut1, spans, refraction)
+    rows, n_bad = _refine_all(satellite, station, grid, el, min_el, margin, dut1, spans,
+                              refraction)
+    # every second of a pass must propagate (the per-second geometry must be sound)
+    sound = _seconds_sound(satellite, spans, [(r[0], r[2], r[4]) for r in rows])
+    return [r for r, ok in zip(rows, sound) if ok], n_bad + sound.count(False)
 
 
 def _refine_all(
