@@ -217,3 +217,45 @@ def test_variables_made_directly_are_the_constructors():
         copy = datasets._shallow(made)
         assert copy.identical(ref) and copy is not made and copy.attrs is not made.attrs
     assert datasets._RAW_VARIABLES == datasets._raw_variables_match()
+
+
+@pytest.mark.parametrize("batch", [65_536, 1])  # 1: a write after every pass
+def test_passes_written_while_running_equal_the_merge_at_the_end(tmp_path, monkeypatch, batch):
+    """passes.nc written pass by pass as checkpoints arrive (sizes known beforehand, out
+    of order), merged at the end, or laid out with a wrong size (caught, written afresh):
+    the same file contents each time; no temporary file left behind."""
+    from satqkd.mission import store
+
+    monkeypatch.setattr(store, "BATCH_SAMPLES", batch)
+    sizes = [5, 0, 7, 3]
+    records = {}
+    for k, n in enumerate(sizes):
+        ds = _pass(n)
+        ds.attrs.update(pass_id=f"p{k}", secret_bits=10 * k)
+        records[f"p{k}"] = store.write_checkpoint(tmp_path, ds, "sha")
+    ids = list(records)
+    attrs = {"config_sha256": "sha", "title": "t"}
+
+    ref = tmp_path / "merged.nc"
+    store.merge_checkpoints(tmp_path, ids, ref, attrs)
+    outputs = {}
+    for name, layout in (("running.nc", sizes), ("wrong.nc", [5, 0, 6, 4])):
+        writer = store.PassesWriter(tmp_path, tmp_path / name, ids, attrs, layout)
+        for pid in ("p2", "p0", "p3", "p1"):  # finished out of order
+            writer.add(pid, records[pid])
+            writer.advance()
+        if layout == sizes:
+            assert writer.cursor == 4  # all copied before finish
+        rows = writer.finish({"p1": {"secret_bits": 99}})
+        assert [r["secret_bits"] for r in rows] == [0, 99, 20, 30]
+        outputs[name] = tmp_path / name
+    with xr.open_dataset(ref) as a:
+        for path in outputs.values():
+            with xr.open_dataset(path) as b:
+                assert set(a.variables) == set(b.variables)
+                for v in a.variables:
+                    if v == "secret_bits":
+                        assert b[v].values.tolist() == [0, 99, 20, 30]
+                    else:
+                        assert a[v].variable.identical(b[v].variable), v
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -460,6 +460,9 @@ class PassesWriter:
         if self.sizes is None:
             return
         while self.cursor < len(self.ids) and self.ids[self.cursor] in self.records:
+            meta = self.records[self.ids[self.cursor]].meta
+            if int(meta["sizes"].get("time", 0)) != self.sizes[self.cursor]:
+                return  # not the layout announced: finish writes the file afresh
             self._take(self.cursor)
             self.cursor += 1
 
